@@ -1,0 +1,211 @@
+"""The running application: config, plugins, live state, storage, bus, gateways, metrics.
+
+:class:`Medlytt` is what plugins receive as ``app``.  Its start and stop order is the
+contract documented in ``docs/architecture.md``:
+
+start: load plugins → validate config → open storage → migrations → metrics → event bus
+and journal → ``medlytt_startup`` → gateways → (the web server is started by the caller)
+
+stop: gateways → drain plugin mailboxes → ``medlytt_shutdown`` → journal's last write →
+storage closed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+from prometheus_client import CollectorRegistry
+
+from . import journal as journal_module
+from .config import Config, ConfigError
+from .event_bus import EventBus
+from .events import Event
+from .forms import EvaluationForm
+from .gateway import Gateway
+from .gateway_runner import GatewayRunner
+from .journal import EventJournal
+from .metrics import AppCollector, CoreMetrics
+from .plugin_host import PluginHost
+from .state import LiveState
+from .storage import Migration, Storage
+
+log = logging.getLogger(__name__)
+
+#: How long a clean stop waits for plugins to finish the events already queued to them.
+DRAIN_SECONDS = 10.0
+
+
+def load_plugins(
+    config: Config, extra: Sequence[tuple[str, object]] = ()
+) -> tuple[PluginHost, dict[str, msgspec.Struct | None]]:
+    """Load installed and configured plugins, drop disabled ones, validate their sections.
+
+    ``extra`` registers plugin objects directly as ``(name, plugin)`` (tests, embedding).
+
+    Raises :class:`ConfigError` for an unknown section, a bad ``enabled`` value or a
+    plugin section that does not match the plugin's schema.
+    """
+    settings = config.plugins
+    host = PluginHost(
+        hook_timeout=settings.hook_timeout_seconds,
+        breaker_failures=settings.breaker_failures,
+        breaker_reset_seconds=settings.breaker_reset_seconds,
+    )
+    host.load_entry_points()
+    for module_name in settings.modules:
+        try:
+            host.load_module(module_name)
+        except Exception as exc:
+            raise ConfigError(str(exc)) from None
+    for name, plugin in extra:
+        try:
+            host.register(plugin, name=name, version="0", source="module")
+        except Exception as exc:
+            raise ConfigError(str(exc)) from None
+    config.check_sections(host.names() | set(host.disabled))
+    for info in host.plugins():
+        if not config.plugin_enabled(info.name):
+            host.unregister(info.name, "enabled = false in config")
+    plugin_configs: dict[str, msgspec.Struct | None] = {}
+    schemas = {info.name: schema for info, schema in host.call_sync("medlytt_config_schema")}
+    for info in host.plugins():
+        schema = schemas.get(info.name)
+        if schema is None:
+            extra = set(config.plugin_sections().get(info.name, {})) - {"enabled"}
+            if extra:
+                raise ConfigError(
+                    f"{info.name}.{sorted(extra)[0]}: unknown key (plugin {info.name!r} "
+                    "takes no settings)"
+                )
+            plugin_configs[info.name] = None
+            continue
+        plugin_configs[info.name] = config.plugin_section(info.name, schema)
+    return host, plugin_configs
+
+
+class Medlytt:
+    """One running Medlytt: what every plugin hook receives as ``app``."""
+
+    def __init__(
+        self,
+        config: Config,
+        host: PluginHost | None = None,
+        plugin_configs: dict[str, msgspec.Struct | None] | None = None,
+    ) -> None:
+        if host is None:
+            host, plugin_configs = load_plugins(config)
+        self.config = config
+        self.host = host
+        self._plugin_configs = plugin_configs or {}
+        self.state = LiveState()
+        self.storage = Storage(config.storage.path)
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.metrics = CoreMetrics(self.registry)
+        self.journal: EventJournal | None = (
+            EventJournal(
+                self.storage,
+                batch_size=config.storage.journal_batch_size,
+                flush_seconds=config.storage.journal_flush_seconds,
+            )
+            if config.storage.journal
+            else None
+        )
+        self.bus = EventBus(
+            self.state,
+            host,
+            journal=self.journal,
+            mailbox_size=config.plugins.mailbox_size,
+            extra_kwargs={"app": self},
+        )
+        self.bus.listeners.append(self.metrics.count_event)
+        host.error_listeners.append(
+            lambda info, hook, exc: self.metrics.count_plugin_error(info.name)
+        )
+        self.gateways: list[Gateway] = []
+        self._runners: list[GatewayRunner] = []
+        self.forms: dict[tuple[str, int], EvaluationForm] = {}
+        #: Objects a plugin keeps for this application, under the plugin's name.
+        self.plugin_state: dict[str, Any] = {}
+        self.started = False
+
+    # ------------------------------------------------------------------ for plugins
+
+    def publish(self, event: Event) -> None:
+        """Publish a domain event: state, journal, metrics, then every plugin."""
+        self.bus.publish(event)
+
+    def plugin_config(self, name: str) -> Any:
+        """The validated config object of plugin ``name`` (``None`` if it has no schema)."""
+        if name not in self._plugin_configs:
+            raise KeyError(f"no plugin called {name!r} is loaded")
+        return self._plugin_configs[name]
+
+    @property
+    def demo(self) -> bool:
+        """True when every running gateway is simulated (the demo contact center)."""
+        return bool(self.gateways) and all(g.demo for g in self.gateways)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Open storage, migrate, register metrics, start plugins and gateways."""
+        await self.storage.open()
+        migrations: list[tuple[str, Migration]] = [("core", m) for m in journal_module.MIGRATIONS]
+        for info, result in self.host.call_sync("medlytt_migrations"):
+            migrations.extend((info.name, m) for m in result or [])
+        await self.storage.migrate(migrations)
+        self.registry.register(AppCollector(self))
+        await self.host.call("medlytt_metrics", registry=self.registry, app=self)
+        for info, result in await self.host.call("medlytt_forms"):
+            for form in result or []:
+                self._add_form(info.name, form)
+        if self.journal is not None:
+            self.journal.start()
+        self.bus.start()
+        await self.host.call("medlytt_startup", app=self)
+        self._start_gateways(await self.host.call("medlytt_gateways", app=self))
+        self.started = True
+
+    def _add_form(self, plugin: str, form: EvaluationForm) -> None:
+        if not isinstance(form, EvaluationForm):
+            log.error("plugin %s: medlytt_forms returned %r, not an EvaluationForm", plugin, form)
+            return
+        key = (form.id, form.version)
+        if key in self.forms:
+            log.error("plugin %s: form %s v%d is defined twice; keeping the first", plugin, *key)
+            return
+        self.forms[key] = form
+
+    def _start_gateways(self, results: list[tuple[Any, Any]]) -> None:
+        gateways = [g for _, result in results for g in (result or [])]
+        real = [g for g in gateways if not g.fallback]
+        self.gateways = real or gateways
+        if not self.gateways:
+            log.warning("no gateway configured: Medlytt receives no events")
+        for gateway in self.gateways:
+            if gateway.demo:
+                log.warning(
+                    "DEMO MODE: gateway %s is a simulated contact center, not a PBX; "
+                    "configure [asterisk] to connect a real one",
+                    gateway.name,
+                )
+            runner = GatewayRunner(gateway, self.publish)
+            runner.start()
+            self._runners.append(runner)
+
+    async def stop(self) -> None:
+        """Stop gateways, let plugins finish, run shutdown hooks, write the journal, close."""
+        for runner in self._runners:
+            await runner.stop()
+        self._runners.clear()
+        if not await self.bus.drain(DRAIN_SECONDS):
+            log.warning("plugins did not finish their queued events within %g s", DRAIN_SECONDS)
+        await self.host.call("medlytt_shutdown", app=self)
+        await self.bus.stop()
+        if self.journal is not None:
+            await self.journal.close()
+        await self.storage.close()
+        self.started = False

@@ -1,0 +1,321 @@
+"""Configuration: one TOML file, every key overridable by environment variables.
+
+* ``--config medlytt.toml`` (or none: defaults everywhere, the demo runs).
+* ``MEDLYTT_<SECTION>__<KEY>=value`` overrides ``[section] key``; deeper tables add more
+  ``__`` parts (``MEDLYTT_DEMO__SEED=7``).  Values are read as strings and converted to
+  the declared type; ``[a, b]`` and ``{...}`` are read as TOML.
+* A secret may be given by reference instead of inline: ``ami_secret = { "$env" = "AMI_SECRET" }``
+  or ``{ "$file" = "/run/secrets/ami" }``.  Secrets are redacted wherever config is shown.
+* Core sections are ``[server]``, ``[storage]``, ``[plugins]`` and ``[logging]``; every
+  other section belongs to the plugin of that name and is validated by the plugin's schema
+  (hook ``medlytt_config_schema``).  Each plugin section accepts ``enabled = false``.
+
+Validation happens at start: an unknown key, a wrong type or an unreadable file raises
+:class:`ConfigError`, which the CLI turns into exit status 2 and one clear message naming
+the key, what is expected and where the value came from.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+
+ENV_PREFIX = "MEDLYTT_"
+SECRET_KEY = re.compile(r"(password|secret|token|passphrase)", re.IGNORECASE)
+REDACTED = "***"
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class ServerConfig(msgspec.Struct, forbid_unknown_fields=True):
+    """``[server]``: where the HTTP server (API, ``/metrics``, health) listens."""
+
+    host: str = "127.0.0.1"
+    port: Port = 8470
+
+
+class StorageConfig(msgspec.Struct, forbid_unknown_fields=True):
+    """``[storage]``: the SQLite file and how the event journal batches its writes."""
+
+    path: str = "medlytt.db"
+    journal: bool = True
+    journal_batch_size: PositiveInt = 500
+    journal_flush_seconds: PositiveFloat = 0.5
+
+
+class PluginsConfig(msgspec.Struct, forbid_unknown_fields=True):
+    """``[plugins]``: how plugins are loaded and isolated."""
+
+    #: Extra plugin modules by import name, for plugins not installed as packages.
+    modules: list[str] = msgspec.field(default_factory=list)
+    hook_timeout_seconds: PositiveFloat = 5.0
+    breaker_failures: PositiveInt = 5
+    breaker_reset_seconds: PositiveFloat = 60.0
+    mailbox_size: PositiveInt = 10_000
+
+
+class LoggingConfig(msgspec.Struct, forbid_unknown_fields=True):
+    """``[logging]``: level and format of Medlytt's log on stderr."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+
+class CoreConfig(msgspec.Struct, forbid_unknown_fields=True):
+    """The core's own sections."""
+
+    server: ServerConfig = msgspec.field(default_factory=ServerConfig)
+    storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
+    plugins: PluginsConfig = msgspec.field(default_factory=PluginsConfig)
+    logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+
+
+CORE_SECTIONS: tuple[str, ...] = tuple(CoreConfig.__struct_fields__)
+
+
+class ConfigError(ValueError):
+    """The configuration is wrong; the message names the key and what is expected."""
+
+
+class Config:
+    """The loaded configuration: validated core sections plus raw plugin sections."""
+
+    def __init__(
+        self, data: dict[str, Any], origins: dict[str, str], path: Path | None = None
+    ) -> None:
+        self.path = path
+        self._data = data
+        self._origins = origins
+        core_data = {k: v for k, v in data.items() if k in CORE_SECTIONS}
+        self.core: CoreConfig = convert(core_data, CoreConfig, origins=origins)
+
+    @property
+    def server(self) -> ServerConfig:
+        return self.core.server
+
+    @property
+    def storage(self) -> StorageConfig:
+        return self.core.storage
+
+    @property
+    def plugins(self) -> PluginsConfig:
+        return self.core.plugins
+
+    @property
+    def logging(self) -> LoggingConfig:
+        return self.core.logging
+
+    def plugin_sections(self) -> dict[str, dict[str, Any]]:
+        """The raw sections that are not core sections (one per plugin)."""
+        return {k: v for k, v in self._data.items() if k not in CORE_SECTIONS}
+
+    def has_section(self, name: str) -> bool:
+        """Whether the file or the environment set anything in ``[name]``."""
+        return name in self._data
+
+    def plugin_enabled(self, name: str) -> bool:
+        """A plugin is enabled unless its section says ``enabled = false``."""
+        section = self._data.get(name, {})
+        enabled = section.get("enabled", True) if isinstance(section, dict) else True
+        if isinstance(enabled, str):
+            enabled = _parse_bool(enabled, f"{name}.enabled", self._origins)
+        if not isinstance(enabled, bool):
+            raise ConfigError(
+                f"{name}.enabled: expected true or false, got {enabled!r}"
+                f"{_origin_note(f'{name}.enabled', self._origins)}"
+            )
+        return enabled
+
+    def plugin_section(self, name: str, schema: type[S]) -> S:
+        """Validate ``[name]`` (without its ``enabled`` key) against a plugin's schema."""
+        section = dict(self._data.get(name, {}))
+        section.pop("enabled", None)
+        return convert(section, schema, origins=self._origins, prefix=name)
+
+    def check_sections(self, known_plugins: set[str]) -> None:
+        """Fail on a section that is neither core nor the name of an installed plugin."""
+        for section, value in self._data.items():
+            if section in CORE_SECTIONS or section in known_plugins:
+                if not isinstance(value, dict):
+                    raise ConfigError(
+                        f"{section}: expected a table [{section}], got {type(value).__name__}"
+                        f"{_origin_note(section, self._origins)}"
+                    )
+                continue
+            known = ", ".join(sorted(known_plugins)) or "none"
+            raise ConfigError(
+                f"unknown section [{section}]{_origin_note(section, self._origins)}: "
+                f"not a core section ({', '.join(CORE_SECTIONS)}) and no installed plugin "
+                f"has that name (installed: {known})"
+            )
+
+    def redacted(self) -> dict[str, Any]:
+        """The whole configuration as given, with secrets replaced by ``***``."""
+        return redact(self._data)
+
+
+def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read the TOML file (if any), apply ``MEDLYTT_*`` overrides, resolve secret references."""
+    environ = os.environ if environ is None else environ
+    data: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    file_path = Path(path) if path is not None else None
+    if file_path is not None:
+        data = _read_toml(file_path)
+        _record_origins(data, f"config file {file_path}", origins)
+    for name, value in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
+        if any(not p for p in parts):
+            raise ConfigError(
+                f"environment variable {name}: expected MEDLYTT_<SECTION>__<KEY>, "
+                "with no empty part"
+            )
+        _set_path(data, parts, _parse_env_value(value, name), name)
+        origins[".".join(parts)] = f"environment variable {name}"
+    data = _resolve_secrets(data, [], origins, environ)
+    return Config(data, origins, file_path)
+
+
+def convert(data: Any, schema: type[S], *, origins: Mapping[str, str], prefix: str = "") -> S:
+    """``msgspec.convert`` with errors rewritten to name the config key and its origin."""
+    try:
+        return msgspec.convert(data, schema, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(_explain(str(exc), origins, prefix)) from None
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"cannot read config file {path}: {reason}") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _record_origins(
+    data: dict[str, Any], origin: str, origins: dict[str, str], base: str = ""
+) -> None:
+    for key, value in data.items():
+        path = f"{base}.{key}" if base else key
+        origins[path] = origin
+        if isinstance(value, dict):
+            _record_origins(value, origin, origins, path)
+
+
+def _parse_env_value(value: str, name: str) -> Any:
+    stripped = value.strip()
+    if stripped[:1] in ("[", "{"):
+        try:
+            return tomllib.loads(f"v = {stripped}")["v"]
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(
+                f"environment variable {name}: not a TOML array or table: {exc}"
+            ) from None
+    return value
+
+
+def _parse_bool(value: str, key: str, origins: Mapping[str, str]) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{key}: expected true or false, got {value!r}{_origin_note(key, origins)}")
+
+
+def _set_path(data: dict[str, Any], parts: list[str], value: Any, name: str) -> None:
+    node = data
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(
+                f"environment variable {name}: {part!r} is a value, not a table, in the config"
+            )
+        node = child
+    node[parts[-1]] = value
+
+
+def _resolve_secrets(
+    value: Any, path: list[str], origins: Mapping[str, str], environ: Mapping[str, str]
+) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1 and next(iter(value)) in ("$env", "$file"):
+            return _resolve_reference(value, ".".join(path), origins, environ)
+        return {k: _resolve_secrets(v, [*path, k], origins, environ) for k, v in value.items()}
+    return value
+
+
+def _resolve_reference(
+    ref: dict[str, Any], key: str, origins: Mapping[str, str], environ: Mapping[str, str]
+) -> str:
+    kind, target = next(iter(ref.items()))
+    where = _origin_note(key, origins)
+    if not isinstance(target, str) or not target:
+        raise ConfigError(f"{key}: {kind} expects a non-empty string{where}")
+    if kind == "$env":
+        if target not in environ:
+            raise ConfigError(f"{key}: environment variable {target} is not set{where}")
+        return environ[target]
+    try:
+        return Path(target).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(
+            f"{key}: cannot read secret file {target}: {exc.strerror}{where}"
+        ) from None
+
+
+_MSGSPEC_PATH = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_UNKNOWN_FIELD = re.compile(r"Object contains unknown field `(?P<field>[^`]+)`")
+
+
+def _explain(message: str, origins: Mapping[str, str], prefix: str) -> str:
+    match = _MSGSPEC_PATH.match(message)
+    msg = match.group("msg") if match else message
+    raw_path = (match.group("path") if match else "") or ""
+    parts = [p for p in re.split(r"\.|\[(\d+)\]", raw_path) if p]
+    key_parts = [prefix, *parts] if prefix else parts
+    unknown = _UNKNOWN_FIELD.match(msg)
+    if unknown:
+        key = ".".join([*key_parts, unknown.group("field")])
+        return f"{key}: unknown key{_origin_note(key, origins)}"
+    key = ".".join(key_parts) or "(top level)"
+    msg = msg[:1].lower() + msg[1:]
+    return f"{key}: {msg}{_origin_note(key, origins)}"
+
+
+def _origin_note(key: str, origins: Mapping[str, str]) -> str:
+    probe = key
+    while probe:
+        if probe in origins:
+            return f" (from {origins[probe]})"
+        probe = probe.rpartition(".")[0]
+    return ""
+
+
+def redact(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: redact(v, k) for k, v in value.items()}
+    if key and SECRET_KEY.search(key) and value not in (None, ""):
+        return REDACTED
+    return value

@@ -1,0 +1,140 @@
+"""The event bus: one way in for every event, and one mailbox per plugin.
+
+``publish`` is synchronous and cheap: it applies the event to the live state (exactly
+once, before anyone else sees it), hands it to the journal and counts it, then drops it
+into the mailbox of each plugin that implements ``medlytt_event``.  Each mailbox has its
+own worker task, so a plugin gets events in order and a slow or hanging plugin delays
+only itself; the breaker in :class:`medlytt.plugin_host.PluginHost` switches it off if it
+keeps failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from .events import Event
+from .plugin_host import PluginHost, PluginInfo
+from .state import LiveState
+
+if TYPE_CHECKING:
+    from .journal import EventJournal
+
+log = logging.getLogger(__name__)
+
+
+class PluginMailbox:
+    """Delivers events to one plugin's ``medlytt_event``, in order, on its own task."""
+
+    def __init__(
+        self,
+        info: PluginInfo,
+        impl: pluggy.HookImpl,
+        host: PluginHost,
+        kwargs: dict[str, Any],
+        size: int,
+    ) -> None:
+        self.info = info
+        self.impl = impl
+        self.host = host
+        self.kwargs = kwargs
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=size)
+        self.dropped = 0
+        self.delivered = 0
+        self.task: asyncio.Task[None] | None = None
+
+    def offer(self, event: Event) -> bool:
+        """Queue an event; return False (and count) when the mailbox is full."""
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.dropped += 1
+            return False
+        return True
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run(), name=f"medlytt-mailbox-{self.info.name}")
+
+    async def _run(self) -> None:
+        while True:
+            event = await self.queue.get()
+            try:
+                if self.info.breaker.allow():
+                    await self.host.invoke(self.info, self.impl, {**self.kwargs, "event": event})
+                    self.delivered += 1
+                else:
+                    self.dropped += 1
+            finally:
+                self.queue.task_done()
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+            self.task = None
+
+
+class EventBus:
+    """Applies, journals, counts and fans out every event."""
+
+    def __init__(
+        self,
+        state: LiveState,
+        host: PluginHost,
+        *,
+        journal: EventJournal | None = None,
+        mailbox_size: int = 10_000,
+        extra_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        self.state = state
+        self.host = host
+        self.journal = journal
+        self.mailbox_size = mailbox_size
+        self.extra_kwargs = extra_kwargs or {}
+        self.mailboxes: list[PluginMailbox] = []
+        self.published = 0
+        self.listeners: list[Callable[[Event], None]] = []
+
+    def start(self) -> None:
+        """Create a mailbox and a worker for each plugin implementing ``medlytt_event``."""
+        kwargs = {"state": self.state, **self.extra_kwargs}
+        for info, impl in self.host.implementations("medlytt_event"):
+            mailbox = PluginMailbox(info, impl, self.host, kwargs, self.mailbox_size)
+            mailbox.start()
+            self.mailboxes.append(mailbox)
+
+    def publish(self, event: Event) -> None:
+        """Take one event into Medlytt.  Never blocks, never raises because of a plugin."""
+        self.state.apply(event)
+        self.published += 1
+        if self.journal is not None:
+            self.journal.append(event)
+        for listener in self.listeners:
+            listener(event)
+        for mailbox in self.mailboxes:
+            if not mailbox.offer(event):
+                log.warning("plugin %s: mailbox full, event dropped", mailbox.info.name)
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait until every mailbox is empty; False if ``timeout`` passed first."""
+        waits = [asyncio.create_task(m.queue.join()) for m in self.mailboxes]
+        if not waits:
+            return True
+        _, pending = await asyncio.wait(waits, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        return not pending
+
+    async def stop(self) -> None:
+        for mailbox in self.mailboxes:
+            await mailbox.stop()
+        self.mailboxes.clear()
+
+    def dropped(self) -> dict[str, int]:
+        return {m.info.name: m.dropped for m in self.mailboxes}

@@ -1,0 +1,51 @@
+"""Evaluation forms as versioned data.
+
+A listening form (the method's *medlyttsskjema*) is a list of sections with items a
+coach scores.  Plugins provide forms through the ``medlytt_forms`` hook; evaluations will
+refer to a form by ``(form_id, version)`` so a changed form never rewrites old scores.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class Scale(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The values an item can be scored with, e.g. 1..5 or yes/no (0..1)."""
+
+    min: int = 1
+    max: int = 5
+    labels: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class FormItem(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One thing a coach scores, phrased so that it leaves no room for opinion."""
+
+    id: str
+    text: str
+    scale: Scale = Scale()
+    weight: float = 1.0
+    allow_na: bool = False
+    critical: bool = False
+
+
+class FormSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A group of items, e.g. one phase of the call."""
+
+    title: str
+    items: tuple[FormItem, ...]
+
+
+class EvaluationForm(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A versioned evaluation form; ``module`` names the competence module it serves."""
+
+    id: str
+    version: int
+    title: str
+    sections: tuple[FormSection, ...]
+    module: str | None = None
+    language: str = "en"
+
+    def item_ids(self) -> list[str]:
+        """All item ids in order; they must be unique within the form."""
+        return [item.id for section in self.sections for item in section.items]

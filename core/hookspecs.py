@@ -1,0 +1,187 @@
+"""The plugin contract: every hook a Medlytt plugin can implement.
+
+This module is a plugin author's first page; ``docs/hooks.md`` is generated from it and a
+test fails when the two disagree.
+
+How Medlytt calls hooks (the same for built-in and third-party plugins):
+
+* **Keyword arguments only.**  An implementation may accept any subset of a hook's
+  arguments, so hooks can grow new arguments without breaking anyone.
+* **Sync or async.**  An implementation may be ``def`` or ``async def``; Medlytt awaits
+  coroutines.  Async implementations run under ``plugins.hook_timeout_seconds`` (config);
+  one that takes longer is cancelled and counted as an error.  Sync implementations run
+  on the event loop: they must not block.
+* **One implementation at a time, isolated.**  Medlytt calls each plugin's implementation
+  separately.  An exception or a timeout is logged with the plugin's name, counted in
+  ``medlytt_plugin_errors_total{plugin}`` and never reaches the core or other plugins.
+  After ``plugins.breaker_failures`` consecutive failures the plugin's circuit breaker
+  opens: none of its hooks is called until ``plugins.breaker_reset_seconds`` have passed,
+  when one trial call decides whether it closes again.  ``medlytt plugins`` and
+  ``GET /api/plugins`` show the breaker.
+* No hook uses ``firstresult``: results are collected from every plugin.
+
+Implement a hook with the :data:`medlytt.hookimpl` marker::
+
+    from medlytt import hookimpl
+
+    @hookimpl
+    async def medlytt_event(event, state):
+        ...
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+    import msgspec
+    from aiohttp import web
+    from prometheus_client import CollectorRegistry
+
+    from .app import Medlytt
+    from .events import Event
+    from .forms import EvaluationForm
+    from .gateway import Gateway
+    from .state import LiveState
+    from .storage import Migration
+
+hookspec = pluggy.HookspecMarker("medlytt")
+
+
+# ============================================================================ configuration
+
+
+@hookspec
+def medlytt_config_schema() -> type[msgspec.Struct] | None:
+    """Declare the plugin's configuration section.
+
+    Called once when plugins are loaded, before any other hook.
+
+    Return a ``msgspec.Struct`` class (use ``forbid_unknown_fields=True`` and defaults for
+    every field).  The config file's section named after the plugin (``[queue_metrics]``
+    for the plugin ``queue_metrics``) and the environment variables
+    ``MEDLYTT_<PLUGIN>__<KEY>`` are validated against it; a wrong key or value stops
+    Medlytt at start with exit status 2 and a message naming the key.  Every plugin
+    section also accepts ``enabled = false``, which unloads the plugin.  The validated
+    object is available as ``app.plugin_config("<plugin>")``.
+    Return ``None`` (or do not implement the hook) for a plugin with no settings.
+    """
+
+
+# ============================================================================ lifecycle
+
+
+@hookspec
+def medlytt_startup(app: Medlytt) -> None:
+    """Prepare the plugin when Medlytt starts.
+
+    Called once, after storage is open and every migration has run, before gateways start
+    sending events and before the HTTP server accepts requests.  ``app`` is the running
+    :class:`medlytt.app.Medlytt`: its ``config``, ``state``, ``storage`` and ``publish``.
+    May be async.  Return value ignored.  An error here is isolated like any other: the
+    plugin stays loaded and the failure is counted.
+    """
+
+
+@hookspec
+def medlytt_shutdown(app: Medlytt) -> None:
+    """Release what the plugin holds when Medlytt stops.
+
+    Called once on a clean stop (SIGTERM, SIGINT), after gateways have stopped and every
+    queued event was delivered, before the event journal's last write.  May be async.
+    Return value ignored.
+    """
+
+
+# ============================================================================ events
+
+
+@hookspec
+def medlytt_event(event: Event, state: LiveState, app: Medlytt) -> None:
+    """React to one domain event (see ``docs/events.md`` for the catalogue).
+
+    Called for every event from every gateway and plugin, in the order they were
+    published, one at a time per plugin.  The live ``state`` already includes this event
+    and may include later ones (it is "now", ``event`` is what happened).  Read the state;
+    do not modify it: publish a new event with ``app.publish(...)`` instead.
+    May be async; a slow plugin delays only its own events (each plugin has its own
+    mailbox of ``plugins.mailbox_size`` events; overflow is dropped and counted in
+    ``medlytt_plugin_events_dropped_total{plugin}``).  Return value ignored.
+    """
+
+
+# ============================================================================ registration
+
+
+@hookspec
+def medlytt_gateways(app: Medlytt) -> list[Gateway] | None:
+    """Provide gateways: sources of events such as a PBX or the demo contact center.
+
+    Called once at start, after ``medlytt_startup``.  Return a list of
+    :class:`medlytt.gateway.Gateway` objects (or ``None``).  Medlytt runs each gateway,
+    restarts it with backoff when it fails, and reports it in ``/readyz`` and
+    ``medlytt_gateway_up{gateway}``.  A gateway with ``fallback = True`` (the demo) runs
+    only when no other gateway is configured.
+    """
+
+
+@hookspec
+def medlytt_routes(app: Medlytt) -> list[web.RouteDef] | None:
+    """Add HTTP routes to Medlytt's server.
+
+    Called once while the web application is built.  Return a list of aiohttp route
+    definitions (``web.get("/api/myplugin/...", handler)``, ...).  Put JSON APIs under
+    ``/api/<plugin>/``.  Handlers find the application as ``request.app["medlytt"]``.
+    """
+
+
+@hookspec
+def medlytt_metrics(registry: CollectorRegistry, app: Medlytt) -> None:
+    """Register Prometheus metrics on Medlytt's registry.
+
+    Called once at start, before ``medlytt_startup``.  Create metrics with
+    ``registry=registry`` or ``registry.register(collector)``; they appear on
+    ``/metrics``.  Use base units (``_seconds``), ``_total`` for counters and bounded
+    label values.  Return value ignored.
+    """
+
+
+@hookspec
+def medlytt_migrations() -> list[Migration] | None:
+    """Provide the plugin's storage migrations.
+
+    Called once at start, before ``medlytt_startup``.  Return a list of
+    :class:`medlytt.storage.Migration` in the order they must run.  Each migration runs
+    once, on the storage thread, and is recorded with the plugin's name after it succeeds;
+    write each as one step that is safe to re-run, and never rename or change a migration
+    that was released.
+    """
+
+
+@hookspec
+def medlytt_forms() -> list[EvaluationForm] | None:
+    """Provide evaluation (listening) forms.
+
+    Called once at start.  Return a list of :class:`medlytt.forms.EvaluationForm`: the
+    listening forms that coaches fill in while or after listening to a call.  Forms are
+    versioned data; ``GET /api/forms`` lists them.
+    """
+
+
+@hookspec
+def medlytt_cli_commands(cli: click.Group) -> None:
+    """Add sub-commands to the ``medlytt`` command line.
+
+    Called when the ``medlytt`` command starts, for every installed plugin (the config
+    file is not read yet).  Add commands with ``@cli.command()`` or
+    ``cli.add_command(...)``.  Return value ignored.
+    """
+
+
+#: Names of all hooks, in the order they appear above (used by docs and tests).
+HOOK_NAMES: tuple[str, ...] = tuple(
+    name for name in list(globals()) if name.startswith("medlytt_") and callable(globals()[name])
+)

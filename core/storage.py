@@ -1,0 +1,145 @@
+"""SQLite storage through sqlite-utils, owned by one thread.
+
+SQLite connections must not be shared between threads while writing, and blocking calls
+must never run on the event loop.  So one :class:`Storage` owns one connection on one
+worker thread; coroutines hand it work with :meth:`Storage.run`.  The database runs in
+WAL mode so readers (``sqlite-utils``, ``datasette``, backups) never block Medlytt.
+
+Plugins declare their tables as :class:`Migration` objects (hook ``medlytt_migrations``);
+each runs once and is recorded in ``medlytt_migrations`` with the plugin's name once it
+has succeeded.  Migrations are not wrapped in one transaction because sqlite-utils commits
+inside many of its methods; keep each migration one step that is safe to re-run
+(``create(..., if_not_exists=True)``) in case the process dies between the step and its
+record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import sqlite_utils
+
+from .clock import utcnow
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MIGRATIONS_TABLE = "medlytt_migrations"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of a plugin's schema: ``apply(db)`` runs once, on the storage thread."""
+
+    name: str
+    apply: Callable[[sqlite_utils.Database], None]
+
+
+class StorageError(RuntimeError):
+    """The database could not be opened or migrated; the message says which and why."""
+
+
+class Storage:
+    """The SQLite database, reached from coroutines through one worker thread."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medlytt-db")
+        self._db: sqlite_utils.Database | None = None
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """The sqlite-utils database; use it only inside :meth:`run` (the storage thread)."""
+        if self._db is None:
+            raise StorageError("storage is not open")
+        return self._db
+
+    async def open(self) -> None:
+        """Open (creating if needed) the database file in WAL mode."""
+        await self.run_blocking(self._open)
+
+    def _open(self) -> None:
+        try:
+            if self.path.parent and not self.path.parent.exists():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            db = sqlite_utils.Database(conn)
+            db.enable_wal()
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=5000")
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(f"cannot open storage.path {str(self.path)!r}: {exc}") from exc
+        self._db = db
+
+    async def run(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
+        """Run ``fn(db)`` on the storage thread and return its result."""
+        return await self.run_blocking(lambda: fn(self.db))
+
+    async def run_blocking(self, fn: Callable[[], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn)
+
+    def run_sync(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
+        """Run ``fn(db)`` on the storage thread from synchronous code (CLI commands)."""
+        return self._executor.submit(lambda: fn(self.db)).result()
+
+    async def migrate(self, migrations: Iterable[tuple[str, Migration]]) -> list[str]:
+        """Apply each ``(plugin, migration)`` not applied before; return what ran."""
+        items = list(migrations)
+        return await self.run(lambda db: apply_migrations(db, items))
+
+    async def close(self) -> None:
+        """Close the connection and stop the storage thread."""
+        if self._db is not None:
+            db = self._db
+            await self.run_blocking(db.conn.close)
+            self._db = None
+        self._executor.shutdown(wait=True)
+
+
+@contextlib.contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[None]:
+    """One explicit transaction (the connection is in autocommit mode otherwise)."""
+    db.conn.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
+
+
+def apply_migrations(db: sqlite_utils.Database, items: list[tuple[str, Migration]]) -> list[str]:
+    """Apply pending migrations in order, each in its own transaction."""
+    if not db[MIGRATIONS_TABLE].exists():
+        db[MIGRATIONS_TABLE].create(
+            {"plugin": str, "name": str, "applied_at": str}, pk=("plugin", "name")
+        )
+    done = {(row["plugin"], row["name"]) for row in db[MIGRATIONS_TABLE].rows}
+    applied: list[str] = []
+    for plugin, migration in items:
+        if (plugin, migration.name) in done:
+            continue
+        try:
+            migration.apply(db)
+            with transaction(db):
+                db.execute(
+                    f"INSERT INTO {MIGRATIONS_TABLE} (plugin, name, applied_at) VALUES (?, ?, ?)",
+                    [plugin, migration.name, utcnow().isoformat()],
+                )
+        except Exception as exc:
+            raise StorageError(
+                f"migration {migration.name!r} of plugin {plugin!r} failed: {exc}"
+            ) from exc
+        log.info("applied migration %s/%s", plugin, migration.name)
+        applied.append(f"{plugin}/{migration.name}")
+    return applied

@@ -1,0 +1,224 @@
+"""The one HTTP server: ``/metrics``, ``/healthz``, ``/readyz`` and the JSON API.
+
+Plugins add routes through the ``medlytt_routes`` hook.  Every error leaves as JSON
+``{"error": "...", "status": N}`` so API clients never have to parse HTML.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from . import __version__
+
+if TYPE_CHECKING:
+    from .app import Medlytt
+
+log = logging.getLogger(__name__)
+
+APP_KEY = web.AppKey("medlytt", object)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_json = msgspec.json.Encoder()
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    """A JSON response encoded by msgspec (handles datetimes, structs and enums)."""
+    return web.Response(body=_json.encode(data), status=status, content_type="application/json")
+
+
+def json_error(status: int, message: str, **extra: Any) -> web.Response:
+    return json_response({"error": message, "status": status, **extra}, status=status)
+
+
+def medlytt_of(request: web.Request) -> Medlytt:
+    """The application behind a request, for route handlers."""
+    return request.app[APP_KEY]  # type: ignore[return-value]
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return json_error(exc.status, exc.text or exc.reason)
+    except Exception:
+        log.exception("error serving %s %s", request.method, request.path)
+        return json_error(500, "internal error; see the Medlytt log")
+
+
+def build_web_app(
+    app: Medlytt, plugin_routes: list[tuple[str, list[web.RouteDef]]]
+) -> web.Application:
+    """The aiohttp application with the core routes and every plugin's routes."""
+    web_app = web.Application(middlewares=[json_errors])
+    web_app[APP_KEY] = app
+    web_app.add_routes(
+        [
+            web.get("/healthz", healthz),
+            web.get("/readyz", readyz),
+            web.get("/metrics", metrics),
+            web.get("/api", api_index),
+            web.get("/api/state", api_state),
+            web.get("/api/queues", api_queues),
+            web.get("/api/agents", api_agents),
+            web.get("/api/calls", api_calls),
+            web.get("/api/plugins", api_plugins),
+            web.get("/api/gateways", api_gateways),
+            web.get("/api/events", api_events),
+            web.get("/api/forms", api_forms),
+        ]
+    )
+    for plugin, routes in plugin_routes:
+        try:
+            web_app.add_routes(routes)
+        except Exception:
+            log.exception("plugin %s: its routes could not be added", plugin)
+    return web_app
+
+
+async def plugin_routes(app: Medlytt) -> list[tuple[str, list[web.RouteDef]]]:
+    """Collect ``medlytt_routes`` from every plugin."""
+    return [
+        (info.name, list(result or []))
+        for info, result in await app.host.call("medlytt_routes", app=app)
+    ]
+
+
+# --------------------------------------------------------------------------- health
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness: the process serves HTTP."""
+    return json_response({"status": "ok", "version": __version__})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness: started, storage open, and every gateway connected to its source."""
+    app = medlytt_of(request)
+    gateways = {g.name: g.connected for g in app.gateways}
+    checks = {
+        "started": app.started,
+        "storage": app.storage._db is not None,
+        "gateways": bool(gateways) and all(gateways.values()),
+    }
+    ready = all(checks.values())
+    body = {"ready": ready, "checks": checks, "gateways": gateways, "demo": app.demo}
+    return json_response(body, status=200 if ready else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus exposition of the application's registry."""
+    app = medlytt_of(request)
+    body = generate_latest(app.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+# --------------------------------------------------------------------------- API
+
+
+async def api_index(request: web.Request) -> web.Response:
+    routes = sorted(
+        {
+            f"{route.method} {route.resource.canonical}"
+            for route in request.app.router.routes()
+            if route.resource is not None and route.method != "HEAD"
+        }
+    )
+    return json_response(
+        {"version": __version__, "demo": medlytt_of(request).demo, "routes": routes}
+    )
+
+
+async def api_state(request: web.Request) -> web.Response:
+    """The whole live state, labelled ``demo`` when the events are simulated."""
+    app = medlytt_of(request)
+    return json_response({"demo": app.demo, **app.state.snapshot()})
+
+
+async def api_queues(request: web.Request) -> web.Response:
+    app = medlytt_of(request)
+    now = app.state.last_event_at
+    queues = []
+    for queue in app.state.queues.values():
+        agents = [a for a in app.state.agents.values() if queue.name in a.queues]
+        by_state: dict[str, int] = {}
+        for agent in agents:
+            by_state[agent.state.value] = by_state.get(agent.state.value, 0) + 1
+        queues.append(
+            {
+                "name": queue.name,
+                "strategy": queue.strategy,
+                "service_level_seconds": queue.service_level_seconds,
+                "waiting": len(queue.waiting),
+                "longest_wait_seconds": queue.longest_wait(now) if now else 0.0,
+                "agents": by_state,
+            }
+        )
+    return json_response({"demo": app.demo, "queues": queues})
+
+
+async def api_agents(request: web.Request) -> web.Response:
+    app = medlytt_of(request)
+    return json_response({"demo": app.demo, "agents": list(app.state.agents.values())})
+
+
+async def api_calls(request: web.Request) -> web.Response:
+    app = medlytt_of(request)
+    return json_response({"demo": app.demo, "calls": list(app.state.calls.values())})
+
+
+async def api_plugins(request: web.Request) -> web.Response:
+    app = medlytt_of(request)
+    plugins = [p.describe() for p in app.host.plugins()]
+    disabled = [{"name": n, "why": why} for n, why in sorted(app.host.disabled.items())]
+    return json_response({"plugins": plugins, "disabled": disabled})
+
+
+async def api_gateways(request: web.Request) -> web.Response:
+    app = medlytt_of(request)
+    return json_response({"gateways": [g.describe() for g in app.gateways]})
+
+
+async def api_events(request: web.Request) -> web.Response:
+    """Journal rows, newest last: ``?after=SEQ&limit=N&type=call.answered&call_id=...``."""
+    app = medlytt_of(request)
+    try:
+        after = int(request.query.get("after", "0"))
+        limit = int(request.query.get("limit", "100"))
+    except ValueError:
+        return json_error(422, "after and limit must be whole numbers")
+    if not 1 <= limit <= 10_000:
+        return json_error(422, "limit must be between 1 and 10000")
+    if app.journal is None:
+        return json_error(404, "the event journal is off (storage.journal = false)")
+    await app.journal.flush()
+    where = ["seq > :after"]
+    params: dict[str, Any] = {"after": after, "limit": limit}
+    for key in ("type", "call_id", "agent_id", "queue", "source"):
+        if key in request.query:
+            where.append(f"{key} = :{key}")
+            params[key] = request.query[key]
+    sql = f"SELECT seq, data FROM events WHERE {' AND '.join(where)} ORDER BY seq LIMIT :limit"
+
+    def query(db: Any) -> list[dict[str, Any]]:
+        return [
+            {"seq": seq, "event": msgspec.json.decode(data)}
+            for seq, data in db.execute(sql, params).fetchall()
+        ]
+
+    rows = await app.storage.run(query)
+    return json_response({"events": rows})
+
+
+async def api_forms(request: web.Request) -> web.Response:
+    app = medlytt_of(request)
+    return json_response({"forms": list(app.forms.values())})

@@ -1,0 +1,93 @@
+"""Flag calls whose talk time is longer than ``[longcalls] threshold_seconds``.
+
+An example of a third-party Medlytt plugin, installed as its own package and found
+through the ``medlytt`` entry-point group.
+"""
+
+from __future__ import annotations
+
+import click
+import msgspec
+import sqlite_utils
+from aiohttp import web
+from medlytt import hookimpl
+from medlytt.events import CallEnded, Event
+from medlytt.storage import Migration
+from medlytt.web import json_response, medlytt_of
+from prometheus_client import CollectorRegistry, Counter
+
+__version__ = "0.2.0"
+NAME = "longcalls"
+
+
+class Settings(msgspec.Struct, forbid_unknown_fields=True):
+    threshold_seconds: float = 600.0
+
+
+def _create_table(db: sqlite_utils.Database) -> None:
+    db["long_calls"].create(
+        {"call_id": str, "at": str, "queue": str, "agent_id": str, "talk_seconds": float},
+        pk="call_id",
+        if_not_exists=True,
+    )
+
+
+@hookimpl
+def medlytt_config_schema():
+    return Settings
+
+
+@hookimpl
+def medlytt_migrations():
+    return [Migration("create_long_calls", _create_table)]
+
+
+@hookimpl
+def medlytt_metrics(registry: CollectorRegistry, app):
+    app.plugin_state[NAME] = Counter(
+        "medlytt_longcalls", "Calls longer than the threshold.", ["queue"], registry=registry
+    )
+
+
+@hookimpl
+async def medlytt_event(event: Event, app):
+    if not isinstance(event, CallEnded):
+        return
+    if event.talk_seconds <= app.plugin_config(NAME).threshold_seconds:
+        return
+    app.plugin_state[NAME].labels(event.queue or "none").inc()
+    row = {
+        "call_id": event.call_id,
+        "at": event.at.isoformat(),
+        "queue": event.queue,
+        "agent_id": event.agent_id,
+        "talk_seconds": event.talk_seconds,
+    }
+    await app.storage.run(lambda db: db["long_calls"].upsert(row, pk="call_id"))
+
+
+async def list_long_calls(request: web.Request) -> web.Response:
+    app = medlytt_of(request)
+    rows = await app.storage.run(lambda db: list(db["long_calls"].rows_where(order_by="at")))
+    return json_response({"long_calls": rows})
+
+
+@hookimpl
+def medlytt_routes(app):
+    return [web.get("/api/longcalls", list_long_calls)]
+
+
+@hookimpl
+def medlytt_cli_commands(cli: click.Group):
+    @cli.command(name="longcalls")
+    @click.option("--db", "db_path", default="medlytt.db", show_default=True)
+    def longcalls(db_path: str) -> None:
+        """List calls flagged as long (from the longcalls plugin)."""
+        db = sqlite_utils.Database(db_path)
+        if not db["long_calls"].exists():
+            click.echo("no long calls recorded yet")
+            return
+        for row in db["long_calls"].rows_where(order_by="at"):
+            click.echo(
+                f"{row['at']}  {row['queue']}  {row['agent_id']}  {row['talk_seconds']:.0f} s"
+            )

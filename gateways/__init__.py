@@ -1,0 +1,1 @@
+"""Gateways: translate a telephony system (Asterisk, ...) into Medlytt events; they never decide."""

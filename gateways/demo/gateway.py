@@ -1,0 +1,42 @@
+"""The demo gateway: paces the simulated contact center against the wall clock."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from medlytt.clock import utcnow
+from medlytt.gateway import Gateway, Publish
+
+from .settings import DemoSettings
+from .simulation import ContactCenterSimulation
+
+
+class DemoGateway(Gateway):
+    """Feeds Medlytt the events of a simulated contact center, labelled as demo."""
+
+    name = "demo"
+    demo = True
+
+    def __init__(self, settings: DemoSettings) -> None:
+        super().__init__()
+        self.settings = settings
+        self.fallback = settings.mode == "fallback"
+        self.simulation: ContactCenterSimulation | None = None
+
+    async def run(self, publish: Publish) -> None:
+        sim = ContactCenterSimulation(self.settings, start=utcnow(), seed=self.settings.seed)
+        self.simulation = sim
+        speed = self.settings.speed
+        self.connected = True
+        try:
+            for event in sim.start():
+                publish(event)
+            began = time.monotonic()
+            while True:
+                due = sim.next_time()
+                await asyncio.sleep(max(0.0, began + due / speed - time.monotonic()))
+                for event in sim.advance(due):
+                    publish(event)
+        finally:
+            self.connected = False

@@ -1,0 +1,57 @@
+"""The ``[demo]`` config section: the simulated contact center's size and traffic."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+NonNegative = Annotated[float, msgspec.Meta(ge=0)]
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+Ratio = Annotated[float, msgspec.Meta(ge=0, le=1)]
+
+
+class DemoQueue(msgspec.Struct, forbid_unknown_fields=True):
+    """One simulated queue and its traffic."""
+
+    name: str
+    calls_per_hour: NonNegative
+    strategy: str = "leastrecent"
+    service_level_seconds: Positive = 20.0
+    max_wait_seconds: Positive | None = 300.0
+    talk_mean_seconds: Positive = 150.0
+    wrapup_mean_seconds: Positive = 15.0
+    patience_mean_seconds: Positive = 120.0
+
+
+def default_queues() -> list[DemoQueue]:
+    return [
+        DemoQueue(name="support", calls_per_hour=110),
+        DemoQueue(name="sales", calls_per_hour=60, service_level_seconds=30, talk_mean_seconds=200),
+        DemoQueue(
+            name="billing", calls_per_hour=45, talk_mean_seconds=120, patience_mean_seconds=90
+        ),
+    ]
+
+
+class DemoSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """``[demo]``: runs when no PBX is configured (``mode = "fallback"``) or always."""
+
+    mode: Literal["fallback", "always"] = "fallback"
+    #: Simulated seconds per wall-clock second; 1 is real time.
+    speed: Positive = 1.0
+    #: Fix the random seed for a repeatable simulation.
+    seed: int | None = None
+    agents: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 16
+    ring_mean_seconds: Positive = 4.0
+    ring_no_answer_ratio: Ratio = 0.04
+    transfer_ratio: Ratio = 0.03
+    pauses_per_agent_hour: NonNegative = 0.6
+    queues: list[DemoQueue] = msgspec.field(default_factory=default_queues)
+
+    def __post_init__(self) -> None:
+        if not self.queues:
+            raise ValueError("demo.queues must name at least one queue")
+        names = [q.name for q in self.queues]
+        if len(set(names)) != len(names):
+            raise ValueError(f"demo.queues: queue names must be unique, got {names}")

@@ -1,0 +1,1 @@
+"""Devices at the agent's desk: headsets, phones and busylights (USB HID, softphones)."""

@@ -1,0 +1,1 @@
+"""Built-in feature plugins, registered through the ``medlytt`` entry-point group like any other."""

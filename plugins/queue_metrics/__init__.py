@@ -1,0 +1,1 @@
+"""Live queue metrics for Prometheus: calls, waits, talk and wrap-up times, agents."""

@@ -1,0 +1,1 @@
+"""Plugins used by the tests to prove isolation; loaded with ``plugins.modules``."""
