@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
 from . import __version__
 
@@ -116,10 +116,14 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """Prometheus exposition of the application's registry."""
+    """Prometheus exposition of the application's registry.
+
+    Served as text format 0.0.4, which every Prometheus release (Debian 12 ships 2.42)
+    parses; Medlytt's metric names need none of format 1.0.0's UTF-8 escaping.
+    """
     app = medlytt_of(request)
     body = generate_latest(app.registry)
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
 
 
 # --------------------------------------------------------------------------- API

@@ -1,0 +1,66 @@
+from medlytt import events as ev
+from medlytt.clock import utcnow
+from medlytt.events import AgentState
+
+
+async def test_api_routes_describe_the_live_state(medlytt, medlytt_client):
+    async with medlytt() as app:
+        now = utcnow()
+        app.publish(
+            ev.AgentStateChanged(
+                at=now,
+                source="t",
+                agent_id="PJSIP/1001",
+                state=AgentState.AVAILABLE,
+                name="Ingrid Berg",
+                queues=("support",),
+            )
+        )
+        app.publish(ev.CallQueued(at=now, source="t", call_id="c1", queue="support"))
+        client = await medlytt_client(app)
+
+        queues = (await (await client.get("/api/queues")).json())["queues"]
+        assert queues == [
+            {
+                "name": "support",
+                "strategy": "unknown",
+                "service_level_seconds": None,
+                "waiting": 1,
+                "longest_wait_seconds": 0.0,
+                "agents": {"available": 1},
+            }
+        ]
+        agents = (await (await client.get("/api/agents")).json())["agents"]
+        assert agents[0]["name"] == "Ingrid Berg"
+        calls = (await (await client.get("/api/calls")).json())["calls"]
+        assert calls[0]["call_id"] == "c1"
+        index = await (await client.get("/api")).json()
+        assert "GET /api/events" in index["routes"]
+        assert index["demo"] is False
+
+
+async def test_unknown_route_is_a_json_error(medlytt, medlytt_client):
+    async with medlytt() as app:
+        client = await medlytt_client(app)
+        response = await client.get("/api/nope")
+        assert response.status == 404
+        assert (await response.json())["status"] == 404
+
+
+async def test_not_ready_without_a_gateway(medlytt, medlytt_client):
+    async with medlytt() as app:
+        client = await medlytt_client(app)
+        response = await client.get("/readyz")
+        assert response.status == 503
+        assert (await response.json())["checks"]["gateways"] is False
+        assert (await client.get("/healthz")).status == 200
+
+
+async def test_metrics_exposition(medlytt, medlytt_client):
+    async with medlytt() as app:
+        client = await medlytt_client(app)
+        response = await client.get("/metrics")
+        assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = await response.text()
+        assert "medlytt_build_info{version=" in text
+        assert "_created" not in text

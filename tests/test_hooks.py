@@ -1,0 +1,82 @@
+"""Each hook is called when hookspecs.py says, with what it says."""
+
+from medlytt import hookimpl
+from medlytt.clock import utcnow
+from medlytt.events import CallQueued
+from medlytt.forms import EvaluationForm, FormItem, FormSection
+
+
+class Lifecycle:
+    def __init__(self):
+        self.calls: list[str] = []
+
+    @hookimpl
+    def medlytt_migrations(self):
+        self.calls.append("migrations")
+        return []
+
+    @hookimpl
+    def medlytt_metrics(self, registry):
+        self.calls.append("metrics")
+
+    @hookimpl
+    async def medlytt_startup(self, app):
+        self.calls.append(f"startup storage_open={app.storage._db is not None}")
+
+    @hookimpl
+    def medlytt_gateways(self):
+        self.calls.append("gateways")
+
+    @hookimpl
+    async def medlytt_event(self, event, state):
+        self.calls.append(f"event {event.type} waiting={len(state.queues['q'].waiting)}")
+
+    @hookimpl
+    async def medlytt_shutdown(self, app):
+        self.calls.append(f"shutdown storage_open={app.storage._db is not None}")
+
+
+async def test_lifecycle_order_and_keyword_subsets(medlytt):
+    plugin = Lifecycle()
+    async with medlytt(plugins=[("lifecycle", plugin)]) as app:
+        app.publish(CallQueued(at=utcnow(), source="t", call_id="c1", queue="q"))
+    assert plugin.calls == [
+        "migrations",
+        "metrics",
+        "startup storage_open=True",
+        "gateways",
+        "event call.queued waiting=1",  # the state already includes the event
+        "shutdown storage_open=True",
+    ]
+
+
+PHONE_TECHNIQUE = EvaluationForm(
+    id="phone-technique",
+    version=1,
+    title="Listening form: phone technique",
+    module="telefonteknikk",
+    sections=(
+        FormSection(
+            title="Opening",
+            items=(
+                FormItem(id="greeting", text="Greets with company and own name"),
+                FormItem(id="pace", text="Speaks at the caller's pace", allow_na=True),
+            ),
+        ),
+    ),
+)
+
+
+class Forms:
+    @hookimpl
+    def medlytt_forms(self):
+        return [PHONE_TECHNIQUE, "not a form"]
+
+
+async def test_forms_are_collected_and_served(medlytt, medlytt_client):
+    async with medlytt(plugins=[("forms", Forms())]) as app:
+        assert app.forms == {("phone-technique", 1): PHONE_TECHNIQUE}
+        client = await medlytt_client(app)
+        body = await (await client.get("/api/forms")).json()
+        assert body["forms"][0]["sections"][0]["items"][1]["allow_na"] is True
+        assert PHONE_TECHNIQUE.item_ids() == ["greeting", "pace"]

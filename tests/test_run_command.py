@@ -1,0 +1,64 @@
+"""The README's run command serves the demo, and its metrics move."""
+
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+
+from conftest import ROOT, free_port, medlytt_env
+from medlytt.testing import sample_value
+
+
+def scrape(url: str) -> str:
+    with urllib.request.urlopen(url + "/metrics", timeout=5) as response:
+        return response.read().decode()
+
+
+def test_make_run_serves_demo_metrics_that_change(tmp_path):
+    port = free_port()
+    env = medlytt_env(
+        MEDLYTT_SERVER__PORT=str(port),
+        MEDLYTT_STORAGE__PATH=str(tmp_path / "run.db"),
+        MEDLYTT_DEMO__SPEED="60",
+    )
+    log = tmp_path / "make-run.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            ["make", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while f"serving on {url}" not in log.read_text():
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        assert "DEMO" in log.read_text()
+        first = scrape(url)
+        time.sleep(3)
+        second = scrape(url)
+        assert sample_value(first, "medlytt_demo_mode") == 1
+        waiting = {"queue": "support"}
+        assert sample_value(first, "medlytt_queue_calls_waiting", waiting) is not None
+
+        def total_calls(text: str) -> float:
+            return sum(
+                sample_value(text, "medlytt_queue_calls_total", {"queue": q, "outcome": o}) or 0
+                for q in ("support", "sales", "billing")
+                for o in ("answered", "abandoned", "timeout")
+            )
+
+        assert total_calls(second) > total_calls(first)
+        events = "medlytt_events_total"
+        assert sample_value(second, events, {"type": "agent.state_changed"}) > sample_value(
+            first, events, {"type": "agent.state_changed"}
+        )
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)

@@ -1,0 +1,56 @@
+import sqlite3
+
+import sqlite_utils
+from medlytt.storage import Migration, Storage
+
+
+async def test_migrations_run_once_per_plugin_and_are_recorded(tmp_path):
+    calls = []
+
+    def create(db: sqlite_utils.Database) -> None:
+        calls.append("create")
+        db["notes"].create({"id": int, "text": str}, pk="id", if_not_exists=True)
+
+    migrations = [("notes_plugin", Migration("create_notes", create))]
+    for _ in range(2):
+        storage = Storage(tmp_path / "m.db")
+        await storage.open()
+        applied = await storage.migrate(migrations)
+        await storage.close()
+    assert calls == ["create"]
+    assert applied == []
+    with sqlite3.connect(tmp_path / "m.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        recorded = conn.execute("SELECT plugin, name FROM medlytt_migrations").fetchall()
+    assert recorded == [("notes_plugin", "create_notes")]
+
+
+async def test_a_failing_migration_is_named_and_not_recorded(tmp_path):
+    def broken(db):
+        raise RuntimeError("disk says no")
+
+    storage = Storage(tmp_path / "m.db")
+    await storage.open()
+    try:
+        await storage.migrate([("p", Migration("broken", broken))])
+    except Exception as exc:
+        assert "migration 'broken' of plugin 'p' failed: disk says no" in str(exc)
+    else:
+        raise AssertionError("the failing migration was not reported")
+    names = await storage.run(lambda db: [r["name"] for r in db["medlytt_migrations"].rows])
+    await storage.close()
+    assert names == []
+
+
+async def test_unopenable_path_is_reported(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    storage = Storage(blocker / "sub" / "m.db")
+    try:
+        await storage.open()
+    except Exception as exc:
+        assert "cannot open storage.path" in str(exc)
+    else:
+        raise AssertionError("opening under a file did not fail")
+    finally:
+        await storage.close()

@@ -1,0 +1,77 @@
+"""The example package in docs/examples/medlytt-longcalls, installed through its entry point.
+
+``make test`` installs it with pip; these tests prove that Medlytt finds it exactly the way
+it finds its built-in plugins, and that each of its hooks works end to end.
+"""
+
+import asyncio
+import subprocess
+from importlib.metadata import entry_points
+
+from conftest import MEDLYTT, medlytt_env
+from medlytt import events as ev
+from medlytt.clock import utcnow
+
+
+def test_it_is_registered_through_the_entry_point_group():
+    found = {ep.name: ep for ep in entry_points(group="medlytt")}
+    assert found["longcalls"].dist.metadata["Name"] == "medlytt-longcalls"
+    assert found["demo"].dist.metadata["Name"] == "medlytt"
+
+
+def test_medlytt_plugins_lists_builtins_and_the_third_party_plugin():
+    result = subprocess.run(
+        [MEDLYTT, "plugins"], env=medlytt_env(), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
+    assert "builtin" in lines["demo"] and "builtin" in lines["queue_metrics"]
+    assert "0.2.0" in lines["longcalls"]
+    assert "package medlytt-longcalls" in lines["longcalls"]
+    assert "medlytt_routes" in lines["longcalls"]
+
+
+def test_its_config_is_validated_by_its_schema(tmp_path):
+    path = tmp_path / "m.toml"
+    path.write_text("[longcalls]\nthreshold_seconds = 'long'\n")
+    result = subprocess.run(
+        [MEDLYTT, "check-config", "--config", str(path)],
+        env=medlytt_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "longcalls.threshold_seconds: expected `float`, got `str`" in result.stderr
+
+
+async def test_its_hooks_work_end_to_end(medlytt, medlytt_client, tmp_path):
+    async with medlytt({"longcalls": {"threshold_seconds": 100}}) as app:
+        assert app.host.get("longcalls").source == "package medlytt-longcalls"
+        for call_id, talk in (("short", 50.0), ("long", 700.0)):
+            app.publish(
+                ev.CallEnded(
+                    at=utcnow(),
+                    source="t",
+                    call_id=call_id,
+                    queue="support",
+                    agent_id="A1",
+                    hung_up_by="caller",
+                    talk_seconds=talk,
+                )
+            )
+        await app.settle()
+        assert app.metric("medlytt_longcalls_total", {"queue": "support"}) == 1
+        client = await medlytt_client(app)
+        body = await (await client.get("/api/longcalls")).json()
+        assert [row["call_id"] for row in body["long_calls"]] == ["long"]
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [MEDLYTT, "longcalls", "--db", str(tmp_path / "medlytt.db")],
+        env=medlytt_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "support  A1  700 s" in result.stdout
