@@ -1,0 +1,190 @@
+"""A small asyncio client for the Asterisk Manager Interface (AMI).
+
+Why our own: AMI is a line protocol of ``Key: Value`` blocks; what Medlytt needs (login,
+actions with an ``ActionID``, event lists such as ``QueueStatus``, a stream of events) is a
+couple of hundred lines.  panoramisk, the usual library, had its last release in 2021 and
+brings its own event-loop and callback conventions; a client of our own keeps the
+timeouts, errors and reconnection under the gateway's control and is tested against a
+real Asterisk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import AsyncIterator
+
+log = logging.getLogger(__name__)
+
+AmiMessage = dict[str, str]
+
+
+class AmiError(RuntimeError):
+    """An AMI action failed, timed out, or the connection broke; the message says which."""
+
+
+class AmiClient:
+    """One AMI connection: send actions, await their responses, iterate over events."""
+
+    def __init__(self, host: str, port: int, user: str, secret: str, *, timeout: float = 5.0):
+        self.host = host
+        self.port = port
+        self.user = user
+        self._secret = secret
+        self.timeout = timeout
+        self.banner = ""
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._ids = itertools.count(1)
+        self._pending: dict[str, asyncio.Future[AmiMessage]] = {}
+        self._lists: dict[str, list[AmiMessage]] = {}
+        self._list_done: dict[str, asyncio.Future[list[AmiMessage]]] = {}
+        self._events: asyncio.Queue[AmiMessage | None] = asyncio.Queue()
+        self._read_task: asyncio.Task[None] | None = None
+        self.closed = asyncio.Event()
+
+    async def connect(self) -> None:
+        """Open the TCP connection, read the banner and log in."""
+        where = f"AMI {self.host}:{self.port}"
+        try:
+            self._reader, self._writer = await asyncio.wait_for(
+                asyncio.open_connection(self.host, self.port), self.timeout
+            )
+            banner = await asyncio.wait_for(self._reader.readline(), self.timeout)
+        except (OSError, TimeoutError) as exc:
+            raise AmiError(f"cannot connect to {where}: {exc or 'timed out'}") from exc
+        self.banner = banner.decode(errors="replace").strip()
+        if not self.banner.startswith("Asterisk Call Manager"):
+            await self.close()
+            raise AmiError(f"{where} is not an Asterisk manager (banner {self.banner!r})")
+        self._read_task = asyncio.create_task(self._read_loop(), name="medlytt-ami-reader")
+        response = await self.action("Login", Username=self.user, Secret=self._secret)
+        if response.get("Response") != "Success":
+            await self.close()
+            raise AmiError(
+                f"{where}: login as {self.user!r} refused: {response.get('Message', response)}"
+            )
+
+    async def action(self, name: str, **fields: str | int) -> AmiMessage:
+        """Send an action and return its response (``Response: Success`` or ``Error``)."""
+        action_id = str(next(self._ids))
+        future: asyncio.Future[AmiMessage] = asyncio.get_running_loop().create_future()
+        self._pending[action_id] = future
+        try:
+            await self._send({"Action": name, "ActionID": action_id, **fields})
+            return await asyncio.wait_for(future, self.timeout)
+        except TimeoutError:
+            raise AmiError(f"AMI action {name} got no response within {self.timeout:g} s") from None
+        finally:
+            self._pending.pop(action_id, None)
+
+    async def action_list(self, name: str, **fields: str | int) -> list[AmiMessage]:
+        """Send an action that answers with an event list; return the list's events."""
+        action_id = str(next(self._ids))
+        loop = asyncio.get_running_loop()
+        response: asyncio.Future[AmiMessage] = loop.create_future()
+        done: asyncio.Future[list[AmiMessage]] = loop.create_future()
+        self._pending[action_id] = response
+        self._lists[action_id] = []
+        self._list_done[action_id] = done
+        try:
+            await self._send({"Action": name, "ActionID": action_id, **fields})
+            first = await asyncio.wait_for(response, self.timeout)
+            if first.get("Response") == "Error":
+                raise AmiError(f"AMI action {name} failed: {first.get('Message', first)}")
+            return await asyncio.wait_for(done, self.timeout)
+        except TimeoutError:
+            raise AmiError(
+                f"AMI action {name} did not complete within {self.timeout:g} s"
+            ) from None
+        finally:
+            self._pending.pop(action_id, None)
+            self._lists.pop(action_id, None)
+            self._list_done.pop(action_id, None)
+
+    async def events(self) -> AsyncIterator[AmiMessage]:
+        """Every event not part of an action's answer, until the connection closes."""
+        while True:
+            event = await self._events.get()
+            if event is None:
+                return
+            yield event
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                if self._read_task is not None and not self._read_task.done():
+                    await asyncio.wait_for(self._send({"Action": "Logoff"}), 1)
+            self._writer.close()
+            with contextlib.suppress(Exception):
+                await self._writer.wait_closed()
+        if self._read_task is not None:
+            self._read_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._read_task
+        self._finish()
+
+    # ------------------------------------------------------------------ internals
+
+    async def _send(self, fields: dict[str, str | int]) -> None:
+        if self._writer is None or self.closed.is_set():
+            raise AmiError("AMI connection is closed")
+        lines = []
+        for key, value in fields.items():
+            text = str(value)
+            if "\r" in text or "\n" in text:
+                raise AmiError(f"AMI field {key} must not contain a line break")
+            lines.append(f"{key}: {text}\r\n")
+        self._writer.write(("".join(lines) + "\r\n").encode())
+        await self._writer.drain()
+
+    async def _read_loop(self) -> None:
+        assert self._reader is not None
+        message: AmiMessage = {}
+        try:
+            while True:
+                raw = await self._reader.readline()
+                if not raw:
+                    break
+                line = raw.decode(errors="replace").rstrip("\r\n")
+                if line:
+                    key, _, value = line.partition(":")
+                    message[key.strip()] = value.strip()
+                    continue
+                if message:
+                    self._dispatch(message)
+                message = {}
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            log.warning("AMI connection lost: %s", exc)
+        finally:
+            self._finish()
+
+    def _dispatch(self, message: AmiMessage) -> None:
+        action_id = message.get("ActionID")
+        if "Response" in message and action_id in self._pending:
+            future = self._pending[action_id]
+            if not future.done():
+                future.set_result(message)
+            return
+        if "Event" in message and action_id in self._lists:
+            if message.get("EventList") == "Complete":
+                done = self._list_done[action_id]
+                if not done.done():
+                    done.set_result(self._lists[action_id])
+            else:
+                self._lists[action_id].append(message)
+            return
+        if "Event" in message:
+            self._events.put_nowait(message)
+
+    def _finish(self) -> None:
+        if self.closed.is_set():
+            return
+        self.closed.set()
+        error = AmiError("AMI connection closed")
+        for future in [*self._pending.values(), *self._list_done.values()]:
+            if not future.done():
+                future.set_exception(error)
+        self._events.put_nowait(None)

@@ -1,0 +1,149 @@
+"""A thin client for the Asterisk REST Interface (ARI) on aiohttp.
+
+Why our own: the ``ari`` package (ari-py) does not import on Python 3, and the maintained
+alternatives wrap Swagger at runtime.  Medlytt needs few endpoints; a thin client over
+aiohttp keeps every request explicit, gives each a timeout, maps Asterisk's error
+statuses to :class:`AriError` with its reason, and is checked against the live
+``/ari/api-docs`` of a real Asterisk by a contract test.
+
+Credentials travel in an ``Authorization: Basic`` header, never in a URL (which would end
+up in logs).  Every request path that was issued is recorded in :attr:`AriClient.issued`
+so the contract test can check each one against the spec.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+log = logging.getLogger(__name__)
+
+
+class AriError(RuntimeError):
+    """An ARI request failed; carries the HTTP status and Asterisk's reason."""
+
+    def __init__(self, method: str, path: str, status: int | None, reason: str) -> None:
+        self.method = method
+        self.path = path
+        self.status = status
+        self.reason = reason
+        where = f"ARI {method} {path}"
+        super().__init__(f"{where}: {status} {reason}" if status else f"{where}: {reason}")
+
+
+class AriClient:
+    """REST calls and the event WebSocket of one Asterisk."""
+
+    def __init__(self, base_url: str, user: str, password: str, *, timeout: float = 5.0) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"asterisk.ari_url must be an http(s) URL, got {base_url!r}")
+        if parts.username or parts.password:
+            raise ValueError(
+                "asterisk.ari_url must not contain credentials; use ari_user/ari_password"
+            )
+        self.base_url = base_url.rstrip("/")
+        self.user = user
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        self._headers = {"Authorization": f"Basic {token}"}
+        self.timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+        #: (method, path template as issued) of every request, for the contract test.
+        self.issued: list[tuple[str, str]] = []
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(headers=self._headers)
+        return self._session
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        template: str | None = None,
+    ) -> Any:
+        """Issue ``METHOD /ari{path}``; return the decoded JSON (None for 204)."""
+        self.issued.append((method, template or path))
+        url = f"{self.base_url}/ari{path}"
+        clean = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        try:
+            async with self.session.request(
+                method,
+                url,
+                params=clean,
+                json=body,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+            ) as response:
+                text = await response.text()
+                if response.status >= 400:
+                    raise AriError(method, path, response.status, _reason(text, response.reason))
+                if not text:
+                    return None
+                return json.loads(text)
+        except AriError:
+            raise
+        except TimeoutError:
+            raise AriError(method, path, None, f"no answer within {self.timeout:g} s") from None
+        except aiohttp.ClientError as exc:
+            raise AriError(method, path, None, f"cannot reach Asterisk: {exc}") from None
+
+    async def get(self, path: str, **kwargs: Any) -> Any:
+        return await self.request("GET", path, **kwargs)
+
+    async def open_events(
+        self, apps: list[str], *, subscribe_all: bool = True
+    ) -> aiohttp.ClientWebSocketResponse:
+        """Open the event WebSocket (``GET /events``); raises :class:`AriError` if refused."""
+        self.issued.append(("GET", "/events"))
+        params = {"app": ",".join(apps), "subscribeAll": "true" if subscribe_all else "false"}
+        try:
+            return await self.session.ws_connect(
+                f"{self.base_url}/ari/events",
+                params=params,
+                heartbeat=15,
+                timeout=aiohttp.ClientWSTimeout(ws_close=self.timeout),
+            )
+        except aiohttp.WSServerHandshakeError as exc:
+            raise AriError("GET", "/events", exc.status, exc.message) from None
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise AriError("GET", "/events", None, f"cannot reach Asterisk: {exc}") from None
+
+    @staticmethod
+    async def iter_events(ws: aiohttp.ClientWebSocketResponse) -> AsyncIterator[dict[str, Any]]:
+        """Every ARI event of an open WebSocket as a dict, until it closes."""
+        async for message in ws:
+            if message.type is aiohttp.WSMsgType.TEXT:
+                yield json.loads(message.data)
+            elif message.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED):
+                break
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _reason(text: str, fallback: str | None) -> str:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text.strip() or (fallback or "error")
+    if isinstance(data, dict) and "message" in data:
+        return str(data["message"])
+    return text.strip() or (fallback or "error")

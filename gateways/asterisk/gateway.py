@@ -1,0 +1,168 @@
+"""The Asterisk gateway: AMI and ARI in, Medlytt events out, reconnecting by itself.
+
+One *session* is one pair of connections (AMI + the ARI WebSocket).  It starts with a
+resynchronisation (``QueueStatus`` for queues, members and waiting callers; ARI's channel
+list for calls in progress) so that calls which vanished while Medlytt was away are
+closed as ``call.lost`` and nothing stays "in progress" forever.  When either connection
+drops, the session ends, ``connected`` turns false (``medlytt_gateway_up`` 0, ``/readyz``
+503) and a new session is tried after an exponential backoff with jitter, capped at
+``reconnect_max_seconds`` so a restarted Asterisk is picked up within seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from typing import Any
+
+from medlytt.clock import utcnow
+from medlytt.events import AgentState, CallEnded, Event
+from medlytt.gateway import Gateway, Publish
+
+from .ami import AmiClient, AmiError
+from .ari import AriClient, AriError
+from .settings import AsteriskSettings
+from .translate import AmiTranslator
+
+log = logging.getLogger(__name__)
+
+
+class AsteriskGateway(Gateway):
+    """Translates one Asterisk's queue and channel events into Medlytt events."""
+
+    name = "asterisk"
+
+    def __init__(self, settings: AsteriskSettings) -> None:
+        super().__init__()
+        self.settings = settings
+        self.translator = AmiTranslator(settings.agents)
+        self.ari = AriClient(
+            settings.ari_url,
+            settings.ari_user,
+            settings.ari_password,
+            timeout=settings.request_timeout_seconds,
+        )
+        self.ami: AmiClient | None = None
+        self.sessions = 0
+        self.asterisk_version: str | None = None
+        self._publish: Publish | None = None
+        self._wrap_up_timers: dict[str, asyncio.TimerHandle] = {}
+
+    def describe(self) -> dict[str, object]:
+        return {
+            **super().describe(),
+            "ari_url": self.settings.ari_url,
+            "ami": f"{self.settings.ami_host}:{self.settings.ami_port}",
+            "asterisk_version": self.asterisk_version,
+            "sessions": self.sessions,
+        }
+
+    async def run(self, publish: Publish) -> None:
+        self._publish = publish
+        delay = 0.5
+        try:
+            while True:
+                try:
+                    await self._session(publish)
+                    delay = 0.5  # the session was up: start the backoff again
+                except (AmiError, AriError, OSError) as exc:
+                    log.warning("asterisk: %s", exc)
+                self.connected = False
+                wait = min(delay, self.settings.reconnect_max_seconds) * random.uniform(0.5, 1.0)
+                log.info("asterisk: reconnecting in %.1f s", wait)
+                await asyncio.sleep(wait)
+                delay = min(delay * 2, self.settings.reconnect_max_seconds)
+        finally:
+            self.connected = False
+            for timer in self._wrap_up_timers.values():
+                timer.cancel()
+            await self.ari.close()
+            if self.ami is not None:
+                await self.ami.close()
+
+    async def _session(self, publish: Publish) -> None:
+        s = self.settings
+        ami = AmiClient(
+            s.ami_host, s.ami_port, s.ami_user, s.ami_secret, timeout=s.request_timeout_seconds
+        )
+        await ami.connect()
+        self.ami = ami
+        try:
+            info = await self.ari.get("/asterisk/info")
+            self.asterisk_version = info.get("system", {}).get("version")
+            ws = await self.ari.open_events([s.app])
+            try:
+                await self._resync(ami, publish)
+                self.sessions += 1
+                self.connected = True
+                log.info(
+                    "asterisk: connected (session %d, Asterisk %s)",
+                    self.sessions,
+                    self.asterisk_version,
+                )
+                await self._pump(ami, ws)
+            finally:
+                await ws.close()
+        finally:
+            self.ami = None
+            await ami.close()
+
+    async def _resync(self, ami: AmiClient, publish: Publish) -> None:
+        """Queues, members and waiting callers from AMI; calls that vanished are closed."""
+        status = await ami.action_list("QueueStatus")
+        channels = await self.ari.get("/channels")
+        still_there = {channel["id"] for channel in channels}
+        for event in self.translator.lost_calls(
+            still_there, utcnow(), "gone after reconnecting to Asterisk"
+        ):
+            publish(event)
+        for message in status:
+            self._publish_all(self.translator.translate(message))
+
+    async def _pump(self, ami: AmiClient, ws: Any) -> None:
+        """Translate AMI events until either connection closes."""
+
+        async def read_ami() -> None:
+            async for message in ami.events():
+                self._publish_all(self.translator.translate(message))
+            raise AmiError("AMI connection closed by Asterisk")
+
+        async def read_ari() -> None:
+            async for _ in self.ari.iter_events(ws):
+                pass  # queue calls need no ARI event yet; the socket proves ARI is up
+            raise AriError("GET", "/events", None, "ARI WebSocket closed by Asterisk")
+
+        tasks = [asyncio.create_task(read_ami()), asyncio.create_task(read_ari())]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    def _publish_all(self, events: list[Event]) -> None:
+        assert self._publish is not None
+        for event in events:
+            self._publish(event)
+            if isinstance(event, CallEnded) and event.agent_id and event.queue:
+                self._schedule_wrap_up_end(event.agent_id, event.queue)
+
+    def _schedule_wrap_up_end(self, agent_id: str, queue: str) -> None:
+        seconds = self.translator.wrap_up_seconds(queue)
+        agent = self.translator.agents.get(agent_id)
+        if not seconds or agent is None or agent.state is not AgentState.WRAP_UP:
+            return
+        if agent_id in self._wrap_up_timers:
+            self._wrap_up_timers.pop(agent_id).cancel()
+
+        def done() -> None:
+            self._wrap_up_timers.pop(agent_id, None)
+            self._publish_all(self.translator.end_wrap_up(agent_id, utcnow()))
+
+        self._wrap_up_timers[agent_id] = asyncio.get_running_loop().call_later(seconds, done)

@@ -1,0 +1,46 @@
+"""The ``[asterisk]`` config section: how Medlytt reaches the PBX (documented in
+docs/install-asterisk.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+
+
+class AsteriskSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """``[asterisk]``: ARI (REST + WebSocket) and AMI of one Asterisk.
+
+    The gateway runs when ``ari_url`` is set; otherwise Medlytt falls back to the demo.
+    """
+
+    ari_url: str = ""
+    ari_user: str = "medlytt"
+    ari_password: str = ""
+    app: str = "medlytt"
+    ami_host: str = "127.0.0.1"
+    ami_port: Port = 5038
+    ami_user: str = "medlytt"
+    ami_secret: str = ""
+    #: Display names of agents by queue member interface: ``"PJSIP/1001" = "Ingrid Berg"``.
+    agents: dict[str, str] = msgspec.field(default_factory=dict)
+    request_timeout_seconds: Positive = 5.0
+    reconnect_max_seconds: Positive = 8.0
+
+    def __post_init__(self) -> None:
+        if not self.ari_url:
+            return
+        if not self.ari_url.startswith(("http://", "https://")):
+            raise ValueError(f"ari_url must start with http:// or https://, got {self.ari_url!r}")
+        if "@" in self.ari_url.split("//", 1)[1].split("/", 1)[0]:
+            raise ValueError("ari_url must not contain credentials; set ari_user and ari_password")
+        for key in ("ari_password", "ami_secret"):
+            if not getattr(self, key):
+                raise ValueError(f"{key} is required when ari_url is set")
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.ari_url)

@@ -1,0 +1,565 @@
+"""Asterisk's manager events in, Medlytt events out.
+
+Pure translation, no I/O: :class:`AmiTranslator` takes AMI event dicts (``Event:
+AgentConnect`` ...) and returns the Medlytt events they mean, so it can be tested with
+recorded messages and reused for replays.  It keeps only what translation needs: when
+each queue entry joined, which agents ring for it, which calls were answered.
+
+Identities:
+
+* ``call_id`` is the caller channel's **Linkedid**: one id for the call across all its
+  channels (the agent's legs carry the same Linkedid).
+* ``agent_id`` is the queue member **Interface** (``PJSIP/1001``,
+  ``Local/agent1@agents/n``); the display name comes from config, else the member name.
+
+Times: AMI events carry ``Timestamp`` (manager.conf ``timestampevents = yes``).  Wait and
+talk times are Asterisk's own (``HoldTime``, ``TalkTime``, integer seconds, the numbers
+app_queue writes to queue_log); a timeout's wait is computed the way app_queue computes
+it, from whole seconds of the join and leave times.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from medlytt import events as ev
+from medlytt.clock import utcnow
+from medlytt.events import AgentState
+
+SOURCE = "asterisk"
+
+AmiMessage = Mapping[str, str]
+
+#: QueueMemberStatus ``Status`` values (Asterisk device states) meaning "not logged in".
+UNAVAILABLE_DEVICE_STATES = {"4", "5"}  # invalid, unavailable
+
+
+@dataclass
+class QueueEntry:
+    """A caller's stay in one queue, as far as translation needs it."""
+
+    call_id: str
+    uniqueid: str
+    queue: str
+    joined: float
+    ringing: set[str] = field(default_factory=set)
+    left: float | None = None
+    answered_by: str | None = None
+    done: bool = False
+    #: QueueCallerAbandon seen, outcome not final yet: Asterisk also sends it for a timeout
+    #: that strikes while an agent rings, followed by QUEUESTATUS=TIMEOUT.
+    abandon: AmiMessage | None = None
+
+
+@dataclass
+class AgentView:
+    """What the translator last said about an agent, to emit only real changes."""
+
+    agent_id: str
+    name: str | None
+    queues: set[str] = field(default_factory=set)
+    state: AgentState = AgentState.AVAILABLE
+    paused: bool = False
+    pause_reason: str | None = None
+    call_id: str | None = None
+
+
+class AmiTranslator:
+    """Turns AMI queue, member and talk events into Medlytt events."""
+
+    def __init__(
+        self,
+        agent_names: Mapping[str, str] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.agent_names = dict(agent_names or {})
+        self.clock = clock
+        self.entries: dict[str, QueueEntry] = {}  # by caller channel Uniqueid
+        self.agents: dict[str, AgentView] = {}
+        self.queues: dict[str, dict[str, str]] = {}
+        self.agent_channels: dict[str, str] = {}  # agent leg Uniqueid -> agent_id
+        self._handlers: dict[str, Callable[[AmiMessage], list[ev.Event]]] = {
+            "QueueParams": self._queue_params,
+            "QueueMember": self._queue_member,
+            "QueueMemberAdded": self._queue_member,
+            "QueueMemberRemoved": self._queue_member_removed,
+            "QueueMemberStatus": self._queue_member_status,
+            "QueueMemberPause": self._queue_member_pause,
+            "QueueCallerJoin": self._caller_join,
+            "QueueEntry": self._queue_entry,
+            "AgentCalled": self._agent_called,
+            "AgentRingNoAnswer": self._agent_ring_no_answer,
+            "QueueCallerLeave": self._caller_leave,
+            "AgentConnect": self._agent_connect,
+            "AgentComplete": self._agent_complete,
+            "QueueCallerAbandon": self._caller_abandon,
+            "VarSet": self._var_set,
+            "Hangup": self._hangup,
+            "ChannelTalkingStart": self._talking_start,
+            "ChannelTalkingStop": self._talking_stop,
+        }
+
+    def translate(self, message: AmiMessage) -> list[ev.Event]:
+        """The Medlytt events one AMI event means (often none)."""
+        handler = self._handlers.get(message.get("Event", ""))
+        return handler(message) if handler is not None else []
+
+    def open_calls(self) -> dict[str, QueueEntry]:
+        """Queue entries not finished yet, by caller channel Uniqueid."""
+        return {uid: e for uid, e in self.entries.items() if not e.done}
+
+    # ------------------------------------------------------------------ helpers
+
+    def _at(self, message: AmiMessage) -> datetime:
+        stamp = message.get("Timestamp")
+        if stamp:
+            try:
+                return datetime.fromtimestamp(float(stamp), UTC)
+            except ValueError:
+                pass
+        return self.clock()
+
+    def _stamp(self, message: AmiMessage) -> float:
+        return self._at(message).timestamp()
+
+    def _agent(self, interface: str, member_name: str | None = None) -> AgentView:
+        agent = self.agents.get(interface)
+        if agent is None:
+            name = self.agent_names.get(interface) or member_name or None
+            agent = self.agents[interface] = AgentView(agent_id=interface, name=name)
+        return agent
+
+    def _set_agent(
+        self,
+        message: AmiMessage,
+        agent: AgentView,
+        state: AgentState,
+        *,
+        reason: str | None = None,
+        announce: bool = False,
+    ) -> list[ev.Event]:
+        if state is AgentState.AVAILABLE and agent.paused:
+            state, reason = AgentState.PAUSED, agent.pause_reason
+        if (
+            not announce
+            and state is agent.state
+            and reason == (agent.pause_reason if state is AgentState.PAUSED else None)
+        ):
+            return []
+        agent.state = state
+        return [
+            ev.AgentStateChanged(
+                at=self._at(message),
+                source=SOURCE,
+                agent_id=agent.agent_id,
+                state=state,
+                reason=reason,
+                name=agent.name if announce else None,
+                queues=tuple(sorted(agent.queues)) if announce else None,
+            )
+        ]
+
+    def _entry(self, message: AmiMessage) -> QueueEntry | None:
+        return self.entries.get(message.get("Uniqueid", ""))
+
+    def _release_ringing(
+        self, message: AmiMessage, entry: QueueEntry, keep: str | None = None
+    ) -> list[ev.Event]:
+        out: list[ev.Event] = []
+        for agent_id in sorted(entry.ringing):
+            if agent_id == keep:
+                continue
+            agent = self.agents.get(agent_id)
+            if (
+                agent is not None
+                and agent.state is AgentState.RINGING
+                and agent.call_id == entry.call_id
+            ):
+                agent.call_id = None
+                out += self._set_agent(message, agent, AgentState.AVAILABLE)
+        entry.ringing.clear()
+        return out
+
+    # ------------------------------------------------------------------ queues and members
+
+    def _queue_params(self, m: AmiMessage) -> list[ev.Event]:
+        name = m.get("Queue", "")
+        self.queues[name] = dict(m)
+        level = _float(m.get("ServiceLevel"))
+        return [
+            ev.QueueConfigured(
+                at=self._at(m),
+                source=SOURCE,
+                queue=name,
+                strategy=m.get("Strategy", "unknown"),
+                service_level_seconds=level if level else None,
+            )
+        ]
+
+    def _queue_member(self, m: AmiMessage) -> list[ev.Event]:
+        interface = m.get("Interface") or m.get("Location") or ""
+        if not interface:
+            return []
+        agent = self._agent(interface, m.get("MemberName") or m.get("Name"))
+        agent.queues.add(m.get("Queue", ""))
+        agent.paused = m.get("Paused") == "1"
+        agent.pause_reason = m.get("PausedReason") or None if agent.paused else None
+        state = _member_state(m, agent)
+        return self._set_agent(m, agent, state, reason=agent.pause_reason, announce=True)
+
+    def _queue_member_removed(self, m: AmiMessage) -> list[ev.Event]:
+        interface = m.get("Interface", "")
+        agent = self.agents.get(interface)
+        if agent is None:
+            return []
+        agent.queues.discard(m.get("Queue", ""))
+        if agent.queues:
+            return self._set_agent(m, agent, agent.state, announce=True)
+        return self._set_agent(m, agent, AgentState.LOGGED_OUT, announce=True)
+
+    def _queue_member_status(self, m: AmiMessage) -> list[ev.Event]:
+        agent = self.agents.get(m.get("Interface", ""))
+        if agent is None:
+            return self._queue_member(m)
+        if m.get("Status") in UNAVAILABLE_DEVICE_STATES:
+            return self._set_agent(m, agent, AgentState.LOGGED_OUT)
+        if agent.state is AgentState.LOGGED_OUT:
+            return self._set_agent(m, agent, AgentState.AVAILABLE)
+        return []  # ringing, talking and wrap-up come from the queue events, not device state
+
+    def _queue_member_pause(self, m: AmiMessage) -> list[ev.Event]:
+        agent = self._agent(m.get("Interface", ""), m.get("MemberName"))
+        paused = m.get("Paused") == "1"
+        reason = (m.get("PausedReason") or m.get("Reason") or None) if paused else None
+        if paused == agent.paused and reason == agent.pause_reason:
+            return []
+        agent.paused, agent.pause_reason = paused, reason
+        if agent.state in (AgentState.ON_CALL, AgentState.RINGING):
+            return []  # takes effect when the call ends
+        if paused:
+            return self._set_agent(m, agent, AgentState.PAUSED, reason=reason)
+        agent.state = AgentState.PAUSED  # force the change to be announced
+        return self._set_agent(m, agent, AgentState.AVAILABLE)
+
+    # ------------------------------------------------------------------ callers
+
+    def _caller_join(self, m: AmiMessage) -> list[ev.Event]:
+        uniqueid = m.get("Uniqueid", "")
+        call_id = m.get("Linkedid") or uniqueid
+        entry = QueueEntry(
+            call_id=call_id, uniqueid=uniqueid, queue=m.get("Queue", ""), joined=self._stamp(m)
+        )
+        self.entries[uniqueid] = entry
+        return [
+            ev.CallQueued(
+                at=self._at(m),
+                source=SOURCE,
+                call_id=call_id,
+                queue=entry.queue,
+                caller_id=m.get("CallerIDNum") or None,
+                position=_int(m.get("Position")),
+            )
+        ]
+
+    def _queue_entry(self, m: AmiMessage) -> list[ev.Event]:
+        """A caller found waiting by ``QueueStatus`` (after a reconnect)."""
+        uniqueid = m.get("Uniqueid", "")
+        if uniqueid in self.entries:
+            return []
+        joined = self._stamp(m) - _int(m.get("Wait"))
+        call_id = m.get("Linkedid") or uniqueid
+        entry = QueueEntry(
+            call_id=call_id, uniqueid=uniqueid, queue=m.get("Queue", ""), joined=joined
+        )
+        self.entries[uniqueid] = entry
+        return [
+            ev.CallQueued(
+                at=datetime.fromtimestamp(joined, UTC),
+                source=SOURCE,
+                call_id=call_id,
+                queue=entry.queue,
+                caller_id=m.get("CallerIDNum") or None,
+                position=_int(m.get("Position")),
+            )
+        ]
+
+    def end_wrap_up(self, agent_id: str, at: datetime) -> list[ev.Event]:
+        """The queue's wrap-up time after a call has passed: the agent is available again."""
+        agent = self.agents.get(agent_id)
+        if agent is None or agent.state is not AgentState.WRAP_UP:
+            return []
+        return self._set_agent({"Timestamp": str(at.timestamp())}, agent, AgentState.AVAILABLE)
+
+    def wrap_up_seconds(self, queue: str) -> float:
+        """The queue's ``wrapuptime`` as last reported by ``QueueStatus``."""
+        return _float(self.queues.get(queue, {}).get("Wrapuptime"))
+
+    def _agent_called(self, m: AmiMessage) -> list[ev.Event]:
+        entry = self._entry(m)
+        if entry is None or entry.done:
+            return []
+        agent = self._agent(m.get("Interface", ""), m.get("MemberName"))
+        entry.ringing.add(agent.agent_id)
+        if m.get("DestUniqueid"):
+            self.agent_channels[m["DestUniqueid"]] = agent.agent_id
+        agent.call_id = entry.call_id
+        out: list[ev.Event] = [
+            ev.AgentOffered(
+                at=self._at(m),
+                source=SOURCE,
+                call_id=entry.call_id,
+                queue=entry.queue,
+                agent_id=agent.agent_id,
+            )
+        ]
+        return out + self._set_agent(m, agent, AgentState.RINGING)
+
+    def _agent_ring_no_answer(self, m: AmiMessage) -> list[ev.Event]:
+        entry = self._entry(m)
+        agent = self.agents.get(m.get("Interface", ""))
+        if entry is None or agent is None:
+            return []
+        entry.ringing.discard(agent.agent_id)
+        agent.call_id = None
+        out: list[ev.Event] = [
+            ev.AgentRingNoAnswer(
+                at=self._at(m),
+                source=SOURCE,
+                call_id=entry.call_id,
+                queue=entry.queue,
+                agent_id=agent.agent_id,
+                ring_seconds=_int(m.get("RingTime")) / 1000.0,
+            )
+        ]
+        return out + self._set_agent(m, agent, AgentState.AVAILABLE)
+
+    def _caller_leave(self, m: AmiMessage) -> list[ev.Event]:
+        entry = self._entry(m)
+        if entry is not None:
+            entry.left = self._stamp(m)
+        return []  # the outcome comes with AgentConnect, QueueCallerAbandon or QUEUESTATUS
+
+    def _agent_connect(self, m: AmiMessage) -> list[ev.Event]:
+        entry = self._entry(m)
+        if entry is None:
+            return []
+        agent = self._agent(m.get("Interface", ""), m.get("MemberName"))
+        entry.answered_by = agent.agent_id
+        agent.call_id = entry.call_id
+        if m.get("DestUniqueid"):
+            self.agent_channels[m["DestUniqueid"]] = agent.agent_id
+        out = self._release_ringing(m, entry, keep=agent.agent_id)
+        out.append(
+            ev.CallAnswered(
+                at=self._at(m),
+                source=SOURCE,
+                call_id=entry.call_id,
+                queue=entry.queue,
+                agent_id=agent.agent_id,
+                wait_seconds=float(_int(m.get("HoldTime"))),
+                ring_seconds=float(_int(m.get("RingTime"))),
+            )
+        )
+        return out + self._set_agent(m, agent, AgentState.ON_CALL)
+
+    def _agent_complete(self, m: AmiMessage) -> list[ev.Event]:
+        entry = self._entry(m)
+        if entry is None:
+            return []
+        entry.done = True
+        agent = self._agent(m.get("Interface", ""), m.get("MemberName"))
+        agent.call_id = None
+        reason = m.get("Reason", "")
+        hung_up_by = {"agent": "agent", "caller": "caller", "transfer": "agent"}.get(
+            reason, "unknown"
+        )
+        out: list[ev.Event] = []
+        if reason == "transfer":
+            out.append(
+                ev.CallTransferred(
+                    at=self._at(m),
+                    source=SOURCE,
+                    call_id=entry.call_id,
+                    from_agent_id=agent.agent_id,
+                    target="unknown",
+                )
+            )
+        out.append(
+            ev.CallEnded(
+                at=self._at(m),
+                source=SOURCE,
+                call_id=entry.call_id,
+                queue=entry.queue,
+                agent_id=agent.agent_id,
+                hung_up_by=hung_up_by,  # type: ignore[arg-type]
+                talk_seconds=float(_int(m.get("TalkTime"))),
+                wait_seconds=float(_int(m.get("HoldTime"))),
+            )
+        )
+        wrapup = _float(self.queues.get(entry.queue, {}).get("Wrapuptime")) or _float(
+            m.get("Wrapuptime")
+        )
+        next_state = AgentState.WRAP_UP if wrapup else AgentState.AVAILABLE
+        self.entries.pop(entry.uniqueid, None)
+        return out + self._set_agent(m, agent, next_state)
+
+    def _caller_abandon(self, m: AmiMessage) -> list[ev.Event]:
+        entry = self._entry(m)
+        if entry is not None and not entry.done:
+            entry.abandon = m  # final when the caller's channel hangs up (see _hangup)
+        return []
+
+    def _hangup(self, m: AmiMessage) -> list[ev.Event]:
+        entry = self._entry(m)
+        if entry is None or entry.done or entry.abandon is None:
+            return []
+        abandon = entry.abandon
+        entry.done = True
+        out = self._release_ringing(abandon, entry)
+        out.append(
+            ev.CallAbandoned(
+                at=self._at(abandon),
+                source=SOURCE,
+                call_id=entry.call_id,
+                queue=entry.queue,
+                wait_seconds=float(_int(abandon.get("HoldTime"))),
+                position=_int(abandon.get("Position")),
+            )
+        )
+        self.entries.pop(entry.uniqueid, None)
+        return out
+
+    def _var_set(self, m: AmiMessage) -> list[ev.Event]:
+        if m.get("Variable") != "QUEUESTATUS":
+            return []
+        entry = self._entry(m)
+        if entry is None or entry.done or entry.answered_by:
+            return []
+        entry.done = True
+        out = self._release_ringing(m, entry)
+        left = entry.left if entry.left is not None else self._stamp(m)
+        status = m.get("Value", "")
+        if status == "TIMEOUT":
+            # app_queue: time(NULL) - qe->start, both whole seconds.
+            wait = float(math.floor(left) - math.floor(entry.joined))
+            out.append(
+                ev.CallTimedOut(
+                    at=self._at(m),
+                    source=SOURCE,
+                    call_id=entry.call_id,
+                    queue=entry.queue,
+                    wait_seconds=wait,
+                )
+            )
+        else:
+            out.append(
+                ev.CallLost(
+                    at=self._at(m),
+                    source=SOURCE,
+                    call_id=entry.call_id,
+                    reason=f"left the queue: QUEUESTATUS={status}",
+                    queue=entry.queue,
+                )
+            )
+        self.entries.pop(entry.uniqueid, None)
+        return out
+
+    # ------------------------------------------------------------------ talk detection
+
+    def _leg(self, m: AmiMessage) -> tuple[str, ev.Leg, str | None] | None:
+        uniqueid = m.get("Uniqueid", "")
+        linkedid = m.get("Linkedid") or uniqueid
+        if uniqueid in self.entries:
+            return self.entries[uniqueid].call_id, "caller", None
+        agent_id = self.agent_channels.get(uniqueid)
+        if agent_id is not None:
+            return linkedid, "agent", agent_id
+        if any(e.call_id == linkedid for e in self.entries.values()):
+            return linkedid, "other", None
+        return None
+
+    def _talking_start(self, m: AmiMessage) -> list[ev.Event]:
+        leg = self._leg(m)
+        if leg is None:
+            return []
+        call_id, which, agent_id = leg
+        return [
+            ev.TalkStarted(
+                at=self._at(m), source=SOURCE, call_id=call_id, leg=which, agent_id=agent_id
+            )
+        ]
+
+    def _talking_stop(self, m: AmiMessage) -> list[ev.Event]:
+        leg = self._leg(m)
+        if leg is None:
+            return []
+        call_id, which, agent_id = leg
+        duration = _float(m.get("Duration")) / 1000.0  # AMI reports milliseconds
+        return [
+            ev.TalkStopped(
+                at=self._at(m),
+                source=SOURCE,
+                call_id=call_id,
+                leg=which,
+                duration_seconds=duration,
+                agent_id=agent_id,
+            )
+        ]
+
+    # ------------------------------------------------------------------ resync
+
+    def lost_calls(self, still_there: set[str], at: datetime, reason: str) -> list[ev.Event]:
+        """Close every open entry whose caller channel is not in ``still_there``."""
+        out: list[ev.Event] = []
+        for uniqueid, entry in list(self.entries.items()):
+            if uniqueid in still_there:
+                continue
+            out.append(
+                ev.CallLost(
+                    at=at,
+                    source=SOURCE,
+                    call_id=entry.call_id,
+                    reason=reason,
+                    queue=None if entry.answered_by else entry.queue,
+                )
+            )
+            for agent_id in {*entry.ringing, entry.answered_by} - {None}:
+                agent = self.agents.get(agent_id)  # type: ignore[arg-type]
+                if agent is not None and agent.call_id == entry.call_id:
+                    agent.call_id = None
+                    out += self._set_agent(
+                        {"Timestamp": str(at.timestamp())}, agent, AgentState.AVAILABLE
+                    )
+            del self.entries[uniqueid]
+        return out
+
+
+def _member_state(m: AmiMessage, agent: AgentView) -> AgentState:
+    if m.get("Status") in UNAVAILABLE_DEVICE_STATES:
+        return AgentState.LOGGED_OUT
+    if agent.paused:
+        return AgentState.PAUSED
+    if agent.call_id is not None:
+        return agent.state
+    if m.get("InCall") == "1" or m.get("Status") in ("2", "3", "8"):
+        return AgentState.ON_CALL
+    if m.get("Status") in ("6", "7"):
+        return AgentState.RINGING
+    return AgentState.AVAILABLE
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0
+
+
+def _float(value: str | None) -> float:
+    try:
+        return float(value or 0)
+    except ValueError:
+        return 0.0

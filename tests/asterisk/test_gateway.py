@@ -1,0 +1,231 @@
+"""The Asterisk gateway against a real Asterisk 22: events equal what Asterisk itself logged.
+
+Every expected number comes from Asterisk's own queue_log for the same call, never from
+the test: a wait is compared to app_queue's holdtime, a talk time to its talktime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import pytest
+from medlytt import events as ev
+from medlytt.events import AgentState
+from medlytt.gateways.asterisk.sandbox import AsteriskSandbox, QueueLogLine
+from medlytt.testing import TestMedlytt, running_medlytt, wait_until
+from sample_plugins import recorder
+
+AGENT = "Local/{}@agents/n"
+
+
+@pytest.fixture
+async def app(asterisk_sandbox: AsteriskSandbox, tmp_path) -> AsyncIterator[TestMedlytt]:
+    sections = {"asterisk": asterisk_sandbox.asterisk_section}
+    async with running_medlytt(
+        sections, db_path=tmp_path / "m.db", plugins=[("recorder", recorder)]
+    ) as app:
+        await wait_until(lambda: app.gateways[0].connected, timeout=15)
+        await wait_idle(asterisk_sandbox)
+        yield app
+
+
+async def wait_idle(sandbox: AsteriskSandbox) -> None:
+    """Wait until no test call of an earlier test is still up."""
+
+    def idle() -> bool:
+        return not [c for c in sandbox.ari().request("GET", "/channels") if "callers" in c["name"]]
+
+    await wait_until(idle, timeout=60, interval=0.2)
+
+
+def call_id(callid: str) -> str:
+    """The Medlytt call id (the Linkedid) of a sandbox call whose queue_log callid is given."""
+    return f"phone-{callid}"
+
+
+def recorded(app: TestMedlytt, cid: str | None = None) -> list[ev.Event]:
+    events = app.plugin_state.get("recorder", [])
+    return [e for e in events if cid is None or getattr(e, "call_id", None) == cid]
+
+
+def queue_log(sandbox: AsteriskSandbox, callid: str) -> dict[str, QueueLogLine]:
+    return {line.event: line for line in sandbox.queue_log() if line.callid == callid}
+
+
+async def outcome(
+    app: TestMedlytt, cid: str, kinds: tuple[type[ev.Event], ...], timeout: float = 30
+) -> ev.Event:
+    def find() -> ev.Event | None:
+        return next((e for e in recorded(app, cid) if isinstance(e, kinds)), None)
+
+    try:
+        return await wait_until(find, timeout=timeout, interval=0.05)
+    except TimeoutError:
+        raise AssertionError(f"no {kinds} for {cid}; recorded: {recorded(app, cid)}") from None
+
+
+def agent_states(app: TestMedlytt, agent_id: str, since: ev.Event) -> list[AgentState]:
+    events = recorded(app)
+    start = events.index(since)
+    return [
+        e.state
+        for e in events[start:]
+        if isinstance(e, ev.AgentStateChanged) and e.agent_id == agent_id
+    ]
+
+
+async def test_gateway_announces_queues_and_members(app):
+    state = app.state
+    assert state.queues["support"].strategy == "rrmemory"
+    assert state.queues["sales"].strategy == "ringall"
+    assert state.queues["support"].service_level_seconds == 20
+    assert {a for a, agent in state.agents.items() if "sales" in agent.queues} == {
+        AGENT.format("agent3"),
+        AGENT.format("agent4"),
+    }
+    assert state.agents[AGENT.format("agent1")].name == "agent1"
+    assert app.metric("medlytt_gateway_up", {"gateway": "asterisk"}) == 1
+
+
+async def test_answered_call_matches_queue_log(app, asterisk_sandbox):
+    callid = await asyncio.to_thread(asterisk_sandbox.place_call, "support", ring=2, talk=2)
+    cid = call_id(callid)
+    ended = await outcome(app, cid, (ev.CallEnded,))
+    types = [e.type for e in recorded(app, cid) if not e.type.startswith("talk.")]
+    assert types == ["call.queued", "agent.offered", "call.answered", "call.ended"]
+    answered = next(e for e in recorded(app, cid) if isinstance(e, ev.CallAnswered))
+    log = queue_log(asterisk_sandbox, callid)
+    assert answered.wait_seconds == log["CONNECT"].field_int(0)
+    assert answered.agent_id == AGENT.format(log["CONNECT"].agent)
+    complete = log["COMPLETEAGENT"]
+    assert ended.talk_seconds == complete.field_int(1)
+    assert ended.wait_seconds == complete.field_int(0)
+    assert ended.hung_up_by == "agent"
+    queued = recorded(app, cid)[0]
+    states = agent_states(app, answered.agent_id, queued)
+    assert states == [AgentState.RINGING, AgentState.ON_CALL, AgentState.AVAILABLE]
+    assert cid not in app.state.calls
+
+
+async def test_caller_hangs_up_during_the_call(app, asterisk_sandbox):
+    callid = await asyncio.to_thread(
+        asterisk_sandbox.place_call, "support", ring=1, talk=30, patience=4
+    )
+    ended = await outcome(app, call_id(callid), (ev.CallEnded,))
+    complete = queue_log(asterisk_sandbox, callid)["COMPLETECALLER"]
+    assert ended.hung_up_by == "caller"
+    assert ended.talk_seconds == complete.field_int(1)
+
+
+async def test_abandoned_while_waiting(app, asterisk_sandbox):
+    callid = await asyncio.to_thread(asterisk_sandbox.place_call, "support", ring=8, patience=2)
+    abandoned = await outcome(app, call_id(callid), (ev.CallAbandoned,))
+    log = queue_log(asterisk_sandbox, callid)["ABANDON"]
+    assert abandoned.wait_seconds == log.field_int(2)  # position|origposition|waittime
+    assert abandoned.queue == "support"
+    await asyncio.sleep(0.2)
+    ringing = [a for a in app.state.agents.values() if a.state is AgentState.RINGING]
+    assert ringing == []
+    assert call_id(callid) not in app.state.calls
+
+
+async def test_timeout_after_queue_max_wait(app, asterisk_sandbox):
+    callid = await asyncio.to_thread(
+        asterisk_sandbox.place_call, "support", answer=False, max_wait=2
+    )
+    timed_out = await outcome(app, call_id(callid), (ev.CallTimedOut,))
+    log = queue_log(asterisk_sandbox, callid)["EXITWITHTIMEOUT"]
+    assert timed_out.wait_seconds == log.field_int(2)
+    assert app.state.queues["support"].waiting == {}
+
+
+async def test_ringall_rings_both_and_one_answers(app, asterisk_sandbox):
+    callid = await asyncio.to_thread(asterisk_sandbox.place_call, "sales", ring=1, talk=1)
+    cid = call_id(callid)
+    answered = await outcome(app, cid, (ev.CallAnswered,))
+    offered = {e.agent_id for e in recorded(app, cid) if isinstance(e, ev.AgentOffered)}
+    assert offered == {AGENT.format("agent3"), AGENT.format("agent4")}
+    other = (offered - {answered.agent_id}).pop()
+    queued = recorded(app, cid)[0]
+    assert agent_states(app, other, queued)[-1] is AgentState.AVAILABLE
+    assert AGENT.format(queue_log(asterisk_sandbox, callid)["CONNECT"].agent) == answered.agent_id
+    await outcome(app, cid, (ev.CallEnded,))
+
+
+async def test_a_mix_of_calls_equals_queue_log(app, asterisk_sandbox):
+    """24 calls over two queues: per call outcome and wait, per queue counts, all equal."""
+    plan = []
+    for i in range(24):
+        queue = ("support", "sales")[i % 2]
+        kind = ("answered", "answered", "abandoned", "timeout")[i % 4]
+        if kind == "answered":
+            plan.append((queue, {"ring": 0.5 + (i % 3) * 0.5, "talk": 1 + i % 2, "patience": 40}))
+        elif kind == "abandoned":
+            plan.append((queue, {"ring": 6, "patience": 1 + i % 3}))
+        else:
+            plan.append((queue, {"answer": False, "max_wait": 1 + i % 2}))
+    callids = []
+    for queue, options in plan:
+        callids.append(await asyncio.to_thread(asterisk_sandbox.place_call, queue, **options))
+        await asyncio.sleep(0.3)
+    finals = (ev.CallAnswered, ev.CallAbandoned, ev.CallTimedOut)
+    got = {}
+    for callid in callids:
+        got[callid] = await outcome(app, call_id(callid), finals, timeout=120)
+
+    expected_counts: Counter[tuple[str, str]] = Counter()
+    for callid in callids:
+        log = queue_log(asterisk_sandbox, callid)
+        event = got[callid]
+        if "CONNECT" in log:
+            expected_counts[(log["CONNECT"].queue, "answered")] += 1
+            assert isinstance(event, ev.CallAnswered), (callid, log)
+            assert event.wait_seconds == log["CONNECT"].field_int(0)
+        elif "ABANDON" in log:
+            expected_counts[(log["ABANDON"].queue, "abandoned")] += 1
+            assert isinstance(event, ev.CallAbandoned), (callid, log)
+            assert event.wait_seconds == log["ABANDON"].field_int(2)
+        else:
+            line = log["EXITWITHTIMEOUT"]
+            expected_counts[(line.queue, "timeout")] += 1
+            assert isinstance(event, ev.CallTimedOut), (callid, log)
+            assert event.wait_seconds == line.field_int(2)
+    assert sum(expected_counts.values()) == 24
+    assert {outcome for _, outcome in expected_counts} == {"answered", "abandoned", "timeout"}
+    kind = {ev.CallAnswered: "answered", ev.CallAbandoned: "abandoned", ev.CallTimedOut: "timeout"}
+    got_counts = Counter((e.queue, kind[type(e)]) for e in got.values())
+    assert got_counts == expected_counts
+
+
+async def test_reconnects_after_asterisk_restart_and_closes_vanished_calls(app, asterisk_sandbox):
+    """Asterisk killed mid-call and started again (runs last: it restarts the sandbox).
+
+    Killed, not stopped: a clean stop hangs calls up and AMI reports them complete; a crash
+    leaves Medlytt with calls nobody will ever end, which the resync must close.
+    """
+    gateway = app.gateways[0]
+    callid = await asyncio.to_thread(asterisk_sandbox.place_call, "support", ring=0.5, talk=120)
+    cid = call_id(callid)
+    await outcome(app, cid, (ev.CallAnswered,))
+    assert cid in app.state.calls
+    os.kill(asterisk_sandbox.status().pid, signal.SIGKILL)
+    await wait_until(lambda: not gateway.connected, timeout=10)
+    await asyncio.to_thread(asterisk_sandbox.stop)
+    assert app.metric("medlytt_gateway_up", {"gateway": "asterisk"}) == 0
+    await asyncio.to_thread(asterisk_sandbox.start)
+    started = asyncio.get_running_loop().time()
+    await wait_until(lambda: gateway.connected, timeout=30)
+    reconnect_seconds = asyncio.get_running_loop().time() - started
+    print(f"reconnected {reconnect_seconds:.1f} s after Asterisk was ready again")
+    assert app.metric("medlytt_gateway_up", {"gateway": "asterisk"}) == 1
+    lost = await outcome(app, cid, (ev.CallLost,), timeout=5)
+    assert "reconnect" in lost.reason
+    assert cid not in app.state.calls
+    assert all(a.call_id is None for a in app.state.agents.values())
+    # New calls are tracked.
+    new = await asyncio.to_thread(asterisk_sandbox.place_call, "sales", ring=0.5, talk=1)
+    await outcome(app, call_id(new), (ev.CallEnded,))
