@@ -201,6 +201,30 @@ async def test_a_mix_of_calls_equals_queue_log(app, asterisk_sandbox):
     assert got_counts == expected_counts
 
 
+def ari_spec(sandbox: AsteriskSandbox) -> dict[tuple[str, str], set[str]]:
+    """(method, path template) -> query parameter names, from the live /ari/api-docs."""
+    ari = sandbox.ari()
+    spec: dict[tuple[str, str], set[str]] = {}
+    for api in ari.request("GET", "/api-docs/resources.json")["apis"]:
+        name = api["path"].rsplit("/", 1)[-1].replace("{format}", "json")
+        for entry in ari.request("GET", f"/api-docs/{name}")["apis"]:
+            for operation in entry["operations"]:
+                params = {p["name"] for p in operation.get("parameters", []) if p["paramType"] == "query"}
+                spec[(operation["httpMethod"], entry["path"])] = params
+    return spec
+
+
+async def test_every_ari_request_is_in_the_live_spec(app, asterisk_sandbox):
+    """Contract: each ARI request Medlytt made exists in Asterisk's own API docs."""
+    issued = set(app.gateways[0].ari.issued)
+    assert ("GET", "/events") in issued and ("GET", "/channels") in issued
+    spec = await asyncio.to_thread(ari_spec, asterisk_sandbox)
+    assert len(spec) > 50  # the whole API was read
+    for method, path in sorted(issued):
+        assert (method, path) in spec, f"ARI {method} {path} is not in /ari/api-docs"
+    assert {"app", "subscribeAll"} <= spec[("GET", "/events")]
+
+
 async def test_reconnects_after_asterisk_restart_and_closes_vanished_calls(app, asterisk_sandbox):
     """Asterisk killed mid-call and started again (runs last: it restarts the sandbox).
 

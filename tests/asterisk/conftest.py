@@ -1,0 +1,78 @@
+"""A real Asterisk 22 for the tests of this folder: one sandbox per test session.
+
+The sandbox needs root (debootstrap, bind mounts, chroot). Without root these tests fail
+with a clear message instead of being skipped: a green run must mean Asterisk was tested.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import pytest
+from medlytt.gateways.asterisk.sandbox import AsteriskSandbox, SandboxInfo, SandboxSettings
+
+AGENT_TIMEOUT = 3
+"""Seconds a queue member rings before RINGNOANSWER in the test sandbox (short: fast tests)."""
+
+_session: dict[str, SandboxInfo] = {}
+
+
+def free_ports() -> tuple[int, int, int]:
+    """Two free TCP ports (ARI/HTTP, AMI) and a free UDP port (SIP) on 127.0.0.1."""
+    with ExitStack() as stack:
+        ports = []
+        for kind in (socket.SOCK_STREAM, socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            sock = stack.enter_context(socket.socket(socket.AF_INET, kind))
+            sock.bind(("127.0.0.1", 0))
+            ports.append(sock.getsockname()[1])
+    return ports[0], ports[1], ports[2]
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        pytest.fail(
+            "tests/asterisk run a real Asterisk 22 (debootstrap, mount --bind, chroot) and "
+            "need root: run them as root, as CI does",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(scope="session")
+def asterisk_sandbox() -> Iterator[AsteriskSandbox]:
+    """A running sandbox on free ports with a unique instance name, removed at the end.
+
+    Set MEDLYTT_KEEP_SANDBOX=1 to keep the instance folder (logs, queue_log) afterwards.
+    """
+    require_root()
+    http_port, ami_port, sip_port = free_ports()
+    settings = SandboxSettings(
+        instance=f"pytest-{os.getpid()}-{secrets.token_hex(3)}",
+        http_port=http_port,
+        ami_port=ami_port,
+        sip_port=sip_port,
+        agent_timeout=AGENT_TIMEOUT,
+    )
+    sandbox = AsteriskSandbox(settings)
+    _session["info"] = sandbox.start()
+    try:
+        yield sandbox
+    finally:
+        if os.environ.get("MEDLYTT_KEEP_SANDBOX"):
+            sandbox.stop()
+        else:
+            sandbox.purge()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Record which Asterisk the run tested against (sid and testing move)."""
+    info = _session.get("info")
+    if info is not None:
+        how = "cached root reused" if info.cache_reused else "root bootstrapped"
+        terminalreporter.write_line(
+            f"asterisk sandbox: Asterisk {info.version} from Debian {info.suite} "
+            f"({how}, ready in {info.ready_seconds} s)"
+        )
