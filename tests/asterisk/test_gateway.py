@@ -209,8 +209,9 @@ def ari_spec(sandbox: AsteriskSandbox) -> dict[tuple[str, str], set[str]]:
         name = api["path"].rsplit("/", 1)[-1].replace("{format}", "json")
         for entry in ari.request("GET", f"/api-docs/{name}")["apis"]:
             for operation in entry["operations"]:
-                params = {p["name"] for p in operation.get("parameters", []) if p["paramType"] == "query"}
-                spec[(operation["httpMethod"], entry["path"])] = params
+                params = operation.get("parameters", [])
+                query = {p["name"] for p in params if p["paramType"] == "query"}
+                spec[(operation["httpMethod"], entry["path"])] = query
     return spec
 
 
