@@ -3,9 +3,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import MEDLYTT, medlytt_env
 from medlytt.app import load_plugins
 from medlytt.config import ConfigError, load_config
+from support import MEDLYTT, medlytt_env
 
 
 def write(tmp_path: Path, text: str) -> Path:

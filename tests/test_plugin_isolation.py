@@ -4,11 +4,11 @@ import json
 import subprocess
 import urllib.request
 
-from conftest import MEDLYTT, medlytt_env
 from medlytt.clock import utcnow
 from medlytt.events import TalkStarted
 from medlytt.testing import wait_until
 from sample_plugins import failing, hanging, recorder
+from support import MEDLYTT, medlytt_env
 
 ISOLATION = {
     "plugins": {"hook_timeout_seconds": 0.2, "breaker_failures": 3, "breaker_reset_seconds": 3600},

@@ -6,8 +6,8 @@ import subprocess
 import time
 import urllib.request
 
-from conftest import ROOT, free_port, medlytt_env
 from medlytt.testing import sample_value
+from support import ROOT, free_port, medlytt_env
 
 
 def scrape(url: str) -> str:

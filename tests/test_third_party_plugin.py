@@ -8,9 +8,9 @@ import asyncio
 import subprocess
 from importlib.metadata import entry_points
 
-from conftest import MEDLYTT, medlytt_env
 from medlytt import events as ev
 from medlytt.clock import utcnow
+from support import MEDLYTT, medlytt_env
 
 
 def test_it_is_registered_through_the_entry_point_group():
