@@ -143,3 +143,14 @@ def test_check_config_prints_effective_config_without_secrets(tmp_path):
     assert '"port": 8555' in result.stdout
     assert '"threshold_seconds": 90.0' in result.stdout
     assert "config OK" in result.stderr
+
+
+def test_a_plugin_section_can_disable_the_plugin(tmp_path):
+    path = write(tmp_path, "[queue_metrics]\nenabled = false\n")
+    host, configs = load_plugins(load_config(path, environ={}))
+    assert host.get("queue_metrics") is None
+    assert "queue_metrics" not in configs
+    assert host.disabled["queue_metrics"] == "enabled = false in config"
+    result = run_cli("plugins", "--config", str(path))
+    line = next(li for li in result.stdout.splitlines() if li.startswith("queue_metrics"))
+    assert "disabled (enabled = false in config)" in line

@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator
 import pytest
 from medlytt import events as ev
 from medlytt.events import AgentState
+from medlytt.gateways.asterisk.ami import AmiClient, AmiError
+from medlytt.gateways.asterisk.ari import AriClient, AriError
 from medlytt.gateways.asterisk.sandbox import AsteriskSandbox, QueueLogLine
 from medlytt.testing import TestMedlytt, running_medlytt, wait_until
 from sample_plugins import recorder
@@ -199,6 +201,32 @@ async def test_a_mix_of_calls_equals_queue_log(app, asterisk_sandbox):
     kind = {ev.CallAnswered: "answered", ev.CallAbandoned: "abandoned", ev.CallTimedOut: "timeout"}
     got_counts = Counter((e.queue, kind[type(e)]) for e in got.values())
     assert got_counts == expected_counts
+
+
+async def test_asterisk_errors_become_clear_exceptions(asterisk_sandbox):
+    section = asterisk_sandbox.asterisk_section
+    wrong = AriClient(section["ari_url"], section["ari_user"], "wrong-password", timeout=2)
+    try:
+        with pytest.raises(AriError, match=r"ARI GET /asterisk/info: 401"):
+            await wrong.get("/asterisk/info")
+    finally:
+        await wrong.close()
+    ari = AriClient(section["ari_url"], section["ari_user"], section["ari_password"], timeout=2)
+    try:
+        with pytest.raises(AriError, match=r"404 Channel not found") as info:
+            await ari.get("/channels/no-such-channel")
+        assert info.value.status == 404
+    finally:
+        await ari.close()
+    assert "wrong-password" not in repr(wrong.issued)
+    ami = AmiClient(
+        section["ami_host"], section["ami_port"], section["ami_user"], "wrong", timeout=2
+    )
+    with pytest.raises(AmiError, match=r"login as 'medlytt' refused"):
+        await ami.connect()
+    nothing = AmiClient("127.0.0.1", 1, "u", "s", timeout=2)
+    with pytest.raises(AmiError, match=r"cannot connect to AMI 127\.0\.0\.1:1"):
+        await nothing.connect()
 
 
 def ari_spec(sandbox: AsteriskSandbox) -> dict[tuple[str, str], set[str]]:
