@@ -72,9 +72,13 @@ def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
     except ConfigError as exc:
         fail_config(exc)
     from .server import serve as run_server
+    from .storage import StorageError
 
     try:
         asyncio.run(run_server(config))
+    except StorageError as exc:
+        click.echo(f"medlytt: {exc}", err=True)
+        sys.exit(1)
     except OSError as exc:
         click.echo(
             f"medlytt: cannot serve on {config.server.host}:{config.server.port}: {exc}", err=True

@@ -54,3 +54,22 @@ async def test_unopenable_path_is_reported(tmp_path):
         raise AssertionError("opening under a file did not fail")
     finally:
         await storage.close()
+
+
+def test_serve_reports_an_unusable_storage_path(tmp_path):
+    import subprocess
+
+    from support import MEDLYTT, medlytt_env
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = subprocess.run(
+        [MEDLYTT, "serve", "--port", "0"],
+        env=medlytt_env(MEDLYTT_STORAGE__PATH=str(blocker / "m.db")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "cannot open storage.path" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,149 @@
+"""AMI translation cases the sandbox does not produce on its own: pauses, logins, wrap-up,
+resync.  Messages are shaped like the ones recorded from Asterisk 22 (field names and
+values as AMI sends them)."""
+
+from datetime import UTC, datetime
+
+from medlytt import events as ev
+from medlytt.events import AgentState
+from medlytt.gateways.asterisk.translate import AmiTranslator
+
+IFACE = "PJSIP/1001"
+
+
+def member(**fields: str) -> dict[str, str]:
+    base = {
+        "Event": "QueueMember",
+        "Queue": "support",
+        "Name": "1001",
+        "Location": IFACE,
+        "Status": "1",
+        "Paused": "0",
+        "PausedReason": "",
+        "InCall": "0",
+        "Timestamp": "1795427443.0",
+    }
+    return {**base, **fields}
+
+
+def caller(event: str, ts: float, **fields: str) -> dict[str, str]:
+    return {
+        "Event": event,
+        "Timestamp": str(ts),
+        "Uniqueid": "u1",
+        "Linkedid": "l1",
+        "Queue": "support",
+        "Interface": IFACE,
+        "MemberName": "1001",
+        **fields,
+    }
+
+
+def states(events: list[ev.Event]) -> list[tuple[AgentState, str | None]]:
+    return [(e.state, e.reason) for e in events if isinstance(e, ev.AgentStateChanged)]
+
+
+def test_member_pause_with_reason_and_unpause():
+    t = AmiTranslator({IFACE: "Ingrid Berg"})
+    announced = t.translate(member())
+    assert announced[0].name == "Ingrid Berg" and announced[0].queues == ("support",)
+    pause = {
+        "Event": "QueueMemberPause",
+        "Interface": IFACE,
+        "Paused": "1",
+        "PausedReason": "lunch",
+    }
+    assert states(t.translate(pause)) == [(AgentState.PAUSED, "lunch")]
+    assert t.translate(pause) == []  # no change, no event
+    assert states(t.translate({**pause, "Paused": "0"})) == [(AgentState.AVAILABLE, None)]
+
+
+def test_pause_during_a_call_takes_effect_when_it_ends():
+    t = AmiTranslator()
+    t.translate(member())
+    t.translate(caller("QueueCallerJoin", 100.0, Position="1"))
+    t.translate(caller("AgentCalled", 100.1))
+    t.translate(caller("AgentConnect", 102.0, HoldTime="2", RingTime="2"))
+    pause = {
+        "Event": "QueueMemberPause",
+        "Interface": IFACE,
+        "Paused": "1",
+        "PausedReason": "coaching",
+    }
+    assert t.translate(pause) == []
+    out = t.translate(caller("AgentComplete", 160.0, HoldTime="2", TalkTime="58", Reason="caller"))
+    assert [e.type for e in out] == ["call.ended", "agent.state_changed"]
+    assert states(out) == [(AgentState.PAUSED, "coaching")]
+    assert out[0].talk_seconds == 58 and out[0].hung_up_by == "caller"
+
+
+def test_unavailable_device_logs_the_agent_out_and_back_in():
+    t = AmiTranslator()
+    t.translate(member())
+    status = {"Event": "QueueMemberStatus", "Interface": IFACE, "Queue": "support", "Status": "5"}
+    assert states(t.translate(status)) == [(AgentState.LOGGED_OUT, None)]
+    assert states(t.translate({**status, "Status": "1"})) == [(AgentState.AVAILABLE, None)]
+
+
+def test_wrap_up_time_of_the_queue_is_honoured():
+    t = AmiTranslator()
+    t.translate(
+        {
+            "Event": "QueueParams",
+            "Queue": "support",
+            "Strategy": "rrmemory",
+            "ServiceLevel": "20",
+            "Wrapuptime": "15",
+        }
+    )
+    t.translate(member())
+    t.translate(caller("QueueCallerJoin", 100.0))
+    t.translate(caller("AgentCalled", 100.0))
+    t.translate(caller("AgentConnect", 101.0, HoldTime="1", RingTime="1"))
+    out = t.translate(caller("AgentComplete", 130.0, HoldTime="1", TalkTime="29", Reason="agent"))
+    assert states(out) == [(AgentState.WRAP_UP, None)]
+    assert t.wrap_up_seconds("support") == 15
+    done = t.end_wrap_up(IFACE, datetime.fromtimestamp(145.0, UTC))
+    assert states(done) == [(AgentState.AVAILABLE, None)]
+
+
+def test_resync_adds_waiting_callers_and_closes_vanished_calls():
+    t = AmiTranslator()
+    t.translate(member())
+    t.translate(caller("QueueCallerJoin", 100.0))
+    t.translate(caller("AgentCalled", 100.0))
+    t.translate(caller("AgentConnect", 101.0, HoldTime="1", RingTime="1"))
+    found = t.translate(
+        {
+            "Event": "QueueEntry",
+            "Queue": "sales",
+            "Uniqueid": "u2",
+            "Linkedid": "l2",
+            "Position": "1",
+            "Wait": "12",
+            "Timestamp": "200.0",
+        }
+    )
+    assert isinstance(found[0], ev.CallQueued)
+    assert found[0].at == datetime.fromtimestamp(188.0, UTC)
+    lost = t.lost_calls({"u2"}, datetime.fromtimestamp(201.0, UTC), "gone after reconnecting")
+    assert [(e.type, getattr(e, "call_id", None)) for e in lost] == [
+        ("call.lost", "l1"),
+        ("agent.state_changed", None),
+    ]
+    assert lost[0].queue is None  # it was answered: not a queue outcome
+    assert set(t.open_calls()) == {"u2"}
+
+
+def test_abandon_is_final_only_at_hangup_and_a_timeout_wins():
+    t = AmiTranslator()
+    t.translate(caller("QueueCallerJoin", 100.2))
+    assert t.translate(caller("QueueCallerAbandon", 102.9, HoldTime="2", Position="1")) == []
+    t.translate(caller("QueueCallerLeave", 102.9))
+    out = t.translate({**caller("VarSet", 102.9), "Variable": "QUEUESTATUS", "Value": "TIMEOUT"})
+    assert [e.type for e in out] == ["call.timed_out"]
+    assert out[0].wait_seconds == 2  # whole seconds, as app_queue computes it
+    t.translate({**caller("QueueCallerJoin", 300.0), "Uniqueid": "u3", "Linkedid": "l3"})
+    t.translate({**caller("QueueCallerAbandon", 305.0, HoldTime="5"), "Uniqueid": "u3"})
+    out = t.translate({"Event": "Hangup", "Uniqueid": "u3", "Timestamp": "305.1"})
+    assert [(e.type, e.wait_seconds) for e in out] == [("call.abandoned", 5.0)]
