@@ -46,15 +46,34 @@ class PluginMailbox:
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=size)
         self.dropped = 0
         self.delivered = 0
+        self.overflowing = False
         self.task: asyncio.Task[None] | None = None
 
     def offer(self, event: Event) -> bool:
-        """Queue an event; return False (and count) when the mailbox is full."""
+        """Queue an event; return False (and count) when the mailbox is full.
+
+        The first drop of a run is logged, and the recovery; the count in between is in
+        ``medlytt_plugin_events_dropped_total`` rather than one log line per event.
+        """
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
+            if not self.overflowing:
+                log.warning(
+                    "plugin %s: mailbox full (%d events); dropping events until it catches up",
+                    self.info.name,
+                    self.queue.maxsize,
+                )
+            self.overflowing = True
             self.dropped += 1
             return False
+        if self.overflowing:
+            self.overflowing = False
+            log.warning(
+                "plugin %s: mailbox has room again; %d events dropped so far",
+                self.info.name,
+                self.dropped,
+            )
         return True
 
     def start(self) -> None:
@@ -118,8 +137,7 @@ class EventBus:
         for listener in self.listeners:
             listener(event)
         for mailbox in self.mailboxes:
-            if not mailbox.offer(event):
-                log.warning("plugin %s: mailbox full, event dropped", mailbox.info.name)
+            mailbox.offer(event)
 
     async def drain(self, timeout: float) -> bool:
         """Wait until every mailbox is empty; False if ``timeout`` passed first."""

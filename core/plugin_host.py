@@ -193,7 +193,8 @@ class PluginHost:
         try:
             result = impl.function(*[kwargs[name] for name in impl.argnames])
             if inspect.isawaitable(result):
-                result = await asyncio.wait_for(result, self.hook_timeout)
+                async with asyncio.timeout(self.hook_timeout):  # no extra task, unlike wait_for
+                    result = await result
         except asyncio.CancelledError:
             raise
         except TimeoutError:
