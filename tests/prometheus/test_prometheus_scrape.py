@@ -1,0 +1,92 @@
+"""A real Prometheus (Debian's 2.42) accepts and scrapes what ``medlytt serve`` exposes."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from typing import TypeVar
+
+from medlytt.testing import sample_value
+from prometheus_client.parser import text_string_to_metric_families
+
+DEMO = {"MEDLYTT_DEMO__SPEED": "20", "MEDLYTT_DEMO__SEED": "1"}
+T = TypeVar("T")
+
+
+def poll(predicate: Callable[[], T | None], what: str, timeout: float = 20) -> T:
+    """Call ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s (last: {result!r})")
+        time.sleep(0.2)
+
+
+def scrape(url: str) -> str:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:
+        return response.read().decode()
+
+
+def total(exposition: str, name: str) -> float:
+    """Sum of every sample called ``name`` in a text exposition."""
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+        if sample.name == name
+    )
+
+
+def test_promtool_accepts_the_exposition(serve, prometheus_bin):
+    server = serve(**DEMO)
+
+    # Let the demo run a few (simulated) minutes: a handful of finished calls, so counters,
+    # histogram buckets and agent states all hold real values, not just their zero start.
+    def with_calls() -> str | None:
+        text = scrape(server.url)
+        return text if total(text, "medlytt_queue_calls_total") >= 3 else None
+
+    text = poll(with_calls, "3 finished demo calls in /metrics")
+    assert total(text, "medlytt_queue_wait_seconds_count") >= 3
+
+    check = subprocess.run(
+        [prometheus_bin.promtool, "check", "metrics"],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert (check.returncode, check.stdout, check.stderr) == (0, "", ""), text
+
+
+def test_prometheus_scrapes_medlytt(serve, prometheus):
+    server = serve(**DEMO)
+    prom = prometheus(urllib.parse.urlsplit(server.url).netloc)
+
+    poll(lambda: prom.value('up{job="medlytt"}') == 1, 'Prometheus sees up{job="medlytt"} == 1')
+    calls = poll(
+        lambda: prom.value("sum(medlytt_queue_calls_total)"),
+        "Prometheus has sum(medlytt_queue_calls_total) > 0",
+    )
+    assert calls > 0
+    assert prom.value('medlytt_demo_mode{job="medlytt"}') == 1
+    assert prom.value('medlytt_gateway_up{job="medlytt",gateway="demo"}') == 1
+
+    # One counter series as Prometheus stored it, then Medlytt's own value a moment later:
+    # a counter only grows, so Prometheus's (earlier) sample can't exceed Medlytt's.
+    series = prom.query('medlytt_events_total{job="medlytt"} > 0')
+    assert series, "Prometheus has no medlytt_events_total series"
+    labels = {
+        k: v for k, v in series[0]["metric"].items() if k not in {"__name__", "job", "instance"}
+    }
+    stored = float(series[0]["value"][1])
+    own = sample_value(scrape(server.url), "medlytt_events_total", labels)
+    assert own is not None, f"Medlytt does not expose medlytt_events_total{labels}"
+    assert 0 < stored <= own
