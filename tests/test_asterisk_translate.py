@@ -147,3 +147,25 @@ def test_abandon_is_final_only_at_hangup_and_a_timeout_wins():
     t.translate({**caller("QueueCallerAbandon", 305.0, HoldTime="5"), "Uniqueid": "u3"})
     out = t.translate({"Event": "Hangup", "Uniqueid": "u3", "Timestamp": "305.1"})
     assert [(e.type, e.wait_seconds) for e in out] == [("call.abandoned", 5.0)]
+
+
+def test_a_call_whose_agent_complete_never_comes_is_completed_from_the_hangups():
+    """Asterisk drops AMI AgentComplete when a channel snapshot is already gone."""
+    t = AmiTranslator()
+    t.translate(member())
+    t.translate(caller("QueueCallerJoin", 100.5))
+    t.translate(caller("AgentCalled", 100.5))
+    t.translate(caller("AgentConnect", 101.7, HoldTime="1", RingTime="1", DestUniqueid="a1"))
+    assert t.translate({"Event": "Hangup", "Uniqueid": "u1", "Timestamp": "104.2"}) == []
+    assert t.translate({"Event": "Hangup", "Uniqueid": "a1", "Timestamp": "104.3"}) == []
+    assert t.overdue_completions(now=105.0) == []  # still within the grace period
+    out = t.overdue_completions(now=106.0)
+    assert [e.type for e in out] == ["call.ended", "agent.state_changed"]
+    ended = out[0]
+    assert (ended.hung_up_by, ended.talk_seconds, ended.wait_seconds) == ("caller", 3.0, 1.0)
+    # A late AgentComplete does not end the call twice.
+    assert (
+        t.translate(caller("AgentComplete", 106.1, HoldTime="1", TalkTime="3", Reason="caller"))
+        == []
+    )
+    assert t.open_calls() == {}

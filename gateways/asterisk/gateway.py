@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from typing import Any
 
 from medlytt.clock import utcnow
@@ -126,15 +127,26 @@ class AsteriskGateway(Gateway):
 
         async def read_ami() -> None:
             async for message in ami.events():
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("AMI %s", message)
                 self._publish_all(self.translator.translate(message))
             raise AmiError("AMI connection closed by Asterisk")
+
+        async def complete_overdue() -> None:
+            while True:
+                await asyncio.sleep(0.5)
+                self._publish_all(self.translator.overdue_completions(time.time()))
 
         async def read_ari() -> None:
             async for _ in self.ari.iter_events(ws):
                 pass  # queue calls need no ARI event yet; the socket proves ARI is up
             raise AriError("GET", "/events", None, "ARI WebSocket closed by Asterisk")
 
-        tasks = [asyncio.create_task(read_ami()), asyncio.create_task(read_ari())]
+        tasks = [
+            asyncio.create_task(read_ami()),
+            asyncio.create_task(read_ari()),
+            asyncio.create_task(complete_overdue()),
+        ]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:

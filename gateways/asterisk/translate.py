@@ -52,6 +52,15 @@ class QueueEntry:
     #: QueueCallerAbandon seen, outcome not final yet: Asterisk also sends it for a timeout
     #: that strikes while an agent rings, followed by QUEUESTATUS=TIMEOUT.
     abandon: AmiMessage | None = None
+    #: For answered calls: when the agent was connected, the agent leg's Uniqueid, which
+    #: side hung up first, and when the caller's channel hung up.  Asterisk drops the AMI
+    #: AgentComplete when a channel snapshot is already gone (a hang-up race; queue_log
+    #: still gets COMPLETE*), so the translator can complete the call from the hang-ups.
+    connected: float | None = None
+    hold_time: int = 0
+    agent_uniqueid: str | None = None
+    first_hangup: str | None = None
+    caller_hung_up: float | None = None
 
 
 @dataclass
@@ -81,6 +90,7 @@ class AmiTranslator:
         self.agents: dict[str, AgentView] = {}
         self.queues: dict[str, dict[str, str]] = {}
         self.agent_channels: dict[str, str] = {}  # agent leg Uniqueid -> agent_id
+        self.agent_legs: dict[str, QueueEntry] = {}  # connected agent leg Uniqueid -> entry
         self._handlers: dict[str, Callable[[AmiMessage], list[ev.Event]]] = {
             "QueueParams": self._queue_params,
             "QueueMember": self._queue_member,
@@ -348,9 +358,13 @@ class AmiTranslator:
             return []
         agent = self._agent(m.get("Interface", ""), m.get("MemberName"))
         entry.answered_by = agent.agent_id
+        entry.connected = self._stamp(m)
+        entry.hold_time = _int(m.get("HoldTime"))
         agent.call_id = entry.call_id
         if m.get("DestUniqueid"):
             self.agent_channels[m["DestUniqueid"]] = agent.agent_id
+            entry.agent_uniqueid = m["DestUniqueid"]
+            self.agent_legs[m["DestUniqueid"]] = entry
         out = self._release_ringing(m, entry, keep=agent.agent_id)
         out.append(
             ev.CallAnswered(
@@ -367,7 +381,7 @@ class AmiTranslator:
 
     def _agent_complete(self, m: AmiMessage) -> list[ev.Event]:
         entry = self._entry(m)
-        if entry is None:
+        if entry is None or entry.done:
             return []
         entry.done = True
         agent = self._agent(m.get("Interface", ""), m.get("MemberName"))
@@ -403,8 +417,46 @@ class AmiTranslator:
             m.get("Wrapuptime")
         )
         next_state = AgentState.WRAP_UP if wrapup else AgentState.AVAILABLE
-        self.entries.pop(entry.uniqueid, None)
+        self._forget(entry)
         return out + self._set_agent(m, agent, next_state)
+
+    def _forget(self, entry: QueueEntry) -> None:
+        self.entries.pop(entry.uniqueid, None)
+        if entry.agent_uniqueid is not None:
+            self.agent_legs.pop(entry.agent_uniqueid, None)
+
+    def overdue_completions(self, now: float, grace: float = 1.5) -> list[ev.Event]:
+        """Complete answered calls whose caller hung up ``grace`` seconds ago without an
+        AgentComplete from Asterisk; times are computed the way app_queue does."""
+        out: list[ev.Event] = []
+        for entry in list(self.entries.values()):
+            if entry.done or entry.caller_hung_up is None or now - entry.caller_hung_up < grace:
+                continue
+            entry.done = True
+            talk = math.floor(entry.caller_hung_up) - math.floor(
+                entry.connected or entry.caller_hung_up
+            )
+            stamp = {"Timestamp": str(entry.caller_hung_up)}
+            out.append(
+                ev.CallEnded(
+                    at=self._at(stamp),
+                    source=SOURCE,
+                    call_id=entry.call_id,
+                    queue=entry.queue,
+                    agent_id=entry.answered_by,
+                    hung_up_by=entry.first_hangup or "unknown",  # type: ignore[arg-type]
+                    talk_seconds=float(talk),
+                    wait_seconds=float(entry.hold_time),
+                )
+            )
+            agent = self.agents.get(entry.answered_by or "")
+            if agent is not None and agent.call_id == entry.call_id:
+                agent.call_id = None
+                wrapup = self.wrap_up_seconds(entry.queue)
+                next_state = AgentState.WRAP_UP if wrapup else AgentState.AVAILABLE
+                out += self._set_agent(stamp, agent, next_state)
+            self._forget(entry)
+        return out
 
     def _caller_abandon(self, m: AmiMessage) -> list[ev.Event]:
         entry = self._entry(m)
@@ -413,8 +465,18 @@ class AmiTranslator:
         return []
 
     def _hangup(self, m: AmiMessage) -> list[ev.Event]:
+        leg = self.agent_legs.get(m.get("Uniqueid", ""))
+        if leg is not None and not leg.done:
+            leg.first_hangup = leg.first_hangup or "agent"
+            return []
         entry = self._entry(m)
-        if entry is None or entry.done or entry.abandon is None:
+        if entry is None or entry.done:
+            return []
+        if entry.answered_by is not None:
+            entry.first_hangup = entry.first_hangup or "caller"
+            entry.caller_hung_up = self._stamp(m)
+            return []  # AgentComplete should follow; overdue_completions() if it does not
+        if entry.abandon is None:
             return []
         abandon = entry.abandon
         entry.done = True
@@ -429,7 +491,7 @@ class AmiTranslator:
                 position=_int(abandon.get("Position")),
             )
         )
-        self.entries.pop(entry.uniqueid, None)
+        self._forget(entry)
         return out
 
     def _var_set(self, m: AmiMessage) -> list[ev.Event]:
@@ -464,7 +526,7 @@ class AmiTranslator:
                     queue=entry.queue,
                 )
             )
-        self.entries.pop(entry.uniqueid, None)
+        self._forget(entry)
         return out
 
     # ------------------------------------------------------------------ talk detection
@@ -533,7 +595,7 @@ class AmiTranslator:
                     out += self._set_agent(
                         {"Timestamp": str(at.timestamp())}, agent, AgentState.AVAILABLE
                     )
-            del self.entries[uniqueid]
+            self._forget(entry)
         return out
 
 
