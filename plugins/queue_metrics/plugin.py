@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 from medlytt import events as ev
@@ -19,6 +20,8 @@ from medlytt.events import AgentState
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from .windows import AgentTime, QueueWindows, parse_window, window_start
 
 if TYPE_CHECKING:
     from medlytt.app import Medlytt
@@ -31,20 +34,55 @@ DEFAULT_TALK_BUCKETS = [30.0, 60.0, 120.0, 180.0, 300.0, 450.0, 600.0, 900.0, 12
 DEFAULT_WRAPUP_BUCKETS = [5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0]
 
 
+Ratio = Annotated[float, msgspec.Meta(gt=0, le=1)]
+Seconds = Annotated[float, msgspec.Meta(ge=0)]
+
+
 class QueueMetricsSettings(msgspec.Struct, forbid_unknown_fields=True):
-    """``[queue_metrics]``: histogram buckets, in seconds."""
+    """``[queue_metrics]``: buckets, service level, staffing and occupancy settings."""
 
     wait_buckets: list[float] = msgspec.field(default_factory=lambda: list(DEFAULT_WAIT_BUCKETS))
     talk_buckets: list[float] = msgspec.field(default_factory=lambda: list(DEFAULT_TALK_BUCKETS))
     wrapup_buckets: list[float] = msgspec.field(
         default_factory=lambda: list(DEFAULT_WRAPUP_BUCKETS)
     )
+    #: Windows of medlytt_queue_service_level_ratio: durations (30s, 15m, 1h, 1d) or "today".
+    service_level_windows: list[str] = msgspec.field(default_factory=lambda: ["15m", "1h", "today"])
+    #: Threshold for queues whose PBX reports none (Asterisk reports ``servicelevel``).
+    service_level_seconds: Annotated[float, msgspec.Meta(gt=0)] = 20.0
+    #: The target ratio: alerting compares against it, Erlang C staffs for it.
+    service_level_target: Ratio = 0.8
+    #: Callers who abandon within this many seconds count neither for nor against.
+    abandon_grace_seconds: Seconds = 5.0
+    #: Traffic window of medlytt_queue_agents_required.
+    staffing_window: str = "15m"
+    #: medlytt_agent_occupancy_ratio for at most this many agents (0: off; bounds the label).
+    occupancy_agents_max: Annotated[int, msgspec.Meta(ge=0, le=5000)] = 0
+    occupancy_window: str = "15m"
+    #: Where "today" starts: an IANA time zone name such as "Europe/Oslo".
+    timezone: str = "UTC"
 
     def __post_init__(self) -> None:
         for name in ("wait_buckets", "talk_buckets", "wrapup_buckets"):
             buckets = getattr(self, name)
             if not buckets or buckets != sorted(set(buckets)) or buckets[0] <= 0:
                 raise ValueError(f"{name} must be positive, increasing and not empty")
+        if not self.service_level_windows:
+            raise ValueError("service_level_windows must name at least one window")
+        for window in self.service_level_windows:
+            parse_window(window)
+        for name in ("staffing_window", "occupancy_window"):
+            if parse_window(getattr(self, name)) is None:
+                raise ValueError(f"{name} must be a duration such as 15m, not 'today'")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone {self.timezone!r} is not an IANA time zone name") from None
+
+    def keep_seconds(self) -> float:
+        """How much history the windows need (a day covers "today")."""
+        spans = [parse_window(w) or 86400.0 for w in self.service_level_windows]
+        return max([*spans, parse_window(self.staffing_window) or 0.0])
 
 
 class QueueMetrics:
@@ -80,6 +118,9 @@ class QueueMetrics:
         )
         self._wrapup_started: dict[str, tuple[datetime, str]] = {}
         self._known_queues: set[str] = set()
+        self.settings = settings
+        self.windows = QueueWindows(settings.keep_seconds())
+        self.agent_time = AgentTime(parse_window(settings.occupancy_window) or 900.0)
 
     def _queue_seen(self, queue: str) -> None:
         """Create every outcome's series at zero, so rates work from the first call."""
@@ -92,32 +133,41 @@ class QueueMetrics:
         self.talk.labels(queue)
         self.wrapup.labels(queue)
 
-    def _left_queue(self, queue: str, outcome: str, wait: float) -> None:
+    def _left_queue(self, at: datetime, queue: str, outcome: str, wait: float) -> None:
         self._queue_seen(queue)
         self.calls.labels(queue, outcome).inc()
         self.wait.labels(queue, outcome).observe(wait)
+        self.windows.add_outcome(at.timestamp(), queue, outcome, wait)
 
     def observe(self, event: ev.Event, state: LiveState) -> None:
         match event:
-            case ev.QueueConfigured(queue=queue) | ev.CallQueued(queue=queue):
+            case ev.QueueConfigured(queue=queue):
                 self._queue_seen(queue)
-            case ev.CallAnswered(queue=queue, wait_seconds=wait):
-                self._left_queue(queue, "answered", wait)
-            case ev.CallAbandoned(queue=queue, wait_seconds=wait):
-                self._left_queue(queue, "abandoned", wait)
-            case ev.CallTimedOut(queue=queue, wait_seconds=wait):
-                self._left_queue(queue, "timeout", wait)
-            case ev.CallLost(queue=str() as queue):
+            case ev.CallQueued(queue=queue, at=at):
+                self._queue_seen(queue)
+                self.windows.add_arrival(at.timestamp(), queue)
+            case ev.CallAnswered(queue=queue, wait_seconds=wait, at=at):
+                self._left_queue(at, queue, "answered", wait)
+            case ev.CallAbandoned(queue=queue, wait_seconds=wait, at=at):
+                self._left_queue(at, queue, "abandoned", wait)
+            case ev.CallTimedOut(queue=queue, wait_seconds=wait, at=at):
+                self._left_queue(at, queue, "timeout", wait)
+            case ev.CallLost(queue=str() as queue, at=at):
                 self._queue_seen(queue)
                 self.calls.labels(queue, "other").inc()
-            case ev.CallEnded(queue=str() as queue, talk_seconds=talk):
+                self.windows.add_outcome(at.timestamp(), queue, "other", 0.0)
+            case ev.CallEnded(queue=str() as queue, talk_seconds=talk, at=at):
                 self._queue_seen(queue)
                 self.talk.labels(queue).observe(talk)
+                self.windows.add_talk(at.timestamp(), queue, talk)
             case ev.AgentStateChanged(agent_id=agent_id, state=new_state, at=at):
+                self.agent_time.change(agent_id, at.timestamp(), new_state)
                 started = self._wrapup_started.pop(agent_id, None)
                 if started is not None:
                     began, queue = started
-                    self.wrapup.labels(queue).observe(max(0.0, (at - began).total_seconds()))
+                    seconds = max(0.0, (at - began).total_seconds())
+                    self.wrapup.labels(queue).observe(seconds)
+                    self.windows.add_wrapup(at.timestamp(), queue, seconds)
                 if new_state is AgentState.WRAP_UP:
                     agent = state.agents.get(agent_id)
                     if agent is not None and agent.last_queue:
@@ -163,6 +213,71 @@ class QueueStateCollector(Collector):
         yield waiting
         yield longest
         yield agents
+        metrics: QueueMetrics | None = self.app.plugin_state.get(PLUGIN)
+        if metrics is not None:
+            yield from self._ratios(metrics, now)
+
+    def _ratios(self, metrics: QueueMetrics, now: datetime) -> Iterator[GaugeMetricFamily]:
+        settings = metrics.settings
+        tz = ZoneInfo(settings.timezone)
+        state = self.app.state
+        level = GaugeMetricFamily(
+            "medlytt_queue_service_level_ratio",
+            "Answered within the threshold / (answered + abandoned after the grace period).",
+            labels=["queue", "window"],
+        )
+        threshold_family = GaugeMetricFamily(
+            "medlytt_queue_service_level_threshold_seconds",
+            "The answer-time threshold of the queue's service level.",
+            labels=["queue"],
+        )
+        target_family = GaugeMetricFamily(
+            "medlytt_queue_service_level_target_ratio",
+            "The service level the queue aims for (config service_level_target).",
+            labels=["queue"],
+        )
+        required = GaugeMetricFamily(
+            "medlytt_queue_agents_required",
+            "Agents Erlang C asks for: the staffing window's arrival rate and handle time "
+            "at the service level target.",
+            labels=["queue"],
+        )
+        staffing_since = window_start(settings.staffing_window, now, tz)
+        for queue in state.queues.values():
+            threshold = queue.service_level_seconds or settings.service_level_seconds
+            threshold_family.add_metric([queue.name], threshold)
+            target_family.add_metric([queue.name], settings.service_level_target)
+            for window in settings.service_level_windows:
+                since = window_start(window, now, tz)
+                value = metrics.windows.service_level(
+                    queue.name, since, threshold, settings.abandon_grace_seconds
+                )
+                level.add_metric([queue.name, window], value)
+            required.add_metric(
+                [queue.name],
+                metrics.windows.agents_required(
+                    queue.name,
+                    staffing_since,
+                    now.timestamp(),
+                    threshold,
+                    settings.service_level_target,
+                ),
+            )
+        yield level
+        yield threshold_family
+        yield target_family
+        yield required
+        if settings.occupancy_agents_max:
+            occupancy = GaugeMetricFamily(
+                "medlytt_agent_occupancy_ratio",
+                "Time on calls and in wrap-up / time staffed, over the occupancy window.",
+                labels=["agent"],
+            )
+            for agent_id in sorted(state.agents)[: settings.occupancy_agents_max]:
+                occupancy.add_metric(
+                    [agent_id], metrics.agent_time.occupancy(agent_id, now.timestamp())
+                )
+            yield occupancy
 
 
 PLUGIN = "queue_metrics"
