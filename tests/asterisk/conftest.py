@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
 
 import pytest
 from medlytt.gateways.asterisk.sandbox import AsteriskSandbox, SandboxInfo, SandboxSettings
+from medlytt.testing import TestMedlytt, running_medlytt, wait_until
+from sample_plugins import recorder
 
 AGENT_TIMEOUT = 3
 """Seconds a queue member rings before RINGNOANSWER in the test sandbox (short: fast tests)."""
@@ -76,3 +78,24 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"asterisk sandbox: Asterisk {info.version} from Debian {info.suite} "
             f"({how}, ready in {info.ready_seconds} s)"
         )
+
+
+@pytest.fixture
+async def app(asterisk_sandbox: AsteriskSandbox, tmp_path) -> AsyncIterator[TestMedlytt]:
+    """A running Medlytt connected to the session sandbox, recording every event."""
+    sections = {"asterisk": asterisk_sandbox.asterisk_section}
+    async with running_medlytt(
+        sections, db_path=tmp_path / "m.db", plugins=[("recorder", recorder)]
+    ) as app:
+        await wait_until(lambda: app.gateways[0].connected, timeout=15)
+        await wait_idle(asterisk_sandbox)
+        yield app
+
+
+async def wait_idle(sandbox: AsteriskSandbox) -> None:
+    """Wait until no test call of an earlier test is still up."""
+
+    def idle() -> bool:
+        return not [c for c in sandbox.ari().request("GET", "/channels") if "callers" in c["name"]]
+
+    await wait_until(idle, timeout=60, interval=0.2)

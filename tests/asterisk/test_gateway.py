@@ -10,7 +10,6 @@ import asyncio
 import os
 import signal
 from collections import Counter
-from collections.abc import AsyncIterator
 
 import pytest
 from medlytt import events as ev
@@ -18,30 +17,9 @@ from medlytt.events import AgentState
 from medlytt.gateways.asterisk.ami import AmiClient, AmiError
 from medlytt.gateways.asterisk.ari import AriClient, AriError
 from medlytt.gateways.asterisk.sandbox import AsteriskSandbox, QueueLogLine
-from medlytt.testing import TestMedlytt, running_medlytt, wait_until
-from sample_plugins import recorder
+from medlytt.testing import TestMedlytt, wait_until
 
 AGENT = "Local/{}@agents/n"
-
-
-@pytest.fixture
-async def app(asterisk_sandbox: AsteriskSandbox, tmp_path) -> AsyncIterator[TestMedlytt]:
-    sections = {"asterisk": asterisk_sandbox.asterisk_section}
-    async with running_medlytt(
-        sections, db_path=tmp_path / "m.db", plugins=[("recorder", recorder)]
-    ) as app:
-        await wait_until(lambda: app.gateways[0].connected, timeout=15)
-        await wait_idle(asterisk_sandbox)
-        yield app
-
-
-async def wait_idle(sandbox: AsteriskSandbox) -> None:
-    """Wait until no test call of an earlier test is still up."""
-
-    def idle() -> bool:
-        return not [c for c in sandbox.ari().request("GET", "/channels") if "callers" in c["name"]]
-
-    await wait_until(idle, timeout=60, interval=0.2)
 
 
 def call_id(callid: str) -> str:
