@@ -7,6 +7,7 @@ state when Prometheus scrapes, so they can never drift from it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
@@ -26,6 +27,8 @@ from .windows import AgentTime, QueueWindows, parse_window, window_start
 if TYPE_CHECKING:
     from medlytt.app import Medlytt
     from medlytt.state import LiveState
+
+log = logging.getLogger(__name__)
 
 OUTCOMES = ("answered", "abandoned", "timeout", "other")
 
@@ -141,8 +144,15 @@ class QueueMetrics:
 
     def observe(self, event: ev.Event, state: LiveState) -> None:
         match event:
-            case ev.QueueConfigured(queue=queue):
+            case ev.QueueConfigured(queue=queue, service_level_seconds=threshold):
                 self._queue_seen(queue)
+                if threshold and threshold not in self.settings.wait_buckets:
+                    log.warning(
+                        "queue %s: service level threshold %g s is not one of "
+                        "[queue_metrics] wait_buckets; add it for exact bucket counts",
+                        queue,
+                        threshold,
+                    )
             case ev.CallQueued(queue=queue, at=at):
                 self._queue_seen(queue)
                 self.windows.add_arrival(at.timestamp(), queue)
