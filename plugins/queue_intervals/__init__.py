@@ -1,0 +1,1 @@
+"""Traffic per interval per queue (offered, answered, abandoned, AHT) for staffing plans."""

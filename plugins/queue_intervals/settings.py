@@ -1,0 +1,38 @@
+"""``[queue_intervals]``: interval length, time zone and how often counts are written."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+from medlytt.config import PositiveFloat
+
+#: Interval lengths that divide an hour, so every hour starts an interval.
+ALLOWED_MINUTES = (5, 10, 15, 20, 30, 60)
+
+
+class QueueIntervalsSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """``[queue_intervals]``: how traffic is bucketed and when it is written to storage."""
+
+    interval_minutes: int = 15
+    timezone: str = "UTC"
+    flush_seconds: PositiveFloat = 5.0
+
+    def __post_init__(self) -> None:
+        if self.interval_minutes not in ALLOWED_MINUTES:
+            allowed = ", ".join(str(m) for m in ALLOWED_MINUTES)
+            raise ValueError(
+                f"interval_minutes must divide an hour (one of {allowed}), "
+                f"got {self.interval_minutes!r}"
+            )
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            raise ValueError(
+                f"timezone must be an IANA time zone name such as 'Europe/Oslo' or 'UTC', "
+                f"got {self.timezone!r}"
+            ) from None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
