@@ -55,6 +55,12 @@ def test_make_run_serves_demo_metrics_that_change(tmp_path):
             )
 
         assert total_calls(second) > total_calls(first)
+        for metric, labels in [
+            ("medlytt_queue_service_level_ratio", {"queue": "support", "window": "15m"}),
+            ("medlytt_queue_agents_required", {"queue": "sales"}),
+            ("medlytt_call_talk_seconds_count", {"queue": "billing"}),
+        ]:
+            assert sample_value(second, metric, labels) is not None, metric
         events = "medlytt_events_total"
         assert sample_value(second, events, {"type": "agent.state_changed"}) > sample_value(
             first, events, {"type": "agent.state_changed"}
