@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 from prometheus_client import CollectorRegistry
 
+from . import auth
 from . import journal as journal_module
 from .config import Config, ConfigError
 from .event_bus import EventBus
@@ -153,7 +154,9 @@ class Medlytt:
     async def start(self) -> None:
         """Open storage, migrate, register metrics, start plugins and gateways."""
         await self.storage.open()
-        migrations: list[tuple[str, Migration]] = [("core", m) for m in journal_module.MIGRATIONS]
+        migrations: list[tuple[str, Migration]] = [
+            ("core", m) for m in [*journal_module.MIGRATIONS, *auth.MIGRATIONS]
+        ]
         for info, result in self.host.call_sync("medlytt_migrations"):
             migrations.extend((info.name, m) for m in result or [])
         await self.storage.migrate(migrations)

@@ -1,7 +1,8 @@
 """The ``medlytt`` command line.
 
-Core commands: ``serve``, ``plugins``, ``check-config``.  Plugins add theirs through the
-``medlytt_cli_commands`` hook (``medlytt sandbox ...`` comes from the Asterisk plugin).
+Core commands: ``serve``, ``plugins``, ``check-config``, ``user`` and ``token``.  Plugins
+add theirs through the ``medlytt_cli_commands`` hook (``medlytt sandbox ...`` comes from
+the Asterisk plugin).
 A configuration error always ends with exit status 2 and one line naming the key.
 """
 
@@ -12,8 +13,9 @@ import json
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import msgspec
@@ -23,6 +25,8 @@ from .app import load_plugins
 from .config import Config, ConfigError, load_config, redact
 from .logs import configure_logging
 from .plugin_host import PluginHost
+
+T = TypeVar("T")
 
 CONFIG_OPTION = click.option(
     "--config",
@@ -158,6 +162,165 @@ def _fetch_json(url: str) -> Any:
     except (urllib.error.URLError, OSError, ValueError) as exc:
         click.echo(f"medlytt: cannot read {url}: {exc}", err=True)
         sys.exit(1)
+
+
+# --------------------------------------------------------------------------- users, tokens
+
+
+def _with_db(config_path: Path | None, fn: Callable[[Any], T]) -> T:
+    """Open ``[storage] path``, apply the core migrations, run ``fn(db)``, close.
+
+    Exit 2 on bad input (:class:`medlytt.auth.AuthError`), 1 when storage fails.
+    """
+    from . import auth
+    from . import journal as journal_module
+    from .storage import Storage, StorageError
+
+    config = read_config(config_path)
+
+    async def run() -> T:
+        storage = Storage(config.storage.path)
+        try:
+            await storage.open()
+            await storage.migrate(
+                ("core", m) for m in [*journal_module.MIGRATIONS, *auth.MIGRATIONS]
+            )
+            return await storage.run(fn)
+        finally:
+            await storage.close()
+
+    try:
+        return asyncio.run(run())
+    except auth.AuthError as exc:
+        click.echo(f"medlytt: {exc}", err=True)
+        sys.exit(2)
+    except StorageError as exc:
+        click.echo(f"medlytt: {exc}", err=True)
+        sys.exit(1)
+
+
+@cli.group()
+def user() -> None:
+    """Users and their roles: admin, supervisor, agent (docs/users-and-roles.md)."""
+
+
+@user.command("add")
+@CONFIG_OPTION
+@click.argument("name")
+@click.option(
+    "--role", required=True, type=click.Choice(["admin", "supervisor", "agent"]), help="Role."
+)
+@click.option("--team", "teams", multiple=True, help="Team name (repeat for several).")
+@click.option("--agent-id", help="Queue member interface of an agent, e.g. PJSIP/1001.")
+@click.option("--phone", help="Endpoint where a supervisor is reached, e.g. PJSIP/2001.")
+def user_add(
+    config_path: Path | None,
+    name: str,
+    role: str,
+    teams: tuple[str, ...],
+    agent_id: str | None,
+    phone: str | None,
+) -> None:
+    """Add user NAME (unique, any case)."""
+    from . import auth
+
+    created = _with_db(
+        config_path, lambda db: auth.add_user(db, name, role, teams, agent_id, phone)
+    )
+    click.echo(f"added {created['role']} {created['name']!r}")
+
+
+@user.command("list")
+@CONFIG_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def user_list(config_path: Path | None, as_json: bool) -> None:
+    """List users."""
+    from . import auth
+
+    users = _with_db(config_path, auth.list_users)
+    if as_json:
+        click.echo(json.dumps(users, indent=2))
+        return
+    rows = [
+        (
+            u["name"],
+            u["role"],
+            ",".join(u["teams"]) or "-",
+            u["agent_id"] or "-",
+            u["phone"] or "-",
+            "disabled" if u["disabled"] else "active",
+            u["created_at"],
+        )
+        for u in users
+    ]
+    _table(("NAME", "ROLE", "TEAMS", "AGENT_ID", "PHONE", "STATUS", "CREATED"), rows)
+
+
+@user.command("disable")
+@CONFIG_OPTION
+@click.argument("name")
+def user_disable(config_path: Path | None, name: str) -> None:
+    """Disable user NAME: their tokens stop working at once."""
+    from . import auth
+
+    disabled = _with_db(config_path, lambda db: auth.disable_user(db, name))
+    click.echo(f"disabled {disabled['name']!r}")
+
+
+@cli.group()
+def token() -> None:
+    """API bearer tokens: shown once when created, stored only as a SHA-256 hash."""
+
+
+@token.command("create")
+@CONFIG_OPTION
+@click.argument("name")
+@click.option("--label", help="What the token is for, e.g. the machine or tool using it.")
+def token_create(config_path: Path | None, name: str, label: str | None) -> None:
+    """Create a token for user NAME and print it once (stdout)."""
+    from . import auth
+
+    token_id, secret = _with_db(config_path, lambda db: auth.create_token(db, name, label))
+    click.echo(secret)
+    click.echo(
+        f"token {token_id} for {name!r}: shown only now; Medlytt keeps just its hash", err=True
+    )
+
+
+@token.command("list")
+@CONFIG_OPTION
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def token_list(config_path: Path | None, name: str, as_json: bool) -> None:
+    """List user NAME's tokens (ids and labels; the tokens themselves are not stored)."""
+    from . import auth
+
+    tokens = _with_db(config_path, lambda db: auth.list_tokens(db, name))
+    if as_json:
+        click.echo(json.dumps(tokens, indent=2))
+        return
+    rows = [
+        (
+            str(t["id"]),
+            t["label"] or "-",
+            t["created_at"],
+            t["last_used_at"] or "never",
+            "revoked" if t["revoked"] else "active",
+        )
+        for t in tokens
+    ]
+    _table(("ID", "LABEL", "CREATED", "LAST_USED", "STATUS"), rows)
+
+
+@token.command("revoke")
+@CONFIG_OPTION
+@click.argument("token_id", metavar="ID", type=int)
+def token_revoke(config_path: Path | None, token_id: int) -> None:
+    """Revoke token ID (see `medlytt token list NAME`)."""
+    from . import auth
+
+    _with_db(config_path, lambda db: auth.revoke_token(db, token_id))
+    click.echo(f"revoked token {token_id}")
 
 
 def _add_plugin_commands() -> None:

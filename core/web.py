@@ -49,6 +49,8 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
+        if exc.content_type == "application/json":  # already JSON: keep body and headers
+            return web.Response(body=exc.body, status=exc.status, headers=exc.headers)
         return json_error(exc.status, exc.text or exc.reason)
     except Exception:
         log.exception("error serving %s %s", request.method, request.path)
@@ -75,6 +77,7 @@ def build_web_app(
             web.get("/api/gateways", api_gateways),
             web.get("/api/events", api_events),
             web.get("/api/forms", api_forms),
+            web.get("/api/me", api_me),
         ]
     )
     for plugin, routes in plugin_routes:
@@ -226,3 +229,15 @@ async def api_events(request: web.Request) -> web.Response:
 async def api_forms(request: web.Request) -> web.Response:
     app = medlytt_of(request)
     return json_response({"forms": list(app.forms.values())})
+
+
+async def api_me(request: web.Request) -> web.Response:
+    """The authenticated user (``Authorization: Bearer <token>``): name, role, teams."""
+    from . import auth
+
+    try:
+        actor = await auth.authenticate(request)
+    except web.HTTPUnauthorized as exc:
+        # Answered here, not raised: json_errors would drop WWW-Authenticate.
+        return web.Response(body=exc.body, status=exc.status, headers=exc.headers)
+    return json_response(actor)

@@ -1,0 +1,308 @@
+"""Who may do what: users, roles, teams and bearer tokens.
+
+Three roles: ``admin`` (everything), ``supervisor`` (monitors the agents of their teams, or
+every agent when they belong to no team) and ``agent`` (never monitors).  Users and tokens
+live in SQLite (tables ``users`` and ``api_tokens``, core migrations).  A token is shown
+once when it is created; only its SHA-256 hash is stored.
+
+Route handlers use :func:`authenticate`, :func:`require_role` and :func:`may_monitor`; the
+``medlytt user`` and ``medlytt token`` commands use the synchronous ``db`` functions,
+which also run on the storage thread through ``app.storage.run``.  See
+``docs/users-and-roles.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlite_utils
+from aiohttp import web
+
+from .clock import utcnow
+from .storage import Migration
+
+if TYPE_CHECKING:
+    from .app import Medlytt
+
+ROLES = ("admin", "supervisor", "agent")
+TOKEN_PREFIX = "mlt_"
+USERS = "users"
+TOKENS = "api_tokens"
+
+
+class AuthError(ValueError):
+    """Bad input to a user or token operation; the message names the value."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The authenticated user behind a request."""
+
+    name: str
+    role: str
+    teams: tuple[str, ...]
+    agent_id: str | None
+    phone: str | None
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def _create_users(db: sqlite_utils.Database) -> None:
+    roles = ", ".join(f"'{r}'" for r in ROLES)
+    db.execute(
+        f"""CREATE TABLE IF NOT EXISTS {USERS} (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            role TEXT NOT NULL CHECK (role IN ({roles})),
+            teams TEXT NOT NULL DEFAULT '[]',
+            agent_id TEXT,
+            phone TEXT,
+            created_at TEXT NOT NULL,
+            disabled INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+    db.execute(
+        f"CREATE UNIQUE INDEX IF NOT EXISTS {USERS}_agent_id ON {USERS} (agent_id) "
+        "WHERE agent_id IS NOT NULL AND disabled = 0"
+    )
+
+
+def _create_tokens(db: sqlite_utils.Database) -> None:
+    db.execute(
+        f"""CREATE TABLE IF NOT EXISTS {TOKENS} (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES {USERS} (id),
+            token_hash TEXT NOT NULL UNIQUE,
+            label TEXT,
+            created_at TEXT NOT NULL,
+            last_used_at TEXT,
+            revoked INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+
+
+MIGRATIONS = [
+    Migration("create_users", _create_users),
+    Migration("create_api_tokens", _create_tokens),
+]
+
+
+# --------------------------------------------------------------------------- users
+
+
+def _text(value: str | None, what: str) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if not value or any(c.isspace() or not c.isprintable() for c in value):
+        raise AuthError(f"{what} {value!r} must be non-empty, without spaces")
+    return value
+
+
+def _user(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "teams": json.loads(row["teams"]), "disabled": bool(row["disabled"])}
+
+
+def _rows(db: sqlite_utils.Database, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+    cursor = db.execute(sql, params)
+    columns = [c[0] for c in cursor.description]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def get_user(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
+    """The user called ``name`` (any case); :class:`AuthError` when there is none."""
+    rows = _rows(db, f"SELECT * FROM {USERS} WHERE name = ?", [name])
+    if not rows:
+        raise AuthError(f"no user called {name!r}")
+    return _user(rows[0])
+
+
+def add_user(
+    db: sqlite_utils.Database,
+    name: str,
+    role: str,
+    teams: tuple[str, ...] | list[str] = (),
+    agent_id: str | None = None,
+    phone: str | None = None,
+) -> dict[str, Any]:
+    """Create a user; names are unique regardless of case."""
+    name = _text(name, "user name") or ""
+    if role not in ROLES:
+        raise AuthError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    clean_teams: list[str] = []
+    for team in teams:
+        team = (_text(team, "team") or "").strip()
+        if team.casefold() not in {t.casefold() for t in clean_teams}:
+            clean_teams.append(team)
+    agent_id = _text(agent_id, "agent id")
+    phone = _text(phone, "phone")
+    if _rows(db, f"SELECT 1 FROM {USERS} WHERE name = ?", [name]):
+        raise AuthError(f"a user called {name!r} already exists")
+    if agent_id is not None:
+        taken = _rows(
+            db, f"SELECT name FROM {USERS} WHERE agent_id = ? AND disabled = 0", [agent_id]
+        )
+        if taken:
+            raise AuthError(f"agent id {agent_id!r} already belongs to user {taken[0]['name']!r}")
+    try:
+        db.execute(
+            f"INSERT INTO {USERS} (name, role, teams, agent_id, phone, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [name, role, json.dumps(clean_teams), agent_id, phone, utcnow().isoformat()],
+        )
+    except sqlite3.IntegrityError as exc:
+        raise AuthError(f"cannot add user {name!r}: {exc}") from None
+    return get_user(db, name)
+
+
+def list_users(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    return [_user(row) for row in _rows(db, f"SELECT * FROM {USERS} ORDER BY name")]
+
+
+def disable_user(db: sqlite_utils.Database, name: str) -> dict[str, Any]:
+    """Disable a user: their tokens stop working at once (the tokens are kept)."""
+    user = get_user(db, name)
+    db.execute(f"UPDATE {USERS} SET disabled = 1 WHERE id = ?", [user["id"]])
+    return get_user(db, name)
+
+
+def user_by_agent_id_sync(db: sqlite_utils.Database, agent_id: str) -> dict[str, Any] | None:
+    """The enabled user whose queue member interface is ``agent_id``, if any."""
+    rows = _rows(db, f"SELECT * FROM {USERS} WHERE agent_id = ? AND disabled = 0", [agent_id])
+    return _user(rows[0]) if rows else None
+
+
+def actor_of(user: dict[str, Any]) -> Actor:
+    return Actor(
+        name=user["name"],
+        role=user["role"],
+        teams=tuple(user["teams"]),
+        agent_id=user["agent_id"],
+        phone=user["phone"],
+    )
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(db: sqlite_utils.Database, name: str, label: str | None = None) -> tuple[int, str]:
+    """Create a token for user ``name``; return ``(id, token)``. Only the hash is stored."""
+    user = get_user(db, name)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    cursor = db.execute(
+        f"INSERT INTO {TOKENS} (user_id, token_hash, label, created_at) VALUES (?, ?, ?, ?)",
+        [user["id"], hash_token(token), label, utcnow().isoformat()],
+    )
+    return int(cursor.lastrowid or 0), token
+
+
+def list_tokens(db: sqlite_utils.Database, name: str) -> list[dict[str, Any]]:
+    """The tokens of user ``name`` (never the token itself: it is not stored)."""
+    user = get_user(db, name)
+    rows = _rows(
+        db,
+        f"SELECT id, label, created_at, last_used_at, revoked FROM {TOKENS} "
+        "WHERE user_id = ? ORDER BY id",
+        [user["id"]],
+    )
+    return [{**row, "revoked": bool(row["revoked"])} for row in rows]
+
+
+def revoke_token(db: sqlite_utils.Database, token_id: int) -> None:
+    if not _rows(db, f"SELECT 1 FROM {TOKENS} WHERE id = ?", [token_id]):
+        raise AuthError(f"no token with id {token_id}")
+    db.execute(f"UPDATE {TOKENS} SET revoked = 1 WHERE id = ?", [token_id])
+
+
+def actor_for_token(db: sqlite_utils.Database, token: str) -> Actor | str:
+    """The actor a token stands for (and mark it used), or why it is refused."""
+    rows = _rows(
+        db,
+        f"SELECT t.id AS token_id, t.revoked, u.* FROM {TOKENS} t "
+        f"JOIN {USERS} u ON u.id = t.user_id WHERE t.token_hash = ?",
+        [hash_token(token)],
+    )
+    if not rows or rows[0]["revoked"]:
+        return "invalid or revoked token"
+    row = rows[0]
+    if row["disabled"]:
+        return "this user is disabled"
+    db.execute(
+        f"UPDATE {TOKENS} SET last_used_at = ? WHERE id = ?",
+        [utcnow().isoformat(), row["token_id"]],
+    )
+    return actor_of(_user({k: v for k, v in row.items() if k not in ("token_id", "revoked")}))
+
+
+# --------------------------------------------------------------------------- for routes
+
+
+def _json_error(exc_class: type[web.HTTPException], message: str, **kw: Any) -> web.HTTPException:
+    body = json.dumps({"error": message, "status": exc_class.status_code})
+    return exc_class(text=body, content_type="application/json", **kw)
+
+
+def unauthorized(message: str) -> web.HTTPUnauthorized:
+    return _json_error(  # type: ignore[return-value]
+        web.HTTPUnauthorized, message, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+async def authenticate(request: web.Request) -> Actor:
+    """The actor behind ``Authorization: Bearer <token>``, or raise 401 (JSON)."""
+    from .web import medlytt_of
+
+    header = request.headers.get("Authorization")
+    if not header:
+        raise unauthorized("missing Authorization: Bearer <token> header")
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise unauthorized("malformed Authorization header; expected 'Bearer <token>'")
+    result = await medlytt_of(request).storage.run(lambda db: actor_for_token(db, token))
+    if isinstance(result, str):
+        raise unauthorized(result)
+    return result
+
+
+def require_role(actor: Actor, *roles: str) -> None:
+    """Raise 403 (JSON) unless the actor has one of ``roles``."""
+    if actor.role not in roles:
+        raise _json_error(
+            web.HTTPForbidden,
+            f"this needs role {' or '.join(roles)}; user {actor.name!r} is {actor.role}",
+        )
+
+
+async def user_by_agent_id(app: Medlytt, agent_id: str) -> dict[str, Any] | None:
+    """The enabled user record of the agent ``agent_id`` (e.g. ``PJSIP/1001``), if any."""
+    return await app.storage.run(lambda db: user_by_agent_id_sync(db, agent_id))
+
+
+async def may_monitor(app: Medlytt, actor: Actor, agent_id: str) -> bool:
+    """May ``actor`` listen to agent ``agent_id``'s calls?
+
+    Admins always; supervisors with no team always, otherwise only agents whose user
+    record shares a team with them (team names compare case-insensitively); agents never.
+    """
+    if actor.role == "admin":
+        return True
+    if actor.role != "supervisor":
+        return False
+    if not actor.teams:
+        return True
+    agent = await user_by_agent_id(app, agent_id)
+    if agent is None:
+        return False
+    mine = {t.casefold() for t in actor.teams}
+    return any(t.casefold() in mine for t in agent["teams"])
