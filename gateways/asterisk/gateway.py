@@ -16,6 +16,7 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 from medlytt.clock import utcnow
@@ -50,6 +51,8 @@ class AsteriskGateway(Gateway):
         self.asterisk_version: str | None = None
         self._publish: Publish | None = None
         self._wrap_up_timers: dict[str, asyncio.TimerHandle] = {}
+        #: Called with every ARI event (dict); features such as monitoring listen here.
+        self.ari_listeners: list[Callable[[dict[str, Any]], None]] = []
 
     def describe(self) -> dict[str, object]:
         return {
@@ -138,8 +141,12 @@ class AsteriskGateway(Gateway):
                 self._publish_all(self.translator.overdue_completions(time.time()))
 
         async def read_ari() -> None:
-            async for _ in self.ari.iter_events(ws):
-                pass  # queue calls need no ARI event yet; the socket proves ARI is up
+            async for event in self.ari.iter_events(ws):
+                for listener in list(self.ari_listeners):
+                    try:
+                        listener(event)
+                    except Exception:
+                        log.exception("asterisk: ARI event listener %r failed", listener)
             raise AriError("GET", "/events", None, "ARI WebSocket closed by Asterisk")
 
         tasks = [
@@ -157,6 +164,20 @@ class AsteriskGateway(Gateway):
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+
+    def agent_leg(self, agent_id: str) -> tuple[str, str] | None:
+        """``(call_id, channel id)`` of the agent's side of the call the agent is on now."""
+        for entry in self.translator.entries.values():
+            if entry.answered_by == agent_id and not entry.done and entry.agent_uniqueid:
+                return entry.call_id, entry.agent_uniqueid
+        return None
+
+    def call_leg(self, call_id: str) -> tuple[str, str] | None:
+        """``(agent_id, agent channel id)`` of an answered call in progress."""
+        for entry in self.translator.entries.values():
+            if entry.call_id == call_id and not entry.done and entry.agent_uniqueid:
+                return entry.answered_by or "", entry.agent_uniqueid
+        return None
 
     def _publish_all(self, events: list[Event]) -> None:
         assert self._publish is not None

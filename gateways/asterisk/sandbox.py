@@ -801,7 +801,7 @@ class AsteriskSandbox:
         return info
 
     def _write_instance(self, root_info: RootInfo) -> None:
-        for sub in ("etc", "log", "spool", "run", "lib", "cache"):
+        for sub in ("etc", "log", "spool", "spool/rx", "run", "lib", "cache"):
             (self.instance_dir / sub).mkdir(parents=True, exist_ok=True)
         self.instance_dir.chmod(0o700)
         creds = self._secrets()
@@ -1023,6 +1023,7 @@ class AsteriskSandbox:
         caller_id: str = '"Medlytt test" <5550100>',
         answer: bool = True,
         max_wait: int | None = None,
+        record: bool = False,
     ) -> str:
         """Originate a test caller into ``queue``; return its queue_log callid.
 
@@ -1043,6 +1044,9 @@ class AsteriskSandbox:
             "__MEDLYTT_TALK": _fmt_seconds(talk),
             "__MEDLYTT_ANSWER": "yes" if answer else "no",
         }
+        if record:  # caller and agent record what they hear: rx_file(callid, "caller"/"agent")
+            variables["__MEDLYTT_RECORD"] = "yes"
+            variables["__MEDLYTT_CALLID"] = callid
         if patience is not None:
             variables["MEDLYTT_PATIENCE"] = _fmt_seconds(patience)
         if max_wait is not None:
@@ -1063,6 +1067,17 @@ class AsteriskSandbox:
             },
         )
         return callid
+
+    def rx_file(self, name: str, leg: str) -> Path:
+        """What a test leg heard: ``leg`` "caller" or "agent" of a call placed with
+        ``record=True`` (``name`` its callid), or "supervisor" (``name`` the extension
+        after ``sup-`` of ``Local/sup-NAME@supervisor/n``)."""
+        rx = self.instance_dir / "spool" / "rx"
+        if leg == "caller":
+            return rx / f"phone-{name}-rx.wav"
+        if leg == "agent":
+            return rx / f"{name}-agent-rx.wav"
+        return rx / f"sup-{name}-rx.wav"
 
     def queue_log(self) -> list[QueueLogLine]:
         """Every parsed line of this instance's queue_log (empty before the first call)."""

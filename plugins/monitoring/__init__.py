@@ -1,0 +1,1 @@
+"""Supervisor monitoring: listen to, whisper in or barge into live calls, with an audit trail."""

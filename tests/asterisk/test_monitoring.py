@@ -1,0 +1,249 @@
+"""Listen, whisper, barge against a real Asterisk, proven with tones.
+
+Caller "speaks" 440 Hz, agent1 1000 Hz / agent2 1100 Hz, the supervisor 2000 Hz; every
+party records what it *hears*.  Who hears the supervisor is then a matter of measuring
+2000 Hz in each recording (Goertzel), not of trusting Medlytt's own account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+
+import pytest
+from medlytt import auth
+from medlytt.gateways.asterisk.sandbox import AsteriskSandbox
+from medlytt.testing import TestMedlytt, wait_until
+from tones import tones
+
+CALLER, SUPERVISOR = 440, 2000
+AGENT_TONE = {"Local/agent1@agents/n": 1000, "Local/agent2@agents/n": 1100}
+HEARD = 300  # amplitude (16-bit units) above which a tone is present; silence measures < 5
+
+
+def make_user(app: TestMedlytt, name: str, role: str, teams=(), agent_id=None) -> str:
+    def create(db):
+        auth.add_user(db, name, role, teams=teams, agent_id=agent_id)
+        return auth.create_token(db, name)[1]
+
+    return app.storage.run_sync(create)
+
+
+@pytest.fixture
+async def client(app, medlytt_client):
+    return await medlytt_client(app)
+
+
+async def answered_call(
+    app: TestMedlytt, sandbox: AsteriskSandbox, talk: float = 20
+) -> tuple[str, str]:
+    """Place a recorded support call; return (queue_log callid, agent interface)."""
+    callid = await asyncio.to_thread(
+        sandbox.place_call, "support", ring=0.3, talk=talk, record=True
+    )
+    gateway = app.gateways[0]
+
+    def agent() -> str | None:
+        for agent_id in AGENT_TONE:
+            leg = gateway.agent_leg(agent_id)
+            if leg and leg[0] == f"phone-{callid}":
+                return agent_id
+        return None
+
+    return callid, await wait_until(agent, timeout=10)
+
+
+async def leftovers(sandbox: AsteriskSandbox) -> list[str]:
+    channels = await asyncio.to_thread(sandbox.ari().request, "GET", "/channels")
+    bridges = await asyncio.to_thread(sandbox.ari().request, "GET", "/bridges")
+    return [c["id"] for c in channels if c["id"].startswith("medlytt-mon")] + [
+        b["id"] for b in bridges if b["id"].startswith("medlytt-mon")
+    ]
+
+
+async def nothing_left(sandbox: AsteriskSandbox) -> None:
+    deadline = time.monotonic() + 5
+    while await leftovers(sandbox):
+        assert time.monotonic() < deadline, f"left behind in Asterisk: {await leftovers(sandbox)}"
+        await asyncio.sleep(0.1)
+
+
+def heard(
+    sandbox: AsteriskSandbox, callid: str, sup: str, agent: str, start: float, end: float
+) -> dict:
+    freqs = [CALLER, AGENT_TONE[agent], SUPERVISOR]
+    return {
+        "supervisor": tones(sandbox.rx_file(sup, "supervisor"), freqs),
+        "agent": tones(sandbox.rx_file(callid, "agent"), freqs, start, end),
+        "caller": tones(sandbox.rx_file(callid, "caller"), freqs, start, end),
+    }
+
+
+@pytest.mark.parametrize(
+    ("mode", "agent_hears", "caller_hears"),
+    [("listen", False, False), ("whisper", True, False), ("barge", True, True)],
+)
+async def test_who_hears_the_supervisor(
+    app, client, asterisk_sandbox, mode, agent_hears, caller_hears
+):
+    token = make_user(app, f"kari-{mode}", "supervisor")
+    callid, agent = await answered_call(app, asterisk_sandbox, talk=8)
+    sup = f"{mode}{secrets.token_hex(3)}"
+    began = time.monotonic()
+    response = await client.post(
+        "/api/monitor",
+        json={"agent": agent, "mode": mode, "supervisor": f"Local/sup-{sup}@supervisor/n"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status == 201, await response.text()
+    session = await response.json()
+    assert session["mode"] == mode and session["agent"] == agent
+    assert app.metric("medlytt_monitor_sessions_active", {"mode": mode}) == 1
+    await asyncio.sleep(3)
+    stopped = await client.delete(
+        f"/api/monitor/{session['id']}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert stopped.status == 204
+    await nothing_left(asterisk_sandbox)
+    assert app.metric("medlytt_monitor_sessions_active", {"mode": mode}) == 0
+    assert app.metric("medlytt_monitor_sessions_total", {"mode": mode}) == 1
+    await wait_until(lambda: not app.state.calls, timeout=20)
+    # The agent's recording starts at answer, a moment before the session began.
+    offset = 0.5
+    got = await asyncio.to_thread(heard, asterisk_sandbox, callid, sup, agent, offset, offset + 3)
+    assert got["supervisor"][CALLER] > HEARD and got["supervisor"][AGENT_TONE[agent]] > HEARD, got
+    assert (got["agent"][SUPERVISOR] > HEARD) is agent_hears, got
+    assert (got["caller"][SUPERVISOR] > HEARD) is caller_hears, got
+    print(f"{mode}: set-up {(time.monotonic() - began):.2f} s incl. 3 s listening; {got}")
+
+
+async def test_switching_modes_in_one_session(app, client, asterisk_sandbox):
+    token = make_user(app, "kari-switch", "supervisor")
+    headers = {"Authorization": f"Bearer {token}"}
+    callid, agent = await answered_call(app, asterisk_sandbox, talk=14)
+    answered_at = time.monotonic()
+    sup = f"switch{secrets.token_hex(3)}"
+    response = await client.post(
+        "/api/monitor",
+        json={"agent": agent, "mode": "listen", "supervisor": f"Local/sup-{sup}@supervisor/n"},
+        headers=headers,
+    )
+    session = await response.json()
+    phases = []
+    for mode in ("listen", "whisper", "barge", "listen"):
+        if mode != "listen" or phases:
+            changed = await client.patch(
+                f"/api/monitor/{session['id']}", json={"mode": mode}, headers=headers
+            )
+            assert changed.status == 200, await changed.text()
+        start = time.monotonic() - answered_at
+        await asyncio.sleep(2.5)
+        phases.append((mode, start, time.monotonic() - answered_at))
+    await client.delete(f"/api/monitor/{session['id']}", headers=headers)
+    await nothing_left(asterisk_sandbox)
+    await wait_until(lambda: not app.state.calls, timeout=20)
+    sup_rx = asterisk_sandbox.rx_file(sup, "supervisor")
+    assert tones(sup_rx, [CALLER])[CALLER] > HEARD  # one supervisor leg heard the whole call
+    for mode, start, end in phases:
+        got = await asyncio.to_thread(
+            heard, asterisk_sandbox, callid, sup, agent, start + 0.4, end - 0.4
+        )
+        assert (got["agent"][SUPERVISOR] > HEARD) is (mode in ("whisper", "barge")), (mode, got)
+        assert (got["caller"][SUPERVISOR] > HEARD) is (mode == "barge"), (mode, got)
+    types = [e.type for e in app.plugin_state["recorder"] if e.type.startswith("monitoring.")]
+    assert types == ["monitoring.started"] + ["monitoring.mode_changed"] * 3 + [
+        "monitoring.stopped"
+    ]
+
+
+async def test_session_ends_when_the_caller_hangs_up(app, client, asterisk_sandbox):
+    token = make_user(app, "kari-hangup", "supervisor")
+    callid = await asyncio.to_thread(
+        asterisk_sandbox.place_call, "support", ring=0.3, talk=30, patience=3
+    )
+    agent = await wait_until(
+        lambda: next((a for a in AGENT_TONE if app.gateways[0].agent_leg(a)), None), timeout=10
+    )
+    response = await client.post(
+        "/api/monitor",
+        json={
+            "agent": agent,
+            "mode": "listen",
+            "supervisor": f"Local/sup-h{secrets.token_hex(3)}@supervisor/n",
+        },
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status == 201
+    await wait_until(lambda: not app.state.monitor_sessions, timeout=10)
+    stopped = [e for e in app.plugin_state["recorder"] if e.type == "monitoring.stopped"]
+    assert stopped[-1].reason == "call ended"
+    await nothing_left(asterisk_sandbox)
+    assert callid
+
+
+async def test_session_ends_when_the_supervisor_hangs_up(app, client, asterisk_sandbox):
+    token = make_user(app, "kari-suphangup", "supervisor")
+    await answered_call(app, asterisk_sandbox, talk=20)
+    agent = next(a for a in AGENT_TONE if app.gateways[0].agent_leg(a))
+    response = await client.post(
+        "/api/monitor",
+        json={
+            "agent": agent,
+            "mode": "listen",
+            "supervisor": f"Local/sup-s{secrets.token_hex(3)}@supervisor/n",
+        },
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    session = await response.json()
+    await asyncio.to_thread(
+        asterisk_sandbox.ari().request, "DELETE", f"/channels/medlytt-mon-{session['id']}-sup"
+    )
+    await wait_until(lambda: not app.state.monitor_sessions, timeout=10)
+    stopped = [e for e in app.plugin_state["recorder"] if e.type == "monitoring.stopped"]
+    assert stopped[-1].reason == "supervisor hung up"
+    await nothing_left(asterisk_sandbox)
+
+
+async def test_clear_errors_leave_nothing_behind(app, client, asterisk_sandbox):
+    sup_token = make_user(app, "kari-errors", "supervisor", teams=["team-a"])
+    agent_token = make_user(app, "ola-agent", "agent", agent_id="Local/agent1@agents/n")
+    make_user(app, "agent2-user", "agent", teams=["team-b"], agent_id="Local/agent2@agents/n")
+    make_user(app, "agent1-user", "agent", teams=["team-a"], agent_id="Local/agent3@agents/n")
+    admin_token = make_user(app, "root-admin", "admin")
+    body = {
+        "agent": "Local/agent1@agents/n",
+        "mode": "listen",
+        "supervisor": "Local/sup-x@supervisor/n",
+    }
+
+    def bearer(token):
+        return {"Authorization": f"Bearer {token}"}
+
+    assert (await client.post("/api/monitor", json=body)).status == 401
+    assert (await client.post("/api/monitor", json=body, headers=bearer("mlt_wrong"))).status == 401
+    assert (await client.post("/api/monitor", json=body, headers=bearer(agent_token))).status == 403
+    # agent1 is not on a call
+    response = await client.post("/api/monitor", json=body, headers=bearer(admin_token))
+    assert response.status == 409, await response.text()
+    assert "not on a call" in (await response.json())["error"]
+    bad = await client.post(
+        "/api/monitor", json={**body, "mode": "shout"}, headers=bearer(admin_token)
+    )
+    assert bad.status == 422 and "mode" in (await bad.json())["error"]
+    callid, agent = await answered_call(app, asterisk_sandbox, talk=10)
+    # A supervisor of another team may not monitor agent2 (team-b); agent1's user is nobody's
+    if agent == "Local/agent2@agents/n":
+        denied = await client.post(
+            "/api/monitor", json={**body, "agent": agent}, headers=bearer(sup_token)
+        )
+        assert denied.status == 403
+    unreachable = await client.post(
+        "/api/monitor",
+        json={**body, "agent": agent, "supervisor": "PJSIP/9999"},
+        headers=bearer(admin_token),
+    )
+    assert unreachable.status == 502, await unreachable.text()
+    assert "PJSIP/9999" in (await unreachable.json())["error"]
+    await nothing_left(asterisk_sandbox)
+    assert callid
