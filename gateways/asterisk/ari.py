@@ -100,6 +100,29 @@ class AriClient:
     async def get(self, path: str, **kwargs: Any) -> Any:
         return await self.request("GET", path, **kwargs)
 
+    async def get_bytes(self, path: str, *, template: str | None = None) -> bytes:
+        """``GET /ari{path}`` returning the raw body (recordings, sounds)."""
+        self.issued.append(("GET", template or path))
+        try:
+            async with self.session.get(
+                f"{self.base_url}/ari{path}", timeout=aiohttp.ClientTimeout(total=self.timeout * 6)
+            ) as response:
+                body = await response.read()
+                if response.status >= 400:
+                    raise AriError(
+                        "GET",
+                        path,
+                        response.status,
+                        _reason(body.decode(errors="replace"), response.reason),
+                    )
+                return body
+        except AriError:
+            raise
+        except TimeoutError:
+            raise AriError("GET", path, None, f"no answer within {self.timeout * 6:g} s") from None
+        except aiohttp.ClientError as exc:
+            raise AriError("GET", path, None, f"cannot reach Asterisk: {exc}") from None
+
     async def open_events(
         self, apps: list[str], *, subscribe_all: bool = True
     ) -> aiohttp.ClientWebSocketResponse:

@@ -801,7 +801,7 @@ class AsteriskSandbox:
         return info
 
     def _write_instance(self, root_info: RootInfo) -> None:
-        for sub in ("etc", "log", "spool", "spool/rx", "run", "lib", "cache"):
+        for sub in ("etc", "log", "spool", "spool/rx", "spool/recording", "run", "lib", "cache"):
             (self.instance_dir / sub).mkdir(parents=True, exist_ok=True)
         self.instance_dir.chmod(0o700)
         creds = self._secrets()

@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import msgspec
 from aiohttp import web
 from medlytt import auth, hookimpl
-from medlytt.events import MonitorMode
+from medlytt.events import MonitoringModeChanged, MonitoringStarted, MonitoringStopped, MonitorMode
 from medlytt.gateways.asterisk.ari import AriError
 from medlytt.web import json_response, medlytt_of
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from . import store
 from .service import MonitoringError, MonitoringService
 from .snoop import SupervisorUnreachable
 
@@ -164,6 +165,40 @@ async def list_monitoring(request: web.Request) -> web.Response:
     return json_response({"sessions": [service.describe(s) for s in service.sessions.values()]})
 
 
+async def get_recording(request: web.Request) -> web.StreamResponse:
+    """The audio of a recording: supervisors and admins, or the agent whose call it is."""
+    app = medlytt_of(request)
+    actor = await auth.authenticate(request)
+    row = await app.storage.run(lambda db: store.get_recording(db, request.match_info["id"]))
+    if row is None:
+        raise _Http(404, f"no recording {request.match_info['id']!r}")
+    if actor.role == "agent" and actor.agent_id != row["agent_id"]:
+        raise _Http(403, "agents may only hear recordings of their own calls")
+    if actor.role == "supervisor" and not await auth.may_monitor(app, actor, row["agent_id"]):
+        raise _Http(403, f"{actor.name} may not hear recordings of agent {row['agent_id']}")
+    return web.FileResponse(row["path"], headers={"Content-Type": "audio/wav"})
+
+
+async def monitoring_audit(request: web.Request) -> web.Response:
+    """The audit trail: an agent sees the rows about themselves, supervisors and admins all."""
+    app = medlytt_of(request)
+    actor = await auth.authenticate(request)
+    try:
+        limit = int(request.query.get("limit", "200"))
+    except ValueError:
+        raise _Http(422, "limit must be a whole number") from None
+    if not 1 <= limit <= 10_000:
+        raise _Http(422, "limit must be between 1 and 10000")
+    if actor.role == "agent":
+        if not actor.agent_id:
+            raise _Http(403, f"user {actor.name!r} is an agent with no agent_id")
+        agent_id: str | None = actor.agent_id
+    else:
+        agent_id = request.query.get("agent")
+    rows = await app.storage.run(lambda db: store.audit_rows(db, agent_id, limit))
+    return json_response({"audit": rows})
+
+
 class MonitoringCollector(Collector):
     def __init__(self, app: Medlytt) -> None:
         self.app = app
@@ -205,7 +240,48 @@ def medlytt_routes(app: Medlytt) -> list[web.RouteDef]:
         web.get("/api/monitor", list_monitoring),
         web.patch("/api/monitor/{id}", change_mode),
         web.delete("/api/monitor/{id}", stop_monitoring),
+        web.get("/api/recordings/{id}", get_recording),
+        web.get("/api/audit/monitoring", monitoring_audit),
     ]
+
+
+@hookimpl
+def medlytt_migrations() -> list[Any]:
+    return list(store.MIGRATIONS)
+
+
+@hookimpl
+async def medlytt_event(event: Any, app: Medlytt) -> None:
+    """Append every monitoring event to the audit trail."""
+    sessions: dict[str, dict[str, Any]] = app.plugin_state.setdefault(f"{PLUGIN}.audit", {})
+    row: dict[str, Any]
+    match event:
+        case MonitoringStarted():
+            sessions[event.session_id] = {
+                "supervisor": event.supervisor,
+                "agent_id": event.agent_id,
+                "call_id": event.call_id,
+            }
+            row = {"action": "started", "mode": event.mode.value, "recording": int(event.recording)}
+        case MonitoringModeChanged():
+            row = {
+                "action": "mode_changed",
+                "mode": event.mode.value,
+                "previous_mode": event.previous_mode.value,
+            }
+        case MonitoringStopped():
+            row = {
+                "action": "stopped",
+                "reason": event.reason,
+                "duration_seconds": event.duration_seconds,
+            }
+        case _:
+            return
+    who = sessions.get(event.session_id, {})
+    if isinstance(event, MonitoringStopped):
+        sessions.pop(event.session_id, None)
+    full = {"at": event.at.isoformat(), "session_id": event.session_id, **who, **row}
+    await app.storage.run(lambda db: store.append_audit(db, full))
 
 
 @hookimpl

@@ -9,14 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import time
+import wave
 from dataclasses import dataclass, field
+from io import BytesIO
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medlytt.clock import utcnow
-from medlytt.events import MonitoringModeChanged, MonitoringStarted, MonitoringStopped, MonitorMode
+from medlytt.events import (
+    MonitoringModeChanged,
+    MonitoringStarted,
+    MonitoringStopped,
+    MonitorMode,
+    RecordingReady,
+)
 
+from . import store
 from .snoop import SnoopSession
 
 if TYPE_CHECKING:
@@ -44,6 +55,7 @@ class ActiveSession:
     call_id: str
     mode: MonitorMode
     snoop: SnoopSession
+    record: bool = False
     started: float = field(default_factory=time.monotonic)
     stopping: bool = False
 
@@ -57,6 +69,8 @@ class MonitoringService:
         self.answer_timeout = answer_timeout
         self.sessions: dict[str, ActiveSession] = {}
         self.started_total: dict[str, int] = {}
+        #: Recordings are files beside the database, indexed in its ``recordings`` table.
+        self.recordings_dir = Path(os.path.abspath(app.config.storage.path)).parent / "recordings"
         gateway.ari_listeners.append(self.on_ari_event)
 
     async def start(
@@ -90,10 +104,19 @@ class MonitoringService:
             raise MonitoringError(422, "give either agent or call")
         session_id = secrets.token_hex(6)
         snoop = SnoopSession(self.gateway.ari, self.gateway.settings.app, session_id, channel)
-        session = ActiveSession(session_id, supervisor, endpoint, agent_id, call_id, mode, snoop)
+        session = ActiveSession(
+            session_id, supervisor, endpoint, agent_id, call_id, mode, snoop, record
+        )
         self.sessions[session_id] = session
         try:
             await snoop.start(endpoint, mode, self.answer_timeout)
+            if record:
+                try:
+                    await snoop.start_recording()
+                except BaseException:
+                    await snoop.finish_recording()
+                    await snoop.remove()
+                    raise
         except BaseException:
             self.sessions.pop(session_id, None)
             raise
@@ -138,7 +161,10 @@ class MonitoringService:
             return
         session.stopping = True
         try:
+            audio = await session.snoop.finish_recording() if session.record else None
             await session.snoop.remove()
+            if audio:
+                await self._store_recording(session, audio)
         finally:
             self.sessions.pop(session_id, None)
             self.app.publish(
@@ -150,6 +176,33 @@ class MonitoringService:
                     duration_seconds=time.monotonic() - session.started,
                 )
             )
+
+    async def _store_recording(self, session: ActiveSession, audio: bytes) -> None:
+        recording_id = secrets.token_hex(8)
+        folder = self.recordings_dir
+        row = {
+            "id": recording_id,
+            "created_at": utcnow().isoformat(),
+            "call_id": session.call_id,
+            "session_id": session.session_id,
+            "agent_id": session.agent_id,
+            "path": str(folder / f"{recording_id}.wav"),
+            "format": "wav",
+            "bytes": len(audio),
+            "duration_seconds": wav_seconds(audio),
+        }
+        await self.app.storage.run(lambda db: store.save_recording(db, row, audio))
+        self.app.publish(
+            RecordingReady(
+                at=utcnow(),
+                source=SOURCE,
+                recording_id=recording_id,
+                call_id=session.call_id,
+                uri=f"/api/recordings/{recording_id}",
+                duration_seconds=row["duration_seconds"],
+                session_id=session.session_id,
+            )
+        )
 
     async def stop_all(self, reason: str) -> None:
         for session_id in list(self.sessions):
@@ -171,3 +224,12 @@ class MonitoringService:
             "mode": session.mode.value,
             "seconds": round(time.monotonic() - session.started, 1),
         }
+
+
+def wav_seconds(audio: bytes) -> float:
+    """Length of a WAV file in seconds (0 when it cannot be read)."""
+    try:
+        with wave.open(BytesIO(audio)) as wav:
+            return wav.getnframes() / wav.getframerate()
+    except (wave.Error, EOFError):
+        return 0.0

@@ -247,3 +247,72 @@ async def test_clear_errors_leave_nothing_behind(app, client, asterisk_sandbox):
     assert "PJSIP/9999" in (await unreachable.json())["error"]
     await nothing_left(asterisk_sandbox)
     assert callid
+
+
+async def test_recording_and_the_agents_own_audit_trail(app, client, asterisk_sandbox, tmp_path):
+    sup_token = make_user(app, "kari-rec", "supervisor")
+    callid, agent = await answered_call(app, asterisk_sandbox, talk=12)
+    other = next(a for a in AGENT_TONE if a != agent)
+    agent_token = make_user(app, "the-agent", "agent", agent_id=agent)
+    other_token = make_user(app, "other-agent", "agent", agent_id=other)
+    headers = {"Authorization": f"Bearer {sup_token}"}
+    response = await client.post(
+        "/api/monitor",
+        json={
+            "agent": agent,
+            "mode": "listen",
+            "record": True,
+            "supervisor": f"Local/sup-r{secrets.token_hex(3)}@supervisor/n",
+        },
+        headers=headers,
+    )
+    assert response.status == 201, await response.text()
+    session = await response.json()
+    await asyncio.sleep(1)
+    changed = await client.patch(
+        f"/api/monitor/{session['id']}", json={"mode": "whisper"}, headers=headers
+    )
+    assert changed.status == 200
+    await asyncio.sleep(2)
+    await client.delete(f"/api/monitor/{session['id']}", headers=headers)
+    await nothing_left(asterisk_sandbox)
+    ready = await wait_until(
+        lambda: next(
+            (e for e in app.plugin_state["recorder"] if e.type == "recording.ready"), None
+        ),
+        timeout=10,
+    )
+    assert ready.call_id == f"phone-{callid}" and ready.session_id == session["id"]
+    assert 2.5 < ready.duration_seconds < 5
+    audio = await client.get(ready.uri, headers=headers)
+    assert audio.status == 200 and audio.headers["Content-Type"] == "audio/wav"
+    path = tmp_path / "recording.wav"
+    path.write_bytes(await audio.read())
+    heard_in_recording = tones(path, [CALLER, AGENT_TONE[agent]])
+    assert heard_in_recording[CALLER] > HEARD and heard_in_recording[AGENT_TONE[agent]] > HEARD
+    # The agent hears their own recording; another agent may not.
+    assert (
+        await client.get(ready.uri, headers={"Authorization": f"Bearer {agent_token}"})
+    ).status == 200
+    assert (
+        await client.get(ready.uri, headers={"Authorization": f"Bearer {other_token}"})
+    ).status == 403
+
+    await app.settle()
+    mine = await (
+        await client.get(
+            "/api/audit/monitoring", headers={"Authorization": f"Bearer {agent_token}"}
+        )
+    ).json()
+    rows = [r for r in mine["audit"] if r["session_id"] == session["id"]]
+    assert [r["action"] for r in reversed(rows)] == ["started", "mode_changed", "stopped"]
+    assert {r["supervisor"] for r in rows} == {"kari-rec"}
+    assert {r["call_id"] for r in rows} == {f"phone-{callid}"}
+    assert rows[0]["duration_seconds"] > 2.5 and rows[1]["previous_mode"] == "listen"
+    theirs = await (
+        await client.get(
+            "/api/audit/monitoring", headers={"Authorization": f"Bearer {other_token}"}
+        )
+    ).json()
+    assert all(r["agent_id"] == other for r in theirs["audit"])
+    assert session["id"] not in {r["session_id"] for r in theirs["audit"]}
