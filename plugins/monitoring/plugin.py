@@ -61,7 +61,12 @@ def service_of(app: Medlytt) -> MonitoringService:
         if gateway is None:
             raise _Http(503, "monitoring needs the Asterisk gateway ([asterisk] ari_url)")
         settings: MonitoringSettings = app.plugin_config(PLUGIN)
-        service = MonitoringService(app, gateway, settings.answer_timeout_seconds)  # type: ignore[arg-type]
+        service = MonitoringService(
+            app,
+            gateway,  # type: ignore[arg-type]
+            settings.answer_timeout_seconds,
+            settings.announce,
+        )
         app.plugin_state[PLUGIN] = service
     return service
 

@@ -63,8 +63,11 @@ class ActiveSession:
 class MonitoringService:
     """All monitoring sessions of one Medlytt."""
 
-    def __init__(self, app: Medlytt, gateway: AsteriskGateway, answer_timeout: float) -> None:
+    def __init__(
+        self, app: Medlytt, gateway: AsteriskGateway, answer_timeout: float, announce: str = "none"
+    ) -> None:
         self.app = app
+        self.announce = announce
         self.gateway = gateway
         self.answer_timeout = answer_timeout
         self.sessions: dict[str, ActiveSession] = {}
@@ -109,6 +112,8 @@ class MonitoringService:
         )
         self.sessions[session_id] = session
         try:
+            if self.announce == "beep":
+                await snoop.beep()
             await snoop.start(endpoint, mode, self.answer_timeout)
             if record:
                 try:

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 WHISPER = {MonitorMode.LISTEN: "none", MonitorMode.WHISPER: "out", MonitorMode.BARGE: "both"}
 PREFIX = "medlytt-mon-"
+#: The announcement tone; distinct from the sandbox's test tones (440, 900-1800, 2000 Hz).
+BEEP_HZ = 2600
 
 
 class SupervisorUnreachable(RuntimeError):
@@ -57,6 +59,7 @@ class SnoopSession:
         self.recording_name: str | None = None
         self._snoops = 0
         self._answered: asyncio.Future[None] | None = None
+        self._stasis: dict[str, asyncio.Future[None]] = {}
 
     # ------------------------------------------------------------------ set-up
 
@@ -106,24 +109,44 @@ class SnoopSession:
     async def _add_snoop(self, mode: MonitorMode) -> str:
         self._snoops += 1
         snoop_id = f"{PREFIX}{self.session_id}-snoop{self._snoops}"
-        await self.ari.request(
-            "POST",
-            f"/channels/{self.agent_channel}/snoop",
-            params={
-                "spy": "both",
-                "whisper": WHISPER[mode],
-                "app": self.app_name,
-                "appArgs": f"snoop,{self.session_id}",
-                "snoopId": snoop_id,
-            },
-            template="/channels/{channelId}/snoop",
-        )
+        await self._snoop(snoop_id, "both", WHISPER[mode], "snoop")
         try:
             await self._bridge_add([snoop_id])
         except BaseException:
             await self._hang_up(snoop_id)
             raise
         return snoop_id
+
+    async def _snoop(self, snoop_id: str, spy: str, whisper: str, role: str) -> None:
+        """Create a snoop channel and wait until it is in Stasis (only then can it be bridged,
+        played to or recorded: Asterisk answers 422 "Channel not in Stasis" before)."""
+        entered = asyncio.get_running_loop().create_future()
+        self._stasis[snoop_id] = entered
+        try:
+            await self.ari.request(
+                "POST",
+                f"/channels/{self.agent_channel}/snoop",
+                params={
+                    "spy": spy,
+                    "whisper": whisper,
+                    "app": self.app_name,
+                    "appArgs": f"{role},{self.session_id}",
+                    "snoopId": snoop_id,
+                },
+                template="/channels/{channelId}/snoop",
+            )
+            try:
+                await asyncio.wait_for(entered, 5)
+            except TimeoutError:
+                await self._hang_up(snoop_id)
+                raise AriError(
+                    "POST",
+                    f"/channels/{self.agent_channel}/snoop",
+                    None,
+                    "snoop channel did not enter Medlytt's Stasis application",
+                ) from None
+        finally:
+            self._stasis.pop(snoop_id, None)
 
     async def _bridge_add(self, channels: list[str]) -> None:
         await self.ari.request(
@@ -146,7 +169,10 @@ class SnoopSession:
         """Follow this session's channels; return why it ended, or None."""
         channel = (event.get("channel") or {}).get("id")
         kind = event.get("type")
-        if kind == "StasisStart" and channel == self.supervisor_id:
+        if kind == "StasisStart" and channel in self._stasis:
+            if not self._stasis[channel].done():
+                self._stasis[channel].set_result(None)
+        elif kind == "StasisStart" and channel == self.supervisor_id:
             if self._answered is not None and not self._answered.done():
                 self._answered.set_result(None)
         elif kind == "ChannelDestroyed" and channel == self.supervisor_id:
@@ -159,6 +185,27 @@ class SnoopSession:
             return "call ended"
         return None
 
+    # ------------------------------------------------------------------ announcement
+
+    async def beep(self, seconds: float = 0.4) -> None:
+        """Tell the agent monitoring starts: a short tone only the agent hears.
+
+        A whisper-only snoop (``spy=none whisper=out``) carries a playback into the agent's
+        ear; the caller hears nothing of it.
+        """
+        beeper = f"{PREFIX}{self.session_id}-beep"
+        await self._snoop(beeper, "none", "out", "beep")
+        try:
+            await self.ari.request(
+                "POST",
+                f"/channels/{beeper}/play",
+                params={"media": f"tone:{BEEP_HZ}/{int(seconds * 1000)}"},
+                template="/channels/{channelId}/play",
+            )
+            await asyncio.sleep(seconds + 0.1)
+        finally:
+            await self._hang_up(beeper)
+
     # ------------------------------------------------------------------ recording
 
     async def start_recording(self) -> None:
@@ -168,18 +215,7 @@ class SnoopSession:
         mode, and survives mode changes.
         """
         self.recorder_id = f"{PREFIX}{self.session_id}-rec"
-        await self.ari.request(
-            "POST",
-            f"/channels/{self.agent_channel}/snoop",
-            params={
-                "spy": "both",
-                "whisper": "none",
-                "app": self.app_name,
-                "appArgs": f"recorder,{self.session_id}",
-                "snoopId": self.recorder_id,
-            },
-            template="/channels/{channelId}/snoop",
-        )
+        await self._snoop(self.recorder_id, "both", "none", "recorder")
         self.recording_name = f"{PREFIX}{self.session_id}"
         await self.ari.request(
             "POST",

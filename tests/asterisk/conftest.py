@@ -81,9 +81,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 @pytest.fixture
-async def app(asterisk_sandbox: AsteriskSandbox, tmp_path) -> AsyncIterator[TestMedlytt]:
+async def app(
+    asterisk_sandbox: AsteriskSandbox, tmp_path, request: pytest.FixtureRequest
+) -> AsyncIterator[TestMedlytt]:
     """A running Medlytt connected to the session sandbox, recording every event."""
-    sections = {"asterisk": asterisk_sandbox.asterisk_section}
+    marker = request.node.get_closest_marker("medlytt_sections")
+    sections = {"asterisk": asterisk_sandbox.asterisk_section, **(marker.args[0] if marker else {})}
     async with running_medlytt(
         sections, db_path=tmp_path / "m.db", plugins=[("recorder", recorder)]
     ) as app:

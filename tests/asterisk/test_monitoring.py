@@ -14,6 +14,7 @@ import time
 import pytest
 from medlytt import auth
 from medlytt.gateways.asterisk.sandbox import AsteriskSandbox
+from medlytt.plugins.monitoring.snoop import BEEP_HZ
 from medlytt.testing import TestMedlytt, wait_until
 from tones import tones
 
@@ -316,3 +317,75 @@ async def test_recording_and_the_agents_own_audit_trail(app, client, asterisk_sa
     ).json()
     assert all(r["agent_id"] == other for r in theirs["audit"])
     assert session["id"] not in {r["session_id"] for r in theirs["audit"]}
+
+
+@pytest.mark.medlytt_sections({"monitoring": {"announce": "beep"}})
+async def test_the_agent_hears_a_beep_when_monitoring_starts(app, client, asterisk_sandbox):
+    token = make_user(app, "kari-beep", "supervisor")
+    callid, agent = await answered_call(app, asterisk_sandbox, talk=6)
+    response = await client.post(
+        "/api/monitor",
+        json={
+            "agent": agent,
+            "mode": "listen",
+            "supervisor": f"Local/sup-b{secrets.token_hex(3)}@supervisor/n",
+        },
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status == 201
+    await asyncio.sleep(1.5)
+    await client.delete(
+        f"/api/monitor/{(await response.json())['id']}",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    await nothing_left(asterisk_sandbox)
+    await wait_until(lambda: not app.state.calls, timeout=20)
+    agent_heard = tones(asterisk_sandbox.rx_file(callid, "agent"), [BEEP_HZ])[BEEP_HZ]
+    caller_heard = tones(asterisk_sandbox.rx_file(callid, "caller"), [BEEP_HZ])[BEEP_HZ]
+    # A 0.4 s beep in a 6 s recording: a smaller share of the whole file than a steady tone.
+    assert agent_heard > HEARD / 10, agent_heard
+    assert caller_heard < 5, caller_heard
+
+
+async def test_ten_supervisors_monitor_ten_calls_at_once(app, client, asterisk_sandbox):
+    gateway = app.gateways[0]
+    agents = [f"Local/agent{n}@agents/n" for n in range(10)]
+    tokens = [make_user(app, f"sup{n}", "supervisor") for n in range(10)]
+    for queue in ["support", "support", "sales", "sales"] + ["bulk"] * 6:
+        await asyncio.to_thread(asterisk_sandbox.place_call, queue, ring=0.3, talk=30)
+    await wait_until(lambda: all(gateway.agent_leg(a) for a in agents), timeout=20)
+
+    async def monitor(agent: str, token: str) -> dict:
+        response = await client.post(
+            "/api/monitor",
+            json={
+                "agent": agent,
+                "mode": "listen",
+                "supervisor": f"Local/sup-ten{secrets.token_hex(3)}@supervisor/n",
+            },
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status == 201, await response.text()
+        return await response.json()
+
+    sessions = await asyncio.gather(*(monitor(a, t) for a, t in zip(agents, tokens, strict=True)))
+    assert len({s["id"] for s in sessions}) == 10
+    assert {s["agent"] for s in sessions} == set(agents)
+    assert app.metric("medlytt_monitor_sessions_active", {"mode": "listen"}) == 10
+    bridges = await asyncio.to_thread(asterisk_sandbox.ari().request, "GET", "/bridges")
+    ours = [b for b in bridges if b["id"].startswith("medlytt-mon")]
+    assert len(ours) == 10 and all(len(b["channels"]) == 2 for b in ours)
+    statuses = await asyncio.gather(
+        *(
+            client.delete(f"/api/monitor/{s['id']}", headers={"Authorization": f"Bearer {t}"})
+            for s, t in zip(sessions, tokens, strict=True)
+        )
+    )
+    assert [r.status for r in statuses] == [204] * 10
+    await nothing_left(asterisk_sandbox)
+    assert app.metric("medlytt_monitor_sessions_active", {"mode": "listen"}) == 0
+    for channel in await asyncio.to_thread(asterisk_sandbox.ari().request, "GET", "/channels"):
+        if channel["id"].startswith("phone-"):
+            await asyncio.to_thread(
+                asterisk_sandbox.ari().request, "DELETE", f"/channels/{channel['id']}"
+            )

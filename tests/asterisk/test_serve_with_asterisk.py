@@ -32,7 +32,7 @@ def test_serve_against_the_sandbox(asterisk_sandbox, serve, tmp_path):
     assert ready["gateways"] == {"asterisk": True}
     assert ready["demo"] is False
     queues = {q["name"] for q in json.loads(get(server.url + "/api/queues")[1])["queues"]}
-    assert queues == {"support", "sales"}
+    assert queues == {"support", "sales", "bulk"}
 
     result = subprocess.run(
         [
