@@ -251,6 +251,13 @@ def medlytt_routes(app: Medlytt) -> list[web.RouteDef]:
 
 
 @hookimpl
+def medlytt_cli_commands(cli: Any) -> None:
+    from .cli import monitor
+
+    cli.add_command(monitor)
+
+
+@hookimpl
 def medlytt_migrations() -> list[Any]:
     return list(store.MIGRATIONS)
 

@@ -389,3 +389,46 @@ async def test_ten_supervisors_monitor_ten_calls_at_once(app, client, asterisk_s
             await asyncio.to_thread(
                 asterisk_sandbox.ari().request, "DELETE", f"/channels/{channel['id']}"
             )
+
+
+async def test_terminal_console_switches_modes_and_quits(app, client, asterisk_sandbox):
+    """`medlytt monitor AGENT --via ...` as a supervisor at a terminal would use it."""
+    from support import MEDLYTT, medlytt_env
+
+    token = make_user(app, "kari-cli", "supervisor")
+    callid, agent = await answered_call(app, asterisk_sandbox, talk=20)
+    url = str(client.server.make_url("")).rstrip("/")
+    proc = await asyncio.create_subprocess_exec(
+        MEDLYTT,
+        "monitor",
+        agent,
+        "--mode",
+        "listen",
+        "--via",
+        f"Local/sup-cli{secrets.token_hex(3)}@supervisor/n",
+        "--url",
+        url,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env=medlytt_env(MEDLYTT_TOKEN=token),
+    )
+    await wait_until(lambda: app.state.monitor_sessions, timeout=15)
+    for command in ("w", "b"):
+        proc.stdin.write(f"{command}\n".encode())
+        await proc.stdin.drain()
+        expected = {"w": "whisper", "b": "barge"}[command]
+        await wait_until(
+            lambda expected=expected: (
+                [s.mode.value for s in app.state.monitor_sessions.values()] == [expected]
+            ),
+            timeout=10,
+        )
+    proc.stdin.write(b"q\n")
+    await proc.stdin.drain()
+    output, _ = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 0, output.decode()
+    assert token not in output.decode()
+    assert not app.state.monitor_sessions
+    await nothing_left(asterisk_sandbox)
+    assert callid
