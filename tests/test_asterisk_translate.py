@@ -169,3 +169,18 @@ def test_a_call_whose_agent_complete_never_comes_is_completed_from_the_hangups()
         == []
     )
     assert t.open_calls() == {}
+
+
+def test_who_hung_up_is_who_left_the_bridge_first_not_whose_hangup_came_first():
+    t = AmiTranslator()
+    t.translate(member())
+    t.translate(caller("QueueCallerJoin", 100.0))
+    t.translate(caller("AgentConnect", 101.0, HoldTime="1", RingTime="1", DestUniqueid="a1"))
+    t.translate({"Event": "BridgeLeave", "Uniqueid": "a1", "Timestamp": "110.0"})  # agent left
+    t.translate({"Event": "BridgeLeave", "Uniqueid": "u1", "Timestamp": "110.0"})
+    t.translate(
+        {"Event": "Hangup", "Uniqueid": "u1", "Timestamp": "110.1"}
+    )  # caller's hangup first
+    t.translate({"Event": "Hangup", "Uniqueid": "a1", "Timestamp": "110.2"})
+    ended = t.overdue_completions(now=112.0)[0]
+    assert (ended.hung_up_by, ended.talk_seconds) == ("agent", 9.0)

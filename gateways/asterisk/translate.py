@@ -108,6 +108,7 @@ class AmiTranslator:
             "QueueCallerAbandon": self._caller_abandon,
             "VarSet": self._var_set,
             "Hangup": self._hangup,
+            "BridgeLeave": self._bridge_leave,
             "ChannelTalkingStart": self._talking_start,
             "ChannelTalkingStop": self._talking_stop,
         }
@@ -462,6 +463,18 @@ class AmiTranslator:
         entry = self._entry(m)
         if entry is not None and not entry.done:
             entry.abandon = m  # final when the caller's channel hangs up (see _hangup)
+        return []
+
+    def _bridge_leave(self, m: AmiMessage) -> list[ev.Event]:
+        """Who left the caller-agent bridge first is who hung up (the bridge then ends)."""
+        uniqueid = m.get("Uniqueid", "")
+        leg = self.agent_legs.get(uniqueid)
+        if leg is not None and not leg.done:
+            leg.first_hangup = leg.first_hangup or "agent"
+            return []
+        entry = self.entries.get(uniqueid)
+        if entry is not None and entry.answered_by is not None and not entry.done:
+            entry.first_hangup = entry.first_hangup or "caller"
         return []
 
     def _hangup(self, m: AmiMessage) -> list[ev.Event]:

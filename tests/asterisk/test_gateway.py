@@ -101,6 +101,24 @@ async def test_caller_hangs_up_during_the_call(app, asterisk_sandbox):
     assert ended.talk_seconds == complete.field_int(1)
 
 
+@pytest.mark.parametrize(("talk", "patience", "who"), [(2, 40, "agent"), (30, 4, "caller")])
+async def test_a_dropped_agent_complete_is_recovered_from_the_hangups(
+    app, asterisk_sandbox, talk, patience, who
+):
+    """Asterisk sometimes drops AMI AgentComplete (a snapshot race); force that for every
+    call and check the call is still ended with app_queue's own numbers."""
+    app.gateways[0].translator._handlers["AgentComplete"] = lambda message: []
+    callid = await asyncio.to_thread(
+        asterisk_sandbox.place_call, "support", ring=1, talk=talk, patience=patience
+    )
+    ended = await outcome(app, call_id(callid), (ev.CallEnded,), timeout=40)
+    log = queue_log(asterisk_sandbox, callid)
+    complete = log["COMPLETEAGENT" if who == "agent" else "COMPLETECALLER"]
+    assert ended.hung_up_by == who
+    assert ended.talk_seconds == complete.field_int(1)
+    assert ended.wait_seconds == complete.field_int(0)
+
+
 async def test_abandoned_while_waiting(app, asterisk_sandbox):
     callid = await asyncio.to_thread(asterisk_sandbox.place_call, "support", ring=8, patience=2)
     abandoned = await outcome(app, call_id(callid), (ev.CallAbandoned,))
