@@ -60,6 +60,7 @@ class QueueEntry:
     hold_time: int = 0
     agent_uniqueid: str | None = None
     first_hangup: str | None = None
+    left_bridge: float | None = None
     caller_hung_up: float | None = None
 
 
@@ -434,9 +435,9 @@ class AmiTranslator:
             if entry.done or entry.caller_hung_up is None or now - entry.caller_hung_up < grace:
                 continue
             entry.done = True
-            talk = math.floor(entry.caller_hung_up) - math.floor(
-                entry.connected or entry.caller_hung_up
-            )
+            # app_queue computes talktime when the bridge breaks up: the first BridgeLeave.
+            ended = entry.left_bridge or entry.caller_hung_up
+            talk = math.floor(ended) - math.floor(entry.connected or ended)
             stamp = {"Timestamp": str(entry.caller_hung_up)}
             out.append(
                 ev.CallEnded(
@@ -471,10 +472,12 @@ class AmiTranslator:
         leg = self.agent_legs.get(uniqueid)
         if leg is not None and not leg.done:
             leg.first_hangup = leg.first_hangup or "agent"
+            leg.left_bridge = leg.left_bridge or self._stamp(m)
             return []
         entry = self.entries.get(uniqueid)
         if entry is not None and entry.answered_by is not None and not entry.done:
             entry.first_hangup = entry.first_hangup or "caller"
+            entry.left_bridge = entry.left_bridge or self._stamp(m)
         return []
 
     def _hangup(self, m: AmiMessage) -> list[ev.Event]:
