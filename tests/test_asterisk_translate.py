@@ -184,3 +184,12 @@ def test_who_hung_up_is_who_left_the_bridge_first_not_whose_hangup_came_first():
     t.translate({"Event": "Hangup", "Uniqueid": "a1", "Timestamp": "110.2"})
     ended = t.overdue_completions(now=112.0)[0]
     assert (ended.hung_up_by, ended.talk_seconds) == ("agent", 9.0)
+
+
+def test_timeout_wait_counts_from_app_queues_own_start_second():
+    t = AmiTranslator()
+    t.translate(caller("QueueCallerJoin", 200.001))  # app_queue stamped 199, announced at 200.001
+    t.learn_start([{"Event": "QueueEntry", "Uniqueid": "u1", "Wait": "1", "Timestamp": "200.5"}])
+    t.translate(caller("QueueCallerLeave", 208.4))
+    out = t.translate({**caller("VarSet", 208.4), "Variable": "QUEUESTATUS", "Value": "TIMEOUT"})
+    assert out[0].wait_seconds == 9  # 208 - 199, as app_queue logs it; not 208 - 200

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from medlytt.clock import utcnow
-from medlytt.events import AgentState, CallEnded, Event
+from medlytt.events import AgentState, CallEnded, CallQueued, Event
 from medlytt.gateway import Gateway, Publish
 
 from .ami import AmiClient, AmiError
@@ -51,6 +51,7 @@ class AsteriskGateway(Gateway):
         self.asterisk_version: str | None = None
         self._publish: Publish | None = None
         self._wrap_up_timers: dict[str, asyncio.TimerHandle] = {}
+        self._background: set[asyncio.Task[None]] = set()
         #: Called with every ARI event (dict); features such as monitoring listen here.
         self.ari_listeners: list[Callable[[dict[str, Any]], None]] = []
 
@@ -124,6 +125,7 @@ class AsteriskGateway(Gateway):
             publish(event)
         for message in status:
             self._publish_all(self.translator.translate(message))
+        self.translator.learn_start(status)
 
     async def _pump(self, ami: AmiClient, ws: Any) -> None:
         """Translate AMI events until either connection closes."""
@@ -183,8 +185,21 @@ class AsteriskGateway(Gateway):
         assert self._publish is not None
         for event in events:
             self._publish(event)
+            if isinstance(event, CallQueued) and self.ami is not None:
+                task = asyncio.get_running_loop().create_task(
+                    self._learn_start(self.ami, event.queue)
+                )
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
             if isinstance(event, CallEnded) and event.agent_id and event.queue:
                 self._schedule_wrap_up_end(event.agent_id, event.queue)
+
+    async def _learn_start(self, ami: AmiClient, queue: str) -> None:
+        """Ask app_queue when it started timing the callers of ``queue`` (see translator)."""
+        try:
+            self.translator.learn_start(await ami.action_list("QueueStatus", Queue=queue))
+        except AmiError as exc:
+            log.debug("asterisk: QueueStatus for %s failed: %s", queue, exc)
 
     def _schedule_wrap_up_end(self, agent_id: str, queue: str) -> None:
         seconds = self.translator.wrap_up_seconds(queue)

@@ -45,6 +45,8 @@ class QueueEntry:
     uniqueid: str
     queue: str
     joined: float
+    #: app_queue's own start of the wait (whole seconds), learnt from QueueStatus.
+    start_second: int | None = None
     ringing: set[str] = field(default_factory=set)
     left: float | None = None
     answered_by: str | None = None
@@ -298,6 +300,22 @@ class AmiTranslator:
             )
         ]
 
+    def learn_start(self, status: list[AmiMessage]) -> None:
+        """Take app_queue's start second of each waiting caller from ``QueueStatus``.
+
+        app_queue stamps a caller's start (whole seconds) a moment before it announces the
+        join; a timeout's wait is counted from that stamp.  ``QueueEntry.Wait`` is "now minus
+        start" and the event's Timestamp is "now", which gives the stamp itself.
+        """
+        for message in status:
+            if message.get("Event") != "QueueEntry":
+                continue
+            entry = self.entries.get(message.get("Uniqueid", ""))
+            if entry is not None and entry.start_second is None and message.get("Timestamp"):
+                entry.start_second = _second(float(message["Timestamp"])) - _int(
+                    message.get("Wait")
+                )
+
     def end_wrap_up(self, agent_id: str, at: datetime) -> list[ev.Event]:
         """The queue's wrap-up time after a call has passed: the agent is available again."""
         agent = self.agents.get(agent_id)
@@ -437,7 +455,7 @@ class AmiTranslator:
             entry.done = True
             # app_queue computes talktime when the bridge breaks up: the first BridgeLeave.
             ended = entry.left_bridge or entry.caller_hung_up
-            talk = math.floor(ended) - math.floor(entry.connected or ended)
+            talk = _second(ended) - _second(entry.connected or ended)
             stamp = {"Timestamp": str(entry.caller_hung_up)}
             out.append(
                 ev.CallEnded(
@@ -522,7 +540,8 @@ class AmiTranslator:
         status = m.get("Value", "")
         if status == "TIMEOUT":
             # app_queue: time(NULL) - qe->start, both whole seconds.
-            wait = float(math.floor(left) - math.floor(entry.joined))
+            start = entry.start_second if entry.start_second is not None else _second(entry.joined)
+            wait = float(_second(left) - start)
             out.append(
                 ev.CallTimedOut(
                     at=self._at(m),
@@ -627,6 +646,16 @@ def _member_state(m: AmiMessage, agent: AgentView) -> AgentState:
     if m.get("Status") in ("6", "7"):
         return AgentState.RINGING
     return AgentState.AVAILABLE
+
+
+#: app_queue reads the clock (whole seconds) a moment before it stamps the AMI event that
+#: follows; a stamp just after a second boundary most likely belongs to the second before.
+CLOCK_TO_EVENT_SECONDS = 0.001
+
+
+def _second(stamp: float) -> int:
+    """The whole second app_queue's ``time(NULL)`` most likely read for an event at ``stamp``."""
+    return math.floor(stamp - CLOCK_TO_EVENT_SECONDS)
 
 
 def _int(value: str | None) -> int:
