@@ -206,12 +206,20 @@ async def test_session_ends_when_the_supervisor_hangs_up(app, client, asterisk_s
     await nothing_left(asterisk_sandbox)
 
 
-async def test_clear_errors_leave_nothing_behind(app, client, asterisk_sandbox):
-    sup_token = make_user(app, "kari-errors", "supervisor", teams=["team-a"])
-    agent_token = make_user(app, "ola-agent", "agent", agent_id="Local/agent1@agents/n")
-    make_user(app, "agent2-user", "agent", teams=["team-b"], agent_id="Local/agent2@agents/n")
-    make_user(app, "agent1-user", "agent", teams=["team-a"], agent_id="Local/agent3@agents/n")
-    admin_token = make_user(app, "root-admin", "admin")
+async def test_authorization_matrix_and_clear_errors_leave_nothing_behind(
+    app, client, asterisk_sandbox
+):
+    """Agent, supervisor of another team, supervisor of the team, admin; 401/403/409/422/502."""
+    other_team = make_user(app, "kari-team-a", "supervisor", teams=["team-a"])
+    same_team = make_user(app, "per-team-b", "supervisor", teams=["team-b"])
+    agent_token = make_user(app, "ola-agent", "agent", agent_id="Local/agent3@agents/n")
+    admin_phone = f"Local/sup-adm{secrets.token_hex(3)}@supervisor/n"
+    admin = app.storage.run_sync(
+        lambda db: (
+            auth.add_user(db, "root-admin", "admin", phone=admin_phone),
+            auth.create_token(db, "root-admin")[1],
+        )[1]
+    )
     body = {
         "agent": "Local/agent1@agents/n",
         "mode": "listen",
@@ -224,30 +232,56 @@ async def test_clear_errors_leave_nothing_behind(app, client, asterisk_sandbox):
     assert (await client.post("/api/monitor", json=body)).status == 401
     assert (await client.post("/api/monitor", json=body, headers=bearer("mlt_wrong"))).status == 401
     assert (await client.post("/api/monitor", json=body, headers=bearer(agent_token))).status == 403
-    # agent1 is not on a call
-    response = await client.post("/api/monitor", json=body, headers=bearer(admin_token))
-    assert response.status == 409, await response.text()
+    response = await client.post("/api/monitor", json=body, headers=bearer(admin))
+    assert response.status == 409, await response.text()  # agent1 is not on a call
     assert "not on a call" in (await response.json())["error"]
-    bad = await client.post(
-        "/api/monitor", json={**body, "mode": "shout"}, headers=bearer(admin_token)
-    )
+    bad = await client.post("/api/monitor", json={**body, "mode": "shout"}, headers=bearer(admin))
     assert bad.status == 422 and "mode" in (await bad.json())["error"]
-    callid, agent = await answered_call(app, asterisk_sandbox, talk=10)
-    # A supervisor of another team may not monitor agent2 (team-b); agent1's user is nobody's
-    if agent == "Local/agent2@agents/n":
-        denied = await client.post(
-            "/api/monitor", json={**body, "agent": agent}, headers=bearer(sup_token)
-        )
-        assert denied.status == 403
-    unreachable = await client.post(
+    both = await client.post("/api/monitor", json={**body, "call": "x"}, headers=bearer(admin))
+    assert both.status == 422
+
+    callid, agent = await answered_call(app, asterisk_sandbox, talk=15)
+    make_user(app, "the-agent", "agent", teams=["team-b"], agent_id=agent)
+    on_call = {**body, "agent": agent}
+    denied = await client.post("/api/monitor", json=on_call, headers=bearer(other_team))
+    assert denied.status == 403, await denied.text()
+    assert "not in their teams" in (await denied.json())["error"]
+    await nothing_left(asterisk_sandbox)
+    allowed = await client.post(
         "/api/monitor",
-        json={**body, "agent": agent, "supervisor": "PJSIP/9999"},
-        headers=bearer(admin_token),
+        json={**on_call, "supervisor": f"Local/sup-t{secrets.token_hex(3)}@supervisor/n"},
+        headers=bearer(same_team),
+    )
+    assert allowed.status == 201, await allowed.text()
+    session = await allowed.json()
+    # Another supervisor may not stop or change it; an admin may.
+    assert (
+        await client.delete(f"/api/monitor/{session['id']}", headers=bearer(other_team))
+    ).status == 403
+    assert (
+        await client.delete(f"/api/monitor/{session['id']}", headers=bearer(admin))
+    ).status == 204
+    await nothing_left(asterisk_sandbox)
+    # By call id, reaching the admin on the phone stored in the profile.
+    by_call = await client.post(
+        "/api/monitor", json={"call": f"phone-{callid}", "mode": "barge"}, headers=bearer(admin)
+    )
+    assert by_call.status == 201, await by_call.text()
+    described = await by_call.json()
+    assert (described["agent"], described["endpoint"], described["call"]) == (
+        agent,
+        admin_phone,
+        f"phone-{callid}",
+    )
+    assert (
+        await client.delete(f"/api/monitor/{described['id']}", headers=bearer(admin))
+    ).status == 204
+    unreachable = await client.post(
+        "/api/monitor", json={**on_call, "supervisor": "PJSIP/9999"}, headers=bearer(admin)
     )
     assert unreachable.status == 502, await unreachable.text()
     assert "PJSIP/9999" in (await unreachable.json())["error"]
     await nothing_left(asterisk_sandbox)
-    assert callid
 
 
 async def test_recording_and_the_agents_own_audit_trail(app, client, asterisk_sandbox, tmp_path):
