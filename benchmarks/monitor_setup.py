@@ -35,7 +35,6 @@ import statistics
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,23 +42,12 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from medlytt import auth
-from medlytt.gateways.asterisk.sandbox import AsteriskSandbox, SandboxSettings
+from medlytt.gateways.asterisk.sandbox import AsteriskSandbox, SandboxSettings, free_ports
 from medlytt.testing import running_medlytt, wait_until
 from medlytt.web import build_web_app, plugin_routes
 
 AGENTS = ("Local/agent1@agents/n", "Local/agent2@agents/n")
 FLOOR_APP = "bench-floor"
-
-
-def free_ports() -> tuple[int, int, int]:
-    """Two free TCP ports (ARI/HTTP, AMI) and a free UDP port (SIP) on 127.0.0.1."""
-    with ExitStack() as stack:
-        ports = []
-        for kind in (socket.SOCK_STREAM, socket.SOCK_STREAM, socket.SOCK_DGRAM):
-            sock = stack.enter_context(socket.socket(socket.AF_INET, kind))
-            sock.bind(("127.0.0.1", 0))
-            ports.append(sock.getsockname()[1])
-    return ports[0], ports[1], ports[2]
 
 
 def free_tcp_port() -> int:

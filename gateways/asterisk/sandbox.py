@@ -582,6 +582,20 @@ SECRET_FILES = frozenset({"ari.conf", "manager.conf", "pjsip.conf"})
 # ------------------------------------------------------------------------------------------
 
 
+def free_ports() -> tuple[int, int, int]:
+    """Two free TCP ports (ARI/HTTP, AMI) and a free UDP port (SIP) on 127.0.0.1.
+
+    For test sessions and benchmarks that run their own instance beside any other.
+    """
+    with contextlib.ExitStack() as stack:
+        ports = []
+        for kind in (socket.SOCK_STREAM, socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            sock = stack.enter_context(socket.socket(socket.AF_INET, kind))
+            sock.bind(("127.0.0.1", 0))
+            ports.append(sock.getsockname()[1])
+    return ports[0], ports[1], ports[2]
+
+
 def _port_free(port: int, kind: int) -> bool:
     with socket.socket(socket.AF_INET, kind) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack
 
 import pytest
-from medlytt.gateways.asterisk.sandbox import AsteriskSandbox, SandboxInfo, SandboxSettings
+from medlytt.gateways.asterisk.sandbox import (
+    AsteriskSandbox,
+    SandboxInfo,
+    SandboxSettings,
+    free_ports,
+)
 from medlytt.testing import TestMedlytt, running_medlytt, wait_until
 from sample_plugins import recorder
 
@@ -21,17 +24,6 @@ AGENT_TIMEOUT = 3
 """Seconds a queue member rings before RINGNOANSWER in the test sandbox (short: fast tests)."""
 
 _session: dict[str, SandboxInfo] = {}
-
-
-def free_ports() -> tuple[int, int, int]:
-    """Two free TCP ports (ARI/HTTP, AMI) and a free UDP port (SIP) on 127.0.0.1."""
-    with ExitStack() as stack:
-        ports = []
-        for kind in (socket.SOCK_STREAM, socket.SOCK_STREAM, socket.SOCK_DGRAM):
-            sock = stack.enter_context(socket.socket(socket.AF_INET, kind))
-            sock.bind(("127.0.0.1", 0))
-            ports.append(sock.getsockname()[1])
-    return ports[0], ports[1], ports[2]
 
 
 def require_root() -> None:
