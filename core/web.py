@@ -15,6 +15,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
 from . import __version__
+from .clock import utcnow
 
 if TYPE_CHECKING:
     from .app import Medlytt
@@ -153,7 +154,9 @@ async def api_state(request: web.Request) -> web.Response:
 
 async def api_queues(request: web.Request) -> web.Response:
     app = medlytt_of(request)
-    now = app.state.last_event_at
+    now = utcnow()
+    if app.state.last_event_at is not None and app.state.last_event_at > now:
+        now = app.state.last_event_at  # the demo's clock runs ahead when speed > 1
     queues = []
     for queue in app.state.queues.values():
         agents = [a for a in app.state.agents.values() if queue.name in a.queues]
@@ -166,7 +169,7 @@ async def api_queues(request: web.Request) -> web.Response:
                 "strategy": queue.strategy,
                 "service_level_seconds": queue.service_level_seconds,
                 "waiting": len(queue.waiting),
-                "longest_wait_seconds": queue.longest_wait(now) if now else 0.0,
+                "longest_wait_seconds": queue.longest_wait(now),
                 "agents": by_state,
             }
         )

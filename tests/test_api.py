@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from medlytt import events as ev
 from medlytt.clock import utcnow
 from medlytt.events import AgentState
@@ -16,17 +18,19 @@ async def test_api_routes_describe_the_live_state(medlytt, medlytt_client):
                 queues=("support",),
             )
         )
-        app.publish(ev.CallQueued(at=now, source="t", call_id="c1", queue="support"))
+        queued = now - timedelta(seconds=30)
+        app.publish(ev.CallQueued(at=queued, source="t", call_id="c1", queue="support"))
         client = await medlytt_client(app)
 
         queues = (await (await client.get("/api/queues")).json())["queues"]
+        # The oldest call has waited since it queued, up to now (not up to the last event).
+        assert 30 <= queues[0].pop("longest_wait_seconds") < 40
         assert queues == [
             {
                 "name": "support",
                 "strategy": "unknown",
                 "service_level_seconds": None,
                 "waiting": 1,
-                "longest_wait_seconds": 0.0,
                 "agents": {"available": 1},
             }
         ]

@@ -27,7 +27,9 @@ class DemoQueue(msgspec.Struct, forbid_unknown_fields=True):
 def default_queues() -> list[DemoQueue]:
     return [
         DemoQueue(name="support", calls_per_hour=110),
-        DemoQueue(name="sales", calls_per_hour=60, service_level_seconds=30, talk_mean_seconds=200),
+        DemoQueue(
+            name="sales", calls_per_hour=60, service_level_seconds=30.0, talk_mean_seconds=200.0
+        ),
         DemoQueue(
             name="billing", calls_per_hour=45, talk_mean_seconds=120, patience_mean_seconds=90
         ),
