@@ -83,17 +83,40 @@ def sample_value(exposition: str, name: str, labels: dict[str, str] | None = Non
     return None
 
 
-async def wait_until(
-    predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02
+def poll_until(
+    predicate: Callable[[], Any],
+    timeout: float = 10.0,
+    interval: float = 0.2,
+    what: str = "condition",
 ) -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    """Call ``predicate`` until it returns something truthy; fail after ``timeout`` seconds.
+
+    For synchronous tests (real processes, HTTP); coroutines use :func:`wait_until`.
+    """
     deadline = time.monotonic() + timeout
     while True:
         result = predicate()
         if result:
             return result
         if time.monotonic() > deadline:
-            raise TimeoutError(f"condition not met within {timeout} s")
+            raise TimeoutError(f"{what} not met within {timeout} s (last: {result!r})")
+        time.sleep(interval)
+
+
+async def wait_until(
+    predicate: Callable[[], Any],
+    timeout: float = 10.0,
+    interval: float = 0.02,
+    what: str = "condition",
+) -> Any:
+    """Like :func:`poll_until`, sleeping on the event loop between calls."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not met within {timeout} s (last: {result!r})")
         await asyncio.sleep(interval)
 
 

@@ -7,7 +7,7 @@ import urllib.request
 
 from medlytt.clock import utcnow
 from medlytt.events import CallQueued, decode_event
-from medlytt.testing import sample_value, wait_until
+from medlytt.testing import poll_until, sample_value, wait_until
 from sample_plugins import recorder
 
 
@@ -75,7 +75,7 @@ def test_sigterm_loses_no_event(serve, tmp_path):
         with urllib.request.urlopen(server.url + "/metrics", timeout=5) as r:
             return sample_value(r.read().decode(), "medlytt_journal_pending_events")
 
-    asyncio.run(wait_until(lambda: published() == count, timeout=15))
+    poll_until(lambda: published() == count, timeout=15, what=f"{count} events published")
     assert pending() == count  # nothing written yet: the flush interval is an hour away
     assert server.terminate() == 0, server.log.read_text()
     stored = rows(db)

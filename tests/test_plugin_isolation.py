@@ -6,7 +6,7 @@ import urllib.request
 
 from medlytt.clock import utcnow
 from medlytt.events import TalkStarted
-from medlytt.testing import wait_until
+from medlytt.testing import poll_until, wait_until
 from sample_plugins import failing, hanging, recorder
 from support import MEDLYTT, medlytt_env
 
@@ -111,9 +111,7 @@ def test_medlytt_plugins_shows_an_open_breaker_of_a_running_server(serve):
             plugins = {p["name"]: p for p in json.load(r)["plugins"]}
         return plugins["failing"]["breaker"] == "open"
 
-    import asyncio
-
-    asyncio.run(wait_until(failing_breaker, timeout=15))
+    poll_until(failing_breaker, timeout=15, what="breaker of the failing plugin open")
     result = subprocess.run(
         [MEDLYTT, "plugins", "--url", server.url],
         env=medlytt_env(),

@@ -2,10 +2,9 @@
 
 import json
 import subprocess
-import time
 import urllib.request
 
-from medlytt.testing import sample_value
+from medlytt.testing import poll_until, sample_value
 from support import MEDLYTT, medlytt_env
 
 
@@ -24,10 +23,7 @@ def test_serve_against_the_sandbox(asterisk_sandbox, serve, tmp_path):
     config.write_text("\n".join(lines) + "\n")
     server = serve("--config", str(config))
 
-    deadline = time.monotonic() + 20
-    while get(server.url + "/readyz")[0] != 200:
-        assert time.monotonic() < deadline, get(server.url + "/readyz")
-        time.sleep(0.2)
+    poll_until(lambda: get(server.url + "/readyz")[0] == 200, timeout=20, what="/readyz 200")
     ready = json.loads(get(server.url + "/readyz")[1])
     assert ready["gateways"] == {"asterisk": True}
     assert ready["demo"] is False
@@ -54,10 +50,13 @@ def test_serve_against_the_sandbox(asterisk_sandbox, serve, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     labels = {"queue": "sales", "outcome": "answered"}
-    deadline = time.monotonic() + 20
-    while sample_value(get(server.url + "/metrics")[1], "medlytt_queue_calls_total", labels) != 1:
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    poll_until(
+        lambda: (
+            sample_value(get(server.url + "/metrics")[1], "medlytt_queue_calls_total", labels) == 1
+        ),
+        timeout=20,
+        what="one answered sales call in /metrics",
+    )
     assert sample_value(get(server.url + "/metrics")[1], "medlytt_demo_mode") == 0
     assert server.terminate() == 0
     log = server.log.read_text()

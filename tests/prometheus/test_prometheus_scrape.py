@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
-from typing import TypeVar
 
-from medlytt.testing import sample_value
+from medlytt.testing import poll_until, sample_value
 from prometheus_client.parser import text_string_to_metric_families
 
 DEMO = {"MEDLYTT_DEMO__SPEED": "20", "MEDLYTT_DEMO__SEED": "1"}
-T = TypeVar("T")
-
-
-def poll(predicate: Callable[[], T | None], what: str, timeout: float = 20) -> T:
-    """Call ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s (last: {result!r})")
-        time.sleep(0.2)
 
 
 def scrape(url: str) -> str:
@@ -52,7 +36,7 @@ def test_promtool_accepts_the_exposition(serve, prometheus_bin):
         text = scrape(server.url)
         return text if total(text, "medlytt_queue_calls_total") >= 3 else None
 
-    text = poll(with_calls, "3 finished demo calls in /metrics")
+    text = poll_until(with_calls, timeout=20, what="3 finished demo calls in /metrics")
     assert total(text, "medlytt_queue_wait_seconds_count") >= 3
 
     check = subprocess.run(
@@ -70,10 +54,15 @@ def test_prometheus_scrapes_medlytt(serve, prometheus):
     server = serve(**DEMO)
     prom = prometheus(urllib.parse.urlsplit(server.url).netloc)
 
-    poll(lambda: prom.value('up{job="medlytt"}') == 1, 'Prometheus sees up{job="medlytt"} == 1')
-    calls = poll(
+    poll_until(
+        lambda: prom.value('up{job="medlytt"}') == 1,
+        timeout=20,
+        what='Prometheus sees up{job="medlytt"} == 1',
+    )
+    calls = poll_until(
         lambda: prom.value("sum(medlytt_queue_calls_total)"),
-        "Prometheus has sum(medlytt_queue_calls_total) > 0",
+        timeout=20,
+        what="Prometheus has sum(medlytt_queue_calls_total) > 0",
     )
     assert calls > 0
     assert prom.value('medlytt_demo_mode{job="medlytt"}') == 1
