@@ -4,7 +4,9 @@
 contract documented in ``docs/architecture.md``:
 
 start: load plugins → validate config → open storage → migrations → metrics → event bus
-and journal → ``medlytt_startup`` → gateways → (the web server is started by the caller)
+and journal → gateways created (``medlytt_gateways``) → ``medlytt_startup`` (plugins may
+attach to ``app.gateways`` here, before any event flows) → gateways started → (the web
+server is started by the caller)
 
 stop: gateways → drain plugin mailboxes → ``medlytt_shutdown`` → journal's last write →
 storage closed.
@@ -168,8 +170,9 @@ class Medlytt:
         if self.journal is not None:
             self.journal.start()
         self.bus.start()
+        self._choose_gateways(await self.host.call("medlytt_gateways", app=self))
         await self.host.call("medlytt_startup", app=self)
-        self._start_gateways(await self.host.call("medlytt_gateways", app=self))
+        self._start_gateways()
         self.started = True
 
     def _add_form(self, plugin: str, form: EvaluationForm) -> None:
@@ -182,12 +185,15 @@ class Medlytt:
             return
         self.forms[key] = form
 
-    def _start_gateways(self, results: list[tuple[Any, Any]]) -> None:
+    def _choose_gateways(self, results: list[tuple[Any, Any]]) -> None:
+        """Keep the real gateways, or the fallback (demo) ones when no real one is configured."""
         gateways = [g for _, result in results for g in (result or [])]
         real = [g for g in gateways if not g.fallback]
         self.gateways = real or gateways
         if not self.gateways:
             log.warning("no gateway configured: Medlytt receives no events")
+
+    def _start_gateways(self) -> None:
         for gateway in self.gateways:
             if gateway.demo:
                 log.warning(

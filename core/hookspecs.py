@@ -78,8 +78,9 @@ def medlytt_config_schema() -> type[msgspec.Struct] | None:
 def medlytt_startup(app: Medlytt) -> None:
     """Prepare the plugin when Medlytt starts.
 
-    Called once, after storage is open and every migration has run, before gateways start
-    sending events and before the HTTP server accepts requests.  ``app`` is the running
+    Called once, after storage is open and every migration has run, after the gateways
+    were created (``app.gateways``, so a plugin can attach to one) but before they start
+    sending events, and before the HTTP server accepts requests.  ``app`` is the running
     :class:`medlytt.app.Medlytt`: its ``config``, ``state``, ``storage`` and ``publish``.
     May be async.  Return value ignored.  An error here is isolated like any other: the
     plugin stays loaded and the failure is counted.
@@ -120,7 +121,7 @@ def medlytt_event(event: Event, state: LiveState, app: Medlytt) -> None:
 def medlytt_gateways(app: Medlytt) -> list[Gateway] | None:
     """Provide gateways: sources of events such as a PBX or the demo contact center.
 
-    Called once at start, after ``medlytt_startup``.  Return a list of
+    Called once at start, before ``medlytt_startup``; the gateways start after it.  Return a list of
     :class:`medlytt.gateway.Gateway` objects (or ``None``).  Medlytt runs each gateway,
     restarts it with backoff when it fails, and reports it in ``/readyz`` and
     ``medlytt_gateway_up{gateway}``.  A gateway with ``fallback = True`` (the demo) runs

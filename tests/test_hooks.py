@@ -43,8 +43,8 @@ async def test_lifecycle_order_and_keyword_subsets(medlytt):
     assert plugin.calls == [
         "migrations",
         "metrics",
+        "gateways",  # created before startup, so plugins can attach to them there
         "startup storage_open=True",
-        "gateways",
         "event call.queued waiting=1",  # the state already includes the event
         "shutdown storage_open=True",
     ]

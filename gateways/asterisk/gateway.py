@@ -54,6 +54,10 @@ class AsteriskGateway(Gateway):
         self._background: set[asyncio.Task[None]] = set()
         #: Called with every ARI event (dict); features such as monitoring listen here.
         self.ari_listeners: list[Callable[[dict[str, Any]], None]] = []
+        #: Stasis roles (the first application argument) that a feature handles. A channel
+        #: entering Medlytt's application with any other role (e.g. a dialplan hook whose
+        #: plugin is disabled) is sent back to the dialplan, never left waiting in Stasis.
+        self.stasis_roles: set[str] = set()
 
     def describe(self) -> dict[str, object]:
         return {
@@ -149,6 +153,8 @@ class AsteriskGateway(Gateway):
                         listener(event)
                     except Exception:
                         log.exception("asterisk: ARI event listener %r failed", listener)
+                if event.get("type") == "StasisStart":
+                    self._release_unclaimed(event)
             raise AriError("GET", "/events", None, "ARI WebSocket closed by Asterisk")
 
         tasks = [
@@ -166,6 +172,32 @@ class AsteriskGateway(Gateway):
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+
+    def _release_unclaimed(self, event: dict[str, Any]) -> None:
+        args = event.get("args") or [""]
+        if args[0] in self.stasis_roles:
+            return
+        channel = (event.get("channel") or {}).get("id", "")
+        log.warning(
+            "asterisk: channel %s entered Stasis with role %r that no plugin handles; "
+            "continuing it in the dialplan",
+            channel,
+            args[0],
+        )
+
+        async def release() -> None:
+            try:
+                await self.ari.request(
+                    "POST",
+                    f"/channels/{channel}/continue",
+                    template="/channels/{channelId}/continue",
+                )
+            except AriError as exc:
+                log.warning("asterisk: could not continue %s: %s", channel, exc)
+
+        task = asyncio.get_running_loop().create_task(release())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def agent_leg(self, agent_id: str) -> tuple[str, str] | None:
         """``(call_id, channel id)`` of the agent's side of the call the agent is on now."""

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SOURCE = "monitoring"
+#: The Stasis roles of the channels a monitoring session creates (see snoop.py).
+STASIS_ROLES = ("supervisor", "snoop", "beep", "recorder")
 
 
 class MonitoringError(Exception):
@@ -75,6 +77,7 @@ class MonitoringService:
         #: Recordings are files beside the database, indexed in its ``recordings`` table.
         self.recordings_dir = Path(os.path.abspath(app.config.storage.path)).parent / "recordings"
         gateway.ari_listeners.append(self.on_ari_event)
+        gateway.stasis_roles.update(STASIS_ROLES)
 
     async def start(
         self,

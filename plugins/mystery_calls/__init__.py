@@ -1,0 +1,1 @@
+"""Mystery calls: test calls as a customer, on demand, from plugins and on schedules."""
