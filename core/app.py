@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 from prometheus_client import CollectorRegistry
 
-from . import auth
+from . import auth, recordings
 from . import journal as journal_module
 from .config import Config, ConfigError
 from .event_bus import EventBus
@@ -157,7 +157,8 @@ class Medlytt:
         """Open storage, migrate, register metrics, start plugins and gateways."""
         await self.storage.open()
         migrations: list[tuple[str, Migration]] = [
-            ("core", m) for m in [*journal_module.MIGRATIONS, *auth.MIGRATIONS]
+            ("core", m)
+            for m in [*journal_module.MIGRATIONS, *auth.MIGRATIONS, *recordings.MIGRATIONS]
         ]
         for info, result in self.host.call_sync("medlytt_migrations"):
             migrations.extend((info.name, m) for m in result or [])

@@ -62,6 +62,8 @@ def build_web_app(
     app: Medlytt, plugin_routes: list[tuple[str, list[web.RouteDef]]]
 ) -> web.Application:
     """The aiohttp application with the core routes and every plugin's routes."""
+    from .recordings import serve as serve_recording  # recordings imports this module
+
     web_app = web.Application(middlewares=[json_errors])
     web_app[APP_KEY] = app
     web_app.add_routes(
@@ -79,6 +81,7 @@ def build_web_app(
             web.get("/api/events", api_events),
             web.get("/api/forms", api_forms),
             web.get("/api/me", api_me),
+            web.get("/api/recordings/{id}", serve_recording),
         ]
     )
     for plugin, routes in plugin_routes:

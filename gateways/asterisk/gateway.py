@@ -58,6 +58,7 @@ class AsteriskGateway(Gateway):
         #: entering Medlytt's application with any other role (e.g. a dialplan hook whose
         #: plugin is disabled) is sent back to the dialplan, never left waiting in Stasis.
         self.stasis_roles: set[str] = set()
+        self._stasis_waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
     def describe(self) -> dict[str, object]:
         return {
@@ -154,7 +155,7 @@ class AsteriskGateway(Gateway):
                     except Exception:
                         log.exception("asterisk: ARI event listener %r failed", listener)
                 if event.get("type") == "StasisStart":
-                    self._release_unclaimed(event)
+                    self._stasis_started(event)
             raise AriError("GET", "/events", None, "ARI WebSocket closed by Asterisk")
 
         tasks = [
@@ -173,11 +174,26 @@ class AsteriskGateway(Gateway):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
-    def _release_unclaimed(self, event: dict[str, Any]) -> None:
+    def expect_stasis(self, channel_id: str) -> asyncio.Future[dict[str, Any]]:
+        """A future resolved with the StasisStart event of ``channel_id``.
+
+        Ask before creating the channel: only a channel in Stasis can be bridged, played to
+        or recorded (Asterisk answers 422 "Channel not in Stasis" before).  Cancel the
+        future (or let it resolve) to forget it.
+        """
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._stasis_waiters[channel_id] = future
+        future.add_done_callback(lambda _: self._stasis_waiters.pop(channel_id, None))
+        return future
+
+    def _stasis_started(self, event: dict[str, Any]) -> None:
+        channel = (event.get("channel") or {}).get("id", "")
+        waiter = self._stasis_waiters.get(channel)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(event)
         args = event.get("args") or [""]
         if args[0] in self.stasis_roles:
             return
-        channel = (event.get("channel") or {}).get("id", "")
         log.warning(
             "asterisk: channel %s entered Stasis with role %r that no plugin handles; "
             "continuing it in the dialplan",

@@ -16,28 +16,23 @@ refused a request or cannot be reached, 2 for usage errors, 130 after Ctrl-C.
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import signal
 import sys
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import Any
 
 import click
+from medlytt.client import DEFAULT_URL, Api, ApiError, Unreachable, check_url, fail
 from medlytt.events import MonitorMode
 
-DEFAULT_URL = "http://127.0.0.1:8470"
 POLL_SECONDS = 2.0
 #: Starting a session waits for the supervisor's phone to be answered
 #: (``[monitoring] answer_timeout_seconds``, at most 120 s).
 START_TIMEOUT = 130.0
-TIMEOUT = 15.0
 COMMANDS = {
     "l": "listen",
     "listen": "listen",
@@ -59,77 +54,8 @@ WHO_HEARS = {
 }
 
 
-class ApiError(Exception):
-    """The server answered with an error status; ``message`` is its JSON ``error``."""
-
-    def __init__(self, status: int, message: str) -> None:
-        self.status = status
-        self.message = message
-        super().__init__(f"{message} (HTTP {status})")
-
-
-class Unreachable(Exception):
-    """No HTTP answer at all: connection refused, DNS, timeout."""
-
-
 class _Stopped(Exception):
     """Ctrl-C, SIGTERM or SIGHUP arrived."""
-
-
-class Api:
-    """The few calls the console needs, with ``Authorization: Bearer`` when a token is set."""
-
-    def __init__(self, url: str, token: str | None) -> None:
-        self.url = url.rstrip("/")
-        self._token = token
-
-    def request(self, method: str, path: str, body: Any = None, timeout: float = TIMEOUT) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method)
-        req.add_header("Accept", "application/json")
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        if self._token:
-            req.add_header("Authorization", f"Bearer {self._token}")
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:
-            raise ApiError(exc.code, _error_message(exc)) from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise Unreachable(f"cannot connect to Medlytt at {self.url}: {reason}") from None
-        return json.loads(raw) if raw else None
-
-
-def _error_message(exc: urllib.error.HTTPError) -> str:
-    """The ``error`` of a JSON error body, else the start of whatever the body was."""
-    try:
-        raw = exc.read()
-    except OSError:
-        raw = b""
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        data = None
-    if isinstance(data, dict) and isinstance(data.get("error"), str):
-        return data["error"]
-    text = raw.decode(errors="replace").strip()
-    return text[:200] or str(exc.reason)
-
-
-def _fail(exc: ApiError | Unreachable, has_token: bool) -> NoReturn:
-    click.echo(f"medlytt: {exc}", err=True)
-    if isinstance(exc, ApiError) and exc.status == 401 and not has_token:
-        click.echo("medlytt: no token given: use --token or set MEDLYTT_TOKEN", err=True)
-    sys.exit(1)
-
-
-def _check_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    parts = urllib.parse.urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise click.BadParameter(f"{value!r} is not an http(s) URL, e.g. {DEFAULT_URL}")
-    return value
 
 
 @contextmanager
@@ -207,7 +133,7 @@ def _describe(session: dict[str, Any]) -> str:
     default=DEFAULT_URL,
     show_default=True,
     envvar="MEDLYTT_URL",
-    callback=_check_url,
+    callback=check_url,
     help="The running Medlytt (env MEDLYTT_URL).",
 )
 @click.option(
@@ -243,7 +169,7 @@ def monitor(
         )
         sys.exit(130)
     except (ApiError, Unreachable) as exc:
-        _fail(exc, bool(token))
+        fail(exc, bool(token))
     click.echo(_describe(session))
     click.echo(HELP)
     sys.exit(_console(api, session["id"]))

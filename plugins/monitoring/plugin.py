@@ -170,20 +170,6 @@ async def list_monitoring(request: web.Request) -> web.Response:
     return json_response({"sessions": [service.describe(s) for s in service.sessions.values()]})
 
 
-async def get_recording(request: web.Request) -> web.StreamResponse:
-    """The audio of a recording: supervisors and admins, or the agent whose call it is."""
-    app = medlytt_of(request)
-    actor = await auth.authenticate(request)
-    row = await app.storage.run(lambda db: store.get_recording(db, request.match_info["id"]))
-    if row is None:
-        raise _Http(404, f"no recording {request.match_info['id']!r}")
-    if actor.role == "agent" and actor.agent_id != row["agent_id"]:
-        raise _Http(403, "agents may only hear recordings of their own calls")
-    if actor.role == "supervisor" and not await auth.may_monitor(app, actor, row["agent_id"]):
-        raise _Http(403, f"{actor.name} may not hear recordings of agent {row['agent_id']}")
-    return web.FileResponse(row["path"], headers={"Content-Type": "audio/wav"})
-
-
 async def monitoring_audit(request: web.Request) -> web.Response:
     """The audit trail: an agent sees the rows about themselves, supervisors and admins all."""
     app = medlytt_of(request)
@@ -245,7 +231,6 @@ def medlytt_routes(app: Medlytt) -> list[web.RouteDef]:
         web.get("/api/monitor", list_monitoring),
         web.patch("/api/monitor/{id}", change_mode),
         web.delete("/api/monitor/{id}", stop_monitoring),
-        web.get("/api/recordings/{id}", get_recording),
         web.get("/api/audit/monitoring", monitoring_audit),
     ]
 

@@ -9,25 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import secrets
 import time
-import wave
 from dataclasses import dataclass, field
-from io import BytesIO
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from medlytt import recordings
 from medlytt.clock import utcnow
 from medlytt.events import (
     MonitoringModeChanged,
     MonitoringStarted,
     MonitoringStopped,
     MonitorMode,
-    RecordingReady,
 )
 
-from . import store
 from .snoop import SnoopSession
 
 if TYPE_CHECKING:
@@ -74,8 +69,6 @@ class MonitoringService:
         self.answer_timeout = answer_timeout
         self.sessions: dict[str, ActiveSession] = {}
         self.started_total: dict[str, int] = {}
-        #: Recordings are files beside the database, indexed in its ``recordings`` table.
-        self.recordings_dir = Path(os.path.abspath(app.config.storage.path)).parent / "recordings"
         gateway.ari_listeners.append(self.on_ari_event)
         gateway.stasis_roles.update(STASIS_ROLES)
 
@@ -186,30 +179,13 @@ class MonitoringService:
             )
 
     async def _store_recording(self, session: ActiveSession, audio: bytes) -> None:
-        recording_id = secrets.token_hex(8)
-        folder = self.recordings_dir
-        row = {
-            "id": recording_id,
-            "created_at": utcnow().isoformat(),
-            "call_id": session.call_id,
-            "session_id": session.session_id,
-            "agent_id": session.agent_id,
-            "path": str(folder / f"{recording_id}.wav"),
-            "format": "wav",
-            "bytes": len(audio),
-            "duration_seconds": wav_seconds(audio),
-        }
-        await self.app.storage.run(lambda db: store.save_recording(db, row, audio))
-        self.app.publish(
-            RecordingReady(
-                at=utcnow(),
-                source=SOURCE,
-                recording_id=recording_id,
-                call_id=session.call_id,
-                uri=f"/api/recordings/{recording_id}",
-                duration_seconds=row["duration_seconds"],
-                session_id=session.session_id,
-            )
+        await recordings.save(
+            self.app,
+            audio,
+            source=SOURCE,
+            call_id=session.call_id,
+            agent_id=session.agent_id,
+            session_id=session.session_id,
         )
 
     async def stop_all(self, reason: str) -> None:
@@ -232,12 +208,3 @@ class MonitoringService:
             "mode": session.mode.value,
             "seconds": round(time.monotonic() - session.started, 1),
         }
-
-
-def wav_seconds(audio: bytes) -> float:
-    """Length of a WAV file in seconds (0 when it cannot be read)."""
-    try:
-        with wave.open(BytesIO(audio)) as wav:
-            return wav.getnframes() / wav.getframerate()
-    except (wave.Error, EOFError):
-        return 0.0

@@ -1,1 +1,377 @@
-"""placeholder"""
+"""The mystery calls plugin: routes, metrics, storage and the campaign scheduler.
+
+Routes (``Authorization: Bearer <token>``; see docs/mystery-calls.md):
+
+* ``POST /api/mystery-calls`` place a call · ``GET /api/mystery-calls`` results
+* ``GET|DELETE /api/mystery-calls/{id}`` one result · hang up a running call
+* ``POST /api/mystery-calls/{id}/evaluation`` mark evaluated: the agent sees it from then on
+* ``GET|POST /api/mystery-campaigns`` · ``GET|PATCH /api/mystery-campaigns/{name}``
+* ``GET|PUT /api/mystery-kill-switch``
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, Literal
+
+import msgspec
+from aiohttp import web
+from medlytt import auth, hookimpl, recordings
+from medlytt.clock import utcnow
+from medlytt.events import Event
+from medlytt.web import json_response, medlytt_of
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from . import store
+from .call import MysteryCall
+from .campaigns import CampaignScheduler
+from .model import OUTCOMES, CallRequest, CampaignRequest, RequestError
+from .service import MysteryService, Refused
+from .settings import MysterySettings
+
+if TYPE_CHECKING:
+    from medlytt.app import Medlytt
+
+PLUGIN = "mystery_calls"
+ANSWER_BUCKETS = (5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600)
+
+
+class KillSwitch(msgspec.Struct, forbid_unknown_fields=True):
+    on: bool
+    #: What happens to running calls when switching on (default: ``kill_running``).
+    running: Literal["finish", "hang_up"] | None = None
+
+
+class Evaluation(msgspec.Struct, forbid_unknown_fields=True):
+    evaluation_id: str | None = None
+    notes: str | None = None
+
+
+class CampaignChange(msgspec.Struct, forbid_unknown_fields=True):
+    active: bool
+
+
+class _Http(web.HTTPException):
+    """An HTTP error with a JSON body naming the problem (and the limit, if one)."""
+
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        self.status_code = status
+        body = {"error": message, "status": status, **{k: v for k, v in extra.items() if v}}
+        super().__init__(text=msgspec.json.encode(body).decode(), content_type="application/json")
+
+
+def parts(app: Medlytt) -> tuple[MysteryService, CampaignScheduler]:
+    service, scheduler = app.plugin_state[PLUGIN]
+    return service, scheduler
+
+
+async def _body(request: web.Request, schema: type[Any]) -> Any:
+    try:
+        return msgspec.json.decode(await request.read(), type=schema)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise _Http(422, f"bad request body: {exc}") from None
+
+
+def _staff(actor: auth.Actor) -> None:
+    auth.require_role(actor, "admin", "supervisor")
+
+
+def _limit(request: web.Request) -> int:
+    try:
+        limit = int(request.query.get("limit", "200"))
+    except ValueError:
+        raise _Http(422, "limit must be a whole number") from None
+    if not 1 <= limit <= 10_000:
+        raise _Http(422, "limit must be between 1 and 10000")
+    return limit
+
+
+def _refused(exc: Refused | RequestError) -> _Http:
+    if isinstance(exc, RequestError):
+        return _Http(422, str(exc))
+    return _Http(exc.status, str(exc), limit=exc.limit)
+
+
+# ---------------------------------------------------------------------------- calls
+
+
+async def place_call(request: web.Request) -> web.Response:
+    app = medlytt_of(request)
+    actor = await auth.authenticate(request)
+    _staff(actor)
+    body: CallRequest = await _body(request, CallRequest)
+    service, scheduler = parts(app)
+    try:
+        if body.campaign is not None:
+            scheduler.check_open(body.campaign)
+        call = await service.place(body, requested_by=actor.name, campaign=body.campaign)
+    except (Refused, RequestError) as exc:
+        raise _refused(exc) from None
+    return json_response(call.row(), status=201)
+
+
+async def list_calls(request: web.Request) -> web.Response:
+    """Results; an agent sees only evaluated calls they answered (transparency)."""
+    app = medlytt_of(request)
+    actor = await auth.authenticate(request)
+    limit = _limit(request)
+    campaign = request.query.get("campaign")
+    if actor.role == "agent":
+        agent_id = actor.agent_id or "\0"
+        rows = await app.storage.run(
+            lambda db: store.calls(db, agent_id=agent_id, evaluated_only=True, limit=limit)
+        )
+    else:
+        agent = request.query.get("agent")
+        rows = await app.storage.run(
+            lambda db: store.calls(db, campaign=campaign, agent_id=agent, limit=limit)
+        )
+    return json_response({"mystery_calls": rows})
+
+
+async def _visible_row(request: web.Request) -> dict[str, Any]:
+    app = medlytt_of(request)
+    actor = await auth.authenticate(request)
+    mystery_call_id = request.match_info["id"]
+    row = await app.storage.run(lambda db: store.get_call(db, mystery_call_id))
+    hidden = row is None or (
+        actor.role == "agent" and (row["agent_id"] != actor.agent_id or row["evaluated_at"] is None)
+    )
+    if hidden:
+        raise _Http(404, f"no mystery call {mystery_call_id!r}")
+    assert row is not None
+    return row
+
+
+async def get_call(request: web.Request) -> web.Response:
+    return json_response(await _visible_row(request))
+
+
+async def stop_call(request: web.Request) -> web.Response:
+    app = medlytt_of(request)
+    actor = await auth.authenticate(request)
+    _staff(actor)
+    service, _ = parts(app)
+    if not await service.stop_call(request.match_info["id"], f"stopped by {actor.name}"):
+        raise _Http(404, f"no running mystery call {request.match_info['id']!r}")
+    return web.Response(status=204)
+
+
+async def evaluate_call(request: web.Request) -> web.Response:
+    """Mark a finished call evaluated: from now on the answering agent sees it and its audio."""
+    app = medlytt_of(request)
+    actor = await auth.authenticate(request)
+    _staff(actor)
+    body: Evaluation = await _body(request, Evaluation)
+    row = await _visible_row(request)
+    if row["outcome"] == "running":
+        raise _Http(409, "the call is still running")
+    changes = {
+        "evaluated_at": utcnow().isoformat(),
+        "evaluation_id": body.evaluation_id,
+        "notes": body.notes,
+    }
+
+    def write(db: Any) -> None:
+        store.update_call(db, row["id"], changes)
+        if row["recording_id"]:
+            recordings.reveal_to_agent(db, row["recording_id"])
+
+    await app.storage.run(write)
+    return json_response({**row, **changes})
+
+
+# ---------------------------------------------------------------------------- campaigns
+
+
+async def create_campaign(request: web.Request) -> web.Response:
+    app = medlytt_of(request)
+    actor = await auth.authenticate(request)
+    _staff(actor)
+    body: CampaignRequest = await _body(request, CampaignRequest)
+    _, scheduler = parts(app)
+    try:
+        return json_response(await scheduler.create(body, by=actor.name), status=201)
+    except (Refused, RequestError) as exc:
+        raise _refused(exc) from None
+
+
+async def list_campaigns(request: web.Request) -> web.Response:
+    app = medlytt_of(request)
+    _staff(await auth.authenticate(request))
+    _, scheduler = parts(app)
+    return json_response(
+        {"campaigns": [await scheduler.describe(name) for name in sorted(scheduler.campaigns)]}
+    )
+
+
+async def get_campaign(request: web.Request) -> web.Response:
+    app = medlytt_of(request)
+    _staff(await auth.authenticate(request))
+    _, scheduler = parts(app)
+    name = request.match_info["name"]
+    try:
+        described = await scheduler.describe(name)
+    except Refused as exc:
+        raise _refused(exc) from None
+    results = await app.storage.run(lambda db: store.calls(db, campaign=name))
+    return json_response({**described, "results": results})
+
+
+async def change_campaign(request: web.Request) -> web.Response:
+    app = medlytt_of(request)
+    _staff(await auth.authenticate(request))
+    body: CampaignChange = await _body(request, CampaignChange)
+    _, scheduler = parts(app)
+    try:
+        return json_response(await scheduler.set_active(request.match_info["name"], body.active))
+    except Refused as exc:
+        raise _refused(exc) from None
+
+
+# ---------------------------------------------------------------------------- kill switch
+
+
+async def get_kill_switch(request: web.Request) -> web.Response:
+    app = medlytt_of(request)
+    _staff(await auth.authenticate(request))
+    service, _ = parts(app)
+    return json_response(_switch_state(service))
+
+
+async def put_kill_switch(request: web.Request) -> web.Response:
+    app = medlytt_of(request)
+    actor = await auth.authenticate(request)
+    _staff(actor)
+    body: KillSwitch = await _body(request, KillSwitch)
+    service, _ = parts(app)
+    hung_up = await service.set_kill_switch(body.on, by=actor.name, running=body.running)
+    return json_response({**_switch_state(service), "hung_up": hung_up})
+
+
+def _switch_state(service: MysteryService) -> dict[str, Any]:
+    stopped = service.stopped or {}
+    return {
+        "on": service.stopped is not None,
+        "changed_at": stopped.get("changed_at"),
+        "changed_by": stopped.get("changed_by"),
+        "running": len(service.running),
+    }
+
+
+# ---------------------------------------------------------------------------- metrics
+
+
+class MysteryMetrics:
+    def __init__(self, registry: CollectorRegistry, app: Medlytt) -> None:
+        self.calls = Counter(
+            "medlytt_mystery_calls",
+            "Mystery calls finished, by campaign (empty: on demand) and outcome.",
+            ["campaign", "outcome"],
+            registry=registry,
+        )
+        self.answer = Histogram(
+            "medlytt_mystery_answer_seconds",
+            "Time from dialling until an agent answered, for answered mystery calls.",
+            ["campaign"],
+            buckets=ANSWER_BUCKETS,
+            registry=registry,
+        )
+        running = Gauge(
+            "medlytt_mystery_calls_running", "Mystery calls in progress.", registry=registry
+        )
+        running.set_function(lambda: len(self._service(app).running) if self._ready(app) else 0)
+        switch = Gauge(
+            "medlytt_mystery_kill_switch",
+            "1 while the kill switch stops new mystery calls.",
+            registry=registry,
+        )
+        switch.set_function(lambda: float(self._ready(app) and bool(self._service(app).stopped)))
+
+    @staticmethod
+    def _ready(app: Medlytt) -> bool:
+        return PLUGIN in app.plugin_state
+
+    @staticmethod
+    def _service(app: Medlytt) -> MysteryService:
+        return app.plugin_state[PLUGIN][0]
+
+    def finished(self, call: MysteryCall) -> None:
+        campaign = call.campaign or ""
+        self.calls.labels(campaign, call.outcome or "failed").inc()
+        if call.outcome == "answered" and call.answer_seconds is not None:
+            self.answer.labels(campaign).observe(call.answer_seconds)
+
+
+# ---------------------------------------------------------------------------- hooks
+
+
+@hookimpl
+def medlytt_config_schema() -> type[MysterySettings]:
+    return MysterySettings
+
+
+@hookimpl
+def medlytt_migrations() -> list[Any]:
+    return list(store.MIGRATIONS)
+
+
+@hookimpl
+def medlytt_metrics(registry: CollectorRegistry, app: Medlytt) -> None:
+    metrics = MysteryMetrics(registry, app)
+    for outcome in OUTCOMES:  # every outcome is a series from the start, at 0
+        metrics.calls.labels("", outcome)
+    app.plugin_state[f"{PLUGIN}.metrics"] = metrics
+
+
+@hookimpl
+async def medlytt_startup(app: Medlytt) -> None:
+    settings: MysterySettings = app.plugin_config(PLUGIN)
+    service = MysteryService(app, settings)
+    await service.load()
+    metrics: MysteryMetrics | None = app.plugin_state.get(f"{PLUGIN}.metrics")
+    if metrics is not None:
+        service.on_finished.append(metrics.finished)
+    scheduler = CampaignScheduler(app, service, settings)
+    await scheduler.load()
+    app.plugin_state[PLUGIN] = (service, scheduler)
+    app.plugin_state[f"{PLUGIN}.task"] = asyncio.get_running_loop().create_task(scheduler.run())
+
+
+@hookimpl
+async def medlytt_shutdown(app: Medlytt) -> None:
+    task = app.plugin_state.pop(f"{PLUGIN}.task", None)
+    if task is not None:
+        task.cancel()
+    if PLUGIN in app.plugin_state:
+        await parts(app)[0].stop_all()
+
+
+@hookimpl
+def medlytt_event(event: Event, app: Medlytt) -> None:
+    if PLUGIN in app.plugin_state:
+        parts(app)[0].on_event(event)
+
+
+@hookimpl
+def medlytt_routes(app: Medlytt) -> list[web.RouteDef]:
+    return [
+        web.post("/api/mystery-calls", place_call),
+        web.get("/api/mystery-calls", list_calls),
+        web.get("/api/mystery-calls/{id}", get_call),
+        web.delete("/api/mystery-calls/{id}", stop_call),
+        web.post("/api/mystery-calls/{id}/evaluation", evaluate_call),
+        web.post("/api/mystery-campaigns", create_campaign),
+        web.get("/api/mystery-campaigns", list_campaigns),
+        web.get("/api/mystery-campaigns/{name}", get_campaign),
+        web.patch("/api/mystery-campaigns/{name}", change_campaign),
+        web.get("/api/mystery-kill-switch", get_kill_switch),
+        web.put("/api/mystery-kill-switch", put_kill_switch),
+    ]
+
+
+@hookimpl
+def medlytt_cli_commands(cli: Any) -> None:
+    from .cli import mystery
+
+    cli.add_command(mystery)

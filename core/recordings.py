@@ -1,0 +1,148 @@
+"""Recordings: audio files beside the database, indexed in one ``recordings`` table.
+
+Several features record (monitoring sessions, mystery calls); one index and one route
+(``GET /api/recordings/{id}``) serve them all, so retention, deletion and access rules
+(roadmap) live in one place.  Who may hear a recording: admins; supervisors of the agent's
+teams; the agent whose call it is, unless the recording is still ``hidden_from_agent``
+(a mystery call before its evaluation is published).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import wave
+from io import BytesIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlite_utils
+from aiohttp import web
+
+from . import auth
+from .clock import utcnow
+from .events import RecordingReady
+from .storage import Migration, transaction
+from .web import json_error, medlytt_of
+
+if TYPE_CHECKING:
+    from .app import Medlytt
+
+TABLE = "recordings"
+COLUMNS: dict[str, type] = {
+    "id": str,
+    "created_at": str,
+    "call_id": str,
+    "session_id": str,
+    "agent_id": str,
+    "path": str,
+    "format": str,
+    "bytes": int,
+    "duration_seconds": float,
+    "source": str,  # the feature that recorded: monitoring | mystery_calls | ...
+    "mystery_call_id": str,
+    "hidden_from_agent": int,
+}
+
+
+def _create(db: sqlite_utils.Database) -> None:
+    db[TABLE].create(COLUMNS, pk="id", if_not_exists=True)
+    # Databases whose table was created by the monitoring plugin before it moved here.
+    existing = set(db[TABLE].columns_dict)
+    for name, kind in COLUMNS.items():
+        if name not in existing:
+            db[TABLE].add_column(name, kind)
+
+
+MIGRATIONS = [Migration("create_recordings", _create)]
+
+
+def recordings_dir(app: Medlytt) -> Path:
+    return Path(os.path.abspath(app.config.storage.path)).parent / "recordings"
+
+
+def wav_seconds(audio: bytes) -> float:
+    """Length of a WAV file in seconds (0 when it cannot be read)."""
+    try:
+        with wave.open(BytesIO(audio)) as wav:
+            return wav.getnframes() / wav.getframerate()
+    except (wave.Error, EOFError):
+        return 0.0
+
+
+async def save(
+    app: Medlytt,
+    audio: bytes,
+    *,
+    source: str,
+    call_id: str | None,
+    agent_id: str | None,
+    session_id: str | None = None,
+    mystery_call_id: str | None = None,
+    hidden_from_agent: bool = False,
+) -> str:
+    """Write the file, index it and publish ``recording.ready``; return the recording id."""
+    recording_id = secrets.token_hex(8)
+    row = {
+        "id": recording_id,
+        "created_at": utcnow().isoformat(),
+        "call_id": call_id,
+        "session_id": session_id,
+        "agent_id": agent_id,
+        "path": str(recordings_dir(app) / f"{recording_id}.wav"),
+        "format": "wav",
+        "bytes": len(audio),
+        "duration_seconds": wav_seconds(audio),
+        "source": source,
+        "mystery_call_id": mystery_call_id,
+        "hidden_from_agent": int(hidden_from_agent),
+    }
+
+    def write(db: sqlite_utils.Database) -> None:
+        path = Path(row["path"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(audio)
+        with transaction(db):
+            db[TABLE].insert(row)
+
+    await app.storage.run(write)
+    app.publish(
+        RecordingReady(
+            at=utcnow(),
+            source=source,
+            recording_id=recording_id,
+            call_id=call_id,
+            uri=f"/api/recordings/{recording_id}",
+            duration_seconds=row["duration_seconds"],
+            session_id=session_id,
+        )
+    )
+    return recording_id
+
+
+def get(db: sqlite_utils.Database, recording_id: str) -> dict[str, Any] | None:
+    rows = list(db.query(f"SELECT * FROM {TABLE} WHERE id = ?", [recording_id]))
+    return rows[0] if rows else None
+
+
+def reveal_to_agent(db: sqlite_utils.Database, recording_id: str) -> None:
+    with transaction(db):
+        db.execute(f"UPDATE {TABLE} SET hidden_from_agent = 0 WHERE id = ?", [recording_id])
+
+
+async def serve(request: web.Request) -> web.StreamResponse:
+    """``GET /api/recordings/{id}``: the WAV, to whoever may hear it (module docstring)."""
+    app = medlytt_of(request)
+    actor = await auth.authenticate(request)
+    recording_id = request.match_info["id"]
+    row = await app.storage.run(lambda db: get(db, recording_id))
+    if row is None:
+        return json_error(404, f"no recording {recording_id!r}")
+    if actor.role == "agent":
+        if actor.agent_id != row["agent_id"]:
+            return json_error(403, "agents may only hear recordings of their own calls")
+        if row["hidden_from_agent"]:
+            return json_error(403, "this recording is shown to the agent once it is evaluated")
+    if actor.role == "supervisor" and not await auth.may_monitor(app, actor, row["agent_id"]):
+        return json_error(403, f"{actor.name} may not hear recordings of agent {row['agent_id']}")
+    return web.FileResponse(row["path"], headers={"Content-Type": "audio/wav"})

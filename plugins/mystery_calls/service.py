@@ -1,0 +1,284 @@
+"""Mystery calls of one Medlytt: limits, kill switch, running calls and their results.
+
+Every trigger (API, CLI, campaigns, other plugins through :mod:`.api`) comes through
+:meth:`MysteryService.place`, which checks the request, then the kill switch and the
+limits, and reserves the call's place before its first ``await`` so a burst of requests
+can never exceed a limit.  A refusal is a :class:`Refused` naming the limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from medlytt import recordings
+from medlytt.clock import utcnow
+from medlytt.events import (
+    CallAnswered,
+    CallQueued,
+    Event,
+    MysteryCallFinished,
+    MysteryCallStarted,
+)
+
+from . import store
+from .call import MysteryCall
+from .model import CallSpec, check_call
+from .runner import ROLE, TESTER_ROLE, Runner
+
+if TYPE_CHECKING:
+    from medlytt.app import Medlytt
+    from medlytt.gateways.asterisk.gateway import AsteriskGateway
+
+    from .settings import MysterySettings
+
+log = logging.getLogger(__name__)
+SOURCE = "mystery_calls"
+HOUR = 3600.0
+#: After the customer leg ended, how long to wait for Asterisk's queue events of the call.
+QUEUE_EVENTS_GRACE = 5.0
+
+
+class Refused(Exception):
+    """A request that was not placed; ``status`` maps to HTTP, ``limit`` names the rule."""
+
+    def __init__(self, status: int, message: str, limit: str | None = None) -> None:
+        self.status = status
+        self.limit = limit
+        super().__init__(message)
+
+
+@dataclass
+class Running:
+    call: MysteryCall
+    runner: Runner
+    task: asyncio.Task[None] | None = None
+
+
+class MysteryService:
+    def __init__(self, app: Medlytt, settings: MysterySettings) -> None:
+        self.app = app
+        self.settings = settings
+        self.gateway: AsteriskGateway | None = next(
+            (g for g in app.gateways if g.name == "asterisk"), None
+        )  # type: ignore[assignment]
+        self.running: dict[str, Running] = {}
+        #: Start times (monotonic) per target, for the per-hour limit.
+        self.recent: dict[str, collections.deque[float]] = collections.defaultdict(
+            collections.deque
+        )
+        self.stopped: dict[str, Any] | None = None  # the kill switch, when on
+        #: Called with each finished call (metrics, campaigns).
+        self.on_finished: list[Callable[[MysteryCall], None]] = []
+        self._background: set[asyncio.Task[None]] = set()
+        if self.gateway is not None:
+            self.gateway.ari_listeners.append(self.on_ari)
+            self.gateway.stasis_roles.update((ROLE, TESTER_ROLE, "recorder"))
+
+    async def load(self) -> None:
+        """Close calls a crash left running; restore the kill switch and hourly counts."""
+        now = utcnow()
+        closed = await self.app.storage.run(lambda db: store.close_orphans(db, now.isoformat()))
+        if closed:
+            log.warning("mystery calls: closed %d call(s) left running by a stop", closed)
+        row = await self.app.storage.run(store.switch)
+        if row and row["stopped"]:
+            self.stopped = row
+        since = now - timedelta(seconds=HOUR)
+        starts = await self.app.storage.run(lambda db: store.started_since(db, since.isoformat()))
+        mono = time.monotonic()
+        for target, started_at in starts:
+            age = (now - datetime.fromisoformat(started_at)).total_seconds()
+            self.recent[target].append(mono - age)
+
+    # ------------------------------------------------------------------ placing
+
+    async def place(
+        self, spec: CallSpec, *, requested_by: str, campaign: str | None = None
+    ) -> MysteryCall:
+        """Check, reserve and start a mystery call; raises RequestError or Refused."""
+        target, number = check_call(spec, self.settings, self.app.state)
+        if self.stopped is not None:
+            raise Refused(
+                503,
+                f"mystery calls are stopped by the kill switch (since {self.stopped['changed_at']}"
+                f" by {self.stopped['changed_by']})",
+                "kill_switch",
+            )
+        gateway = self.gateway
+        if gateway is None:
+            raise Refused(503, "mystery calls need the Asterisk gateway ([asterisk] ari_url)")
+        if not gateway.connected:
+            raise Refused(503, "not connected to Asterisk")
+        if len(self.running) >= self.settings.max_concurrent:
+            raise Refused(
+                429,
+                f"limit max_concurrent: at most {self.settings.max_concurrent} mystery calls "
+                f"at once, {len(self.running)} running",
+                "max_concurrent",
+            )
+        starts = self.recent[target]
+        now_mono = time.monotonic()
+        while starts and now_mono - starts[0] >= HOUR:
+            starts.popleft()
+        limit = self.settings.max_per_hour_per_target
+        if len(starts) >= limit:
+            retry = HOUR - (now_mono - starts[0])
+            raise Refused(
+                429,
+                f"limit max_per_hour_per_target: {target} had {len(starts)} mystery calls in "
+                f"the last hour (at most {limit}); next possible in {retry:.0f} s",
+                "max_per_hour_per_target",
+            )
+        call = MysteryCall(
+            id=secrets.token_hex(6),
+            spec=spec,
+            target=target,
+            number=number,
+            endpoint=self.settings.dial.replace("{number}", number),
+            caller_id=spec.caller_id or self.settings.caller_id,
+            campaign=campaign,
+            requested_by=requested_by,
+            started_at=utcnow(),
+        )
+        # Reserved before the first await: concurrent requests see this call.
+        starts.append(now_mono)
+        running = Running(call, Runner(call, gateway, self.settings))
+        self.running[call.id] = running
+        try:
+            await self.app.storage.run(lambda db: store.insert_call(db, call.row()))
+        except BaseException:
+            self.running.pop(call.id, None)
+            starts.remove(now_mono)
+            raise
+        self.app.publish(
+            MysteryCallStarted(
+                at=call.started_at,
+                source=SOURCE,
+                mystery_call_id=call.id,
+                campaign=campaign,
+                target=target,
+                call_id=call.channel_id,
+            )
+        )
+        running.task = asyncio.get_running_loop().create_task(self._follow(running))
+        return call
+
+    async def _follow(self, running: Running) -> None:
+        call = running.call
+        audio = None
+        try:
+            audio = await running.runner.run()
+            if call.call_id is not None and not call.queue_done.is_set():
+                try:
+                    await asyncio.wait_for(call.queue_done.wait(), QUEUE_EVENTS_GRACE)
+                except TimeoutError:
+                    log.warning(
+                        "mystery call %s: no end of call %s from Asterisk", call.id, call.call_id
+                    )
+        except Exception as exc:  # a bug must not leave the call running in the table
+            log.exception("mystery call %s failed", call.id)
+            call.reason = call.reason or f"internal error: {exc}"
+        finally:
+            call.outcome = call.decide_outcome()
+            if audio:
+                try:
+                    call.recording_id = await recordings.save(
+                        self.app,
+                        audio,
+                        source=SOURCE,
+                        call_id=call.call_id or call.channel_id,
+                        agent_id=call.agent_id,
+                        mystery_call_id=call.id,
+                        hidden_from_agent=True,
+                    )
+                except Exception:
+                    log.exception("mystery call %s: recording could not be stored", call.id)
+            row = {**call.row(), "finished_at": utcnow().isoformat()}
+            await self.app.storage.run(lambda db: store.update_call(db, call.id, row))
+            self.running.pop(call.id, None)
+            for callback in self.on_finished:
+                callback(call)
+            self.app.publish(
+                MysteryCallFinished(
+                    at=utcnow(),
+                    source=SOURCE,
+                    mystery_call_id=call.id,
+                    outcome=call.outcome,
+                    call_id=call.call_id,
+                    agent_id=call.agent_id,
+                    answer_seconds=call.answer_seconds,
+                    talk_seconds=call.talk_seconds,
+                )
+            )
+
+    # ------------------------------------------------------------------ control
+
+    async def stop_call(self, mystery_call_id: str, reason: str) -> bool:
+        running = self.running.get(mystery_call_id)
+        if running is None:
+            return False
+        await running.runner.hang_up(reason)
+        return True
+
+    async def set_kill_switch(self, on: bool, *, by: str, running: str | None = None) -> int:
+        """Turn the kill switch on or off; on: running calls finish or are hung up
+        (``running`` or ``[mystery_calls] kill_running``).  Returns calls hung up."""
+        row = {"stopped": int(on), "changed_at": utcnow().isoformat(), "changed_by": by}
+        await self.app.storage.run(lambda db: store.set_switch(db, row))
+        self.stopped = {"id": 1, **row} if on else None
+        hung_up = 0
+        if on and (running or self.settings.kill_running) == "hang_up":
+            for mystery_call_id in list(self.running):
+                hung_up += await self.stop_call(mystery_call_id, f"kill switch by {by}")
+        return hung_up
+
+    async def stop_all(self) -> None:
+        """Medlytt stops: hang up running calls and wait until their results are written."""
+        for mystery_call_id in list(self.running):
+            await self.stop_call(mystery_call_id, "Medlytt stopped")
+        tasks = [r.task for r in self.running.values() if r.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
+
+    # ------------------------------------------------------------------ events
+
+    def on_ari(self, event: dict[str, Any]) -> None:
+        for running in list(self.running.values()):
+            running.call.on_ari(event)
+
+    def on_event(self, event: Event) -> None:
+        """Medlytt's queue events: match new queue entries, route the rest by call id."""
+        for running in list(self.running.values()):
+            call = running.call
+            if isinstance(event, CallQueued):
+                if call.matches(event):
+                    call.on_event(event)
+            elif call.call_id is not None and getattr(event, "call_id", None) == call.call_id:
+                call.on_event(event)
+                if isinstance(event, CallAnswered) and call.spec.listen:
+                    task = asyncio.get_running_loop().create_task(self._listen(call))
+                    self._background.add(task)
+                    task.add_done_callback(self._background.discard)
+
+    async def _listen(self, call: MysteryCall) -> None:
+        """Start live monitoring of an answered mystery call for ``spec.listen``."""
+        try:
+            from medlytt.events import MonitorMode
+            from medlytt.plugins.monitoring.plugin import service_of
+
+            await service_of(self.app).start(
+                supervisor=call.requested_by,
+                endpoint=call.spec.listen or "",
+                mode=MonitorMode.LISTEN,
+                call_id=call.call_id,
+            )
+        except Exception as exc:  # listening is optional: the mystery call goes on
+            log.warning("mystery call %s: live listening could not start: %s", call.id, exc)
