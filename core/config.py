@@ -193,7 +193,8 @@ def convert(data: Any, schema: type[S], *, origins: Mapping[str, str], prefix: s
     try:
         return msgspec.convert(data, schema, strict=False)
     except msgspec.ValidationError as exc:
-        raise ConfigError(_explain(str(exc), origins, prefix)) from None
+        message = _name_table_keys(str(exc), data, schema)
+        raise ConfigError(_explain(message, origins, prefix)) from None
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -302,6 +303,63 @@ def _explain(message: str, origins: Mapping[str, str], prefix: str) -> str:
     key = ".".join(key_parts) or "(top level)"
     msg = msg[:1].lower() + msg[1:]
     return f"{key}: {msg}{_origin_note(key, origins)}"
+
+
+_PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
+
+
+def _name_table_keys(message: str, data: Any, schema: type[Any]) -> str:
+    """Put the table key back into a msgspec error path.
+
+    msgspec writes a value inside a table of tables (``[surveys.queues.support]``) as
+    ``$.queues[...].every``: it does not say *which* key is wrong.  Convert again with that
+    table cut down to one key at a time; the key that alone gives the same error is named.
+    """
+    match = _MSGSPEC_PATH.match(message)
+    path = (match.group("path") if match else None) or ""
+    if match is None or "[...]" not in path:
+        return message
+    parts = [m.group(1) or m.group(2) for m in _PATH_PART.finditer(path)]
+    for index, part in enumerate(parts):
+        if part != "...":
+            continue
+        table = _lookup(data, parts[:index])
+        if not isinstance(table, dict):
+            return message
+        for key, value in table.items():
+            trial = _replace(data, parts[:index], {key: value})
+            try:
+                msgspec.convert(trial, schema, strict=False)
+            except msgspec.ValidationError as exc:
+                if str(exc) == message:
+                    data, parts[index] = trial, str(key)
+                    break
+        else:
+            return message
+    return f"{match.group('msg')} - at `$.{'.'.join(parts)}`"
+
+
+def _lookup(data: Any, parts: list[str]) -> Any:
+    for part in parts:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        else:
+            return None
+    return data
+
+
+def _replace(data: Any, parts: list[str], value: Any) -> Any:
+    """A copy of ``data`` with the value at ``parts`` replaced (only that path is copied)."""
+    if not parts:
+        return value
+    head, rest = parts[0], parts[1:]
+    if isinstance(data, dict):
+        return {**data, head: _replace(data[head], rest, value)}
+    copy = list(data)
+    copy[int(head)] = _replace(copy[int(head)], rest, value)
+    return copy
 
 
 def _origin_note(key: str, origins: Mapping[str, str]) -> str:

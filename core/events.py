@@ -287,6 +287,25 @@ class MysteryCallFinished(Event, tag="mystery_call.finished"):
     talk_seconds: float | None = None
 
 
+# --------------------------------------------------------------------------- surveys
+
+
+class SurveyFinished(Event, tag="survey.finished"):
+    """A caller's post-call keypress survey ended.
+
+    ``result`` is ``completed`` (every question got an answer) or ``incomplete`` (the
+    caller hung up first).  ``answers`` maps each question id to the key pressed, or to
+    ``no_answer``, ``invalid`` or ``hung_up``; questions never reached are absent.
+    """
+
+    survey_id: str
+    call_id: str
+    queue: str
+    agent_id: str
+    result: str
+    answers: dict[str, str]
+
+
 #: Every concrete event type, in catalogue order.
 EVENT_TYPES: tuple[type[Event], ...] = (
     QueueConfigured,
@@ -310,6 +329,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     RecordingReady,
     MysteryCallStarted,
     MysteryCallFinished,
+    SurveyFinished,
 )
 
 #: The union of all event types, for decoding tagged JSON into the right class.

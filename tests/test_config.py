@@ -77,6 +77,11 @@ def test_secret_references_are_resolved_and_redacted(tmp_path):
         ),
         ("[nosuchplugin]\nx = 1\n", {}, "unknown section [nosuchplugin]"),
         ("[demo]\nspeed = -1\n", {}, "demo.speed: expected `float` > 0.0"),
+        (  # a value in a table of named entries: the entry's name is in the key
+            '[asterisk.agents]\n"PJSIP/1001" = "Ingrid"\n"PJSIP/1002" = 7\n',
+            {},
+            "asterisk.agents.PJSIP/1002: expected `str`, got `int`",
+        ),
         ('[demo]\nenabled = "sometimes"\n', {}, "demo.enabled: expected true or false"),
         (
             "[queue_metrics]\nwait_buckets = [10, 5]\n",

@@ -1,1 +1,186 @@
-"""placeholder"""
+"""The surveys plugin: post-call keypress surveys, their API and metrics.
+
+Routes (``Authorization: Bearer <token>``; agents see only their own; see docs/surveys.md):
+
+* ``GET /api/surveys?queue=&agent=&limit=``: the newest surveys with their answers
+* ``GET /api/surveys/scores?queue=&agent=``: per agent and question, count and mean
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from medlytt import auth, hookimpl
+from medlytt.events import CallAnswered, MysteryCallStarted
+from medlytt.web import json_error, json_response, medlytt_of
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+from . import store
+from .service import SurveyService
+from .settings import SurveySettings
+from .survey import HUNG_UP, INVALID, NO_ANSWER
+
+if TYPE_CHECKING:
+    from medlytt.app import Medlytt
+
+PLUGIN = "surveys"
+RESULTS = ("offered", "completed", "incomplete")
+
+
+class Refused(Exception):
+    """A request that cannot be served: ``status`` 422 (bad query) or 403."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+def _query(request: web.Request, allowed: tuple[str, ...]) -> dict[str, str]:
+    unknown = sorted(set(request.query) - set(allowed))
+    if unknown:
+        raise Refused(422, f"unknown query parameter {unknown[0]!r}; use {', '.join(allowed)}")
+    query = dict(request.query)
+    for key in ("queue", "agent"):
+        if key in query and not query[key].strip():
+            raise Refused(422, f"{key} must not be empty")
+    return query
+
+
+def _limit(query: dict[str, str]) -> int:
+    try:
+        limit = int(query.get("limit", "100"))
+    except ValueError:
+        raise Refused(422, "limit must be a whole number") from None
+    if not 1 <= limit <= 10_000:
+        raise Refused(422, "limit must be between 1 and 10000")
+    return limit
+
+
+def _agent_filter(actor: auth.Actor, wanted: str | None) -> str | None:
+    """Agents see their own surveys only; supervisors and admins any agent's."""
+    if actor.role != "agent":
+        return wanted
+    if not actor.agent_id:
+        raise Refused(403, f"user {actor.name!r} is an agent with no agent_id")
+    if wanted is not None and wanted != actor.agent_id:
+        raise Refused(403, "agents may only see their own surveys")
+    return actor.agent_id
+
+
+async def list_surveys(request: web.Request) -> web.Response:
+    app = medlytt_of(request)
+    actor = await auth.authenticate(request)
+    try:
+        query = _query(request, ("queue", "agent", "limit"))
+        limit = _limit(query)
+        agent_id = _agent_filter(actor, query.get("agent"))
+    except Refused as exc:
+        return json_error(exc.status, str(exc))
+    queue = query.get("queue")
+    rows = await app.storage.run(lambda db: store.surveys(db, queue, agent_id, limit))
+    return json_response({"surveys": rows})
+
+
+async def survey_scores(request: web.Request) -> web.Response:
+    app = medlytt_of(request)
+    actor = await auth.authenticate(request)
+    try:
+        query = _query(request, ("queue", "agent"))
+        agent_id = _agent_filter(actor, query.get("agent"))
+    except Refused as exc:
+        return json_error(exc.status, str(exc))
+    queue = query.get("queue")
+    rows = await app.storage.run(lambda db: store.scores(db, queue, agent_id))
+    return json_response({"queue": queue, "scores": rows})
+
+
+class SurveyCollector(Collector):
+    """Survey counts; every configured queue, question and answer is there from 0."""
+
+    def __init__(self, app: Medlytt) -> None:
+        self.app = app
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        settings: SurveySettings = self.app.plugin_config(PLUGIN)
+        service: SurveyService | None = self.app.plugin_state.get(PLUGIN)
+        responses: Counter[tuple[str, str, str]] = Counter()
+        surveys: Counter[tuple[str, str]] = Counter()
+        for queue in settings.queues:
+            surveys.update({(queue, result): 0 for result in RESULTS})
+            for question in settings.questions:
+                answers = [*question.keys, NO_ANSWER, INVALID, HUNG_UP]
+                responses.update({(queue, question.id, answer): 0 for answer in answers})
+        if service is not None:
+            responses.update(service.responses)
+            surveys.update(service.surveys)
+        response_family = CounterMetricFamily(
+            "medlytt_survey_responses",
+            "Survey answers by queue, question and answer (a key, no_answer, invalid, hung_up).",
+            labels=["queue", "question", "answer"],
+        )
+        for labels, count in sorted(responses.items()):
+            response_family.add_metric(list(labels), count)
+        survey_family = CounterMetricFamily(
+            "medlytt_surveys",
+            "Surveys by queue and result (offered, completed, incomplete).",
+            labels=["queue", "result"],
+        )
+        for labels, count in sorted(surveys.items()):
+            survey_family.add_metric(list(labels), count)
+        yield response_family
+        yield survey_family
+
+
+@hookimpl
+def medlytt_config_schema() -> type[SurveySettings]:
+    return SurveySettings
+
+
+@hookimpl
+def medlytt_migrations() -> list[Any]:
+    return list(store.MIGRATIONS)
+
+
+@hookimpl
+def medlytt_metrics(registry: CollectorRegistry, app: Medlytt) -> None:
+    registry.register(SurveyCollector(app))
+
+
+@hookimpl
+def medlytt_routes(app: Medlytt) -> list[web.RouteDef]:
+    return [
+        web.get("/api/surveys", list_surveys),
+        web.get("/api/surveys/scores", survey_scores),
+    ]
+
+
+@hookimpl
+def medlytt_startup(app: Medlytt) -> None:
+    """Claim the ``survey`` Stasis role on the Asterisk gateway; without one, do nothing."""
+    gateway = next((g for g in app.gateways if g.name == "asterisk"), None)
+    if gateway is not None:
+        app.plugin_state[PLUGIN] = SurveyService(app, gateway, app.plugin_config(PLUGIN))  # type: ignore[arg-type]
+
+
+@hookimpl
+def medlytt_event(event: Any, app: Medlytt) -> None:
+    """Remember answered calls (only their callers are surveyed) and mystery calls (never
+    surveyed: a test caller's answers are not a customer's)."""
+    service: SurveyService | None = app.plugin_state.get(PLUGIN)
+    if service is None:
+        return
+    if isinstance(event, CallAnswered):
+        service.remember(event)
+    elif isinstance(event, MysteryCallStarted) and event.call_id:
+        service.mystery_calls.add(event.call_id)
+
+
+@hookimpl
+async def medlytt_shutdown(app: Medlytt) -> None:
+    service: SurveyService | None = app.plugin_state.get(PLUGIN)
+    if service is not None:
+        await service.stop_all()
