@@ -30,7 +30,14 @@ MYSTERY = {
         "caller_id": "Mystery <4790000001>",
         "max_concurrent": 2,
         "max_per_hour_per_target": 3,
-    }
+    },
+    # Support's callers are all surveyed; a mystery caller never is (its answers would be
+    # counted as a customer's).
+    "surveys": {
+        "questions": [{"id": "satisfaction", "prompt": "sound:beep"}],
+        "queues": {"support": {"every": 1}},
+        "answer_timeout_seconds": 5,
+    },
 }
 pytestmark = pytest.mark.medlytt_sections(MYSTERY)
 
@@ -155,6 +162,8 @@ async def test_scheduled_campaign_fires_in_its_window_and_matches_queue_log(
 
     audio = tones(recording_path(app, row["recording_id"]), [AGENT_TONE[row["agent_id"]]])
     assert audio[AGENT_TONE[row["agent_id"]]] > HEARD, audio
+    surveys = app.storage.run_sync(lambda db: db["survey_responses"].count)
+    assert surveys == 0
     await app.settle()
     labels = {"campaign": "support-weekly", "outcome": "answered"}
     assert app.metric("medlytt_mystery_calls_total", labels) == 1
@@ -243,7 +252,7 @@ async def test_limits_hold_under_a_burst(app: TestMedlytt, api, asterisk_sandbox
 
 
 @pytest.mark.medlytt_sections(
-    {"mystery_calls": {**MYSTERY["mystery_calls"], "ring_timeout_seconds": 20}}
+    {**MYSTERY, "mystery_calls": {**MYSTERY["mystery_calls"], "ring_timeout_seconds": 20}}
 )
 async def test_kill_switch_lets_running_calls_finish_or_hangs_them_up(
     app: TestMedlytt, api, asterisk_sandbox

@@ -1,0 +1,252 @@
+"""Mystery calls without a PBX: request checks (422 with the reason), campaigns planned in
+their window, the plugin API, transparency to agents, the CLI.  Calls themselves are tested
+against Asterisk in tests/asterisk/test_mystery_calls.py."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from medlytt import auth
+from medlytt.clock import utcnow
+from medlytt.events import QueueConfigured
+from medlytt.plugins.mystery_calls import api as mystery
+from medlytt.plugins.mystery_calls import store
+from medlytt.plugins.mystery_calls.schedule import BusinessHours
+from support import MEDLYTT, medlytt_env
+
+SECTIONS = {"mystery_calls": {"queue_numbers": {"support": "500"}, "time_zone": "Europe/Oslo"}}
+
+
+def token(app, name: str, role: str, agent_id: str | None = None) -> dict[str, str]:
+    def create(db):
+        auth.add_user(db, name, role, agent_id=agent_id)
+        return auth.create_token(db, name)[1]
+
+    return {"Authorization": f"Bearer {app.storage.run_sync(create)}"}
+
+
+@pytest.fixture
+async def setup(medlytt, medlytt_client):
+    async with medlytt(SECTIONS) as app:
+        app.publish(QueueConfigured(at=utcnow(), source="t", queue="support"))
+        app.publish(QueueConfigured(at=utcnow(), source="t", queue="sales"))
+        await app.settle()
+        client = await medlytt_client(app)
+        yield app, client, token(app, "ada", "admin")
+
+
+def soon(**delta: float) -> str:
+    return (datetime.now(UTC) + timedelta(**delta)).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"queue": "nosuch"}, "queue: unknown queue 'nosuch'"),
+        ({"queue": "sales"}, "queue: 'sales' has no number in [mystery_calls] queue_numbers"),
+        ({"queue": "support", "number": "555"}, 'give exactly one of "queue" or "number"'),
+        ({"number": "55 5"}, "number: '55 5' is not a dialable number"),
+        ({"number": "555", "mode": "human"}, 'tester: mode "human" needs the tester\'s phone'),
+        ({"number": "555", "script": [{"play": "hello"}]}, "script[0].play: 'hello' is not"),
+        ({"number": "555", "script": [{"wait": 1, "dtmf": "1"}]}, "script[0]: give exactly one"),
+        ({"number": "555", "after_answer": [{"dtmf": "x"}]}, "after_answer[0].dtmf: 'x'"),
+        ({"number": "555", "patience_seconds": -1}, "Expected `float` >= 0"),
+        ({"number": "555", "campaign": "nosuch"}, "campaign: unknown campaign 'nosuch'"),
+        ({"number": "555", "colour": "red"}, "unknown field `colour`"),
+    ],
+)
+async def test_bad_call_requests_get_422_with_the_reason(setup, body, reason):
+    app, client, admin = setup
+    response = await client.post("/api/mystery-calls", json=body, headers=admin)
+    assert response.status == 422
+    assert reason in (await response.json())["error"]
+    assert app.storage.run_sync(lambda db: db[store.CALLS].count) == 0
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"schedule": "61 * * * *"}, "schedule: malformed cron expression '61 * * * *'"),
+        ({"schedule": "every day"}, "schedule: malformed cron expression 'every day'"),
+        (
+            {"ends_at": "2020-01-01T00:00:00+00:00"},
+            "ends_at 2020-01-01T00:00:00+00:00 is in the past",
+        ),
+        ({"starts_at": soon(days=2), "ends_at": soon(days=1)}, "ends_at must be after starts_at"),
+        ({"ends_at": "2030-01-01T00:00:00"}, "ends_at must include a time zone offset"),
+        ({"business_hours": {"mun-fri": "08:00-16:00"}}, "unknown day 'mun'"),
+        ({"time_zone": "Europe/Oslp"}, "unknown time zone 'Europe/Oslp'"),
+        ({"name": "Weekly Check"}, "name: 'Weekly Check' must be 1-63 characters"),
+        ({"schedule": None}, 'give exactly one of "schedule" (cron) or "calls"'),
+        ({"schedule": None, "calls": 3, "ends_at": None}, 'ends_at: "calls" spreads calls'),
+        ({"queue": "nosuch"}, "queue: unknown queue 'nosuch'"),
+    ],
+)
+async def test_bad_campaigns_get_422_with_the_reason(setup, changes, reason):
+    app, client, admin = setup
+    body = {"name": "weekly", "queue": "support", "schedule": "0 9 * * 1-5", **changes}
+    body = {k: v for k, v in body.items() if v is not None}
+    response = await client.post("/api/mystery-campaigns", json=body, headers=admin)
+    assert response.status == 422, await response.text()
+    assert reason in (await response.json())["error"]
+    assert app.storage.run_sync(lambda db: db[store.CAMPAIGNS].count) == 0
+
+
+async def test_cron_campaign_plans_its_next_call_inside_business_hours(setup):
+    _, client, admin = setup
+    body = {
+        "name": "weekly",
+        "queue": "support",
+        "schedule": "0 9 * * 1-5",
+        "spread_seconds": 6 * 3600,  # 09:00-15:00, clipped to the 08:00-12:00 window
+        "business_hours": {"mon-fri": "08:00-12:00"},
+    }
+    response = await client.post("/api/mystery-campaigns", json=body, headers=admin)
+    assert response.status == 201, await response.text()
+    campaign = await response.json()
+    (planned,) = campaign["planned"]
+    due = datetime.fromisoformat(planned["due_at"])
+    assert BusinessHours.parse({"mon-fri": "09:00-12:00"}, "Europe/Oslo").is_open(due)
+    assert due > datetime.now(UTC)
+    again = await client.post("/api/mystery-campaigns", json=body, headers=admin)
+    assert again.status == 409
+    listed = await (await client.get("/api/mystery-campaigns", headers=admin)).json()
+    assert [c["name"] for c in listed["campaigns"]] == ["weekly"]
+    stopped = await client.patch(
+        "/api/mystery-campaigns/weekly", json={"active": False}, headers=admin
+    )
+    assert (await stopped.json())["planned"][0]["state"] == "cancelled"
+
+
+async def test_plugins_ask_for_calls_in_a_window_through_the_api(setup):
+    app, _, _ = setup
+    ends = utcnow() + timedelta(days=14)
+    campaign = await mystery.schedule_calls(
+        app,
+        name="after-training-agent1",
+        count=3,
+        ends_at=ends,
+        business_hours={"mon-fri": "08:00-16:00"},
+        requested_by="plugin:telefonteknikk",
+        queue="support",
+        patience_seconds=180,
+    )
+    moments = [datetime.fromisoformat(p["due_at"]) for p in campaign["planned"]]
+    assert len(moments) == 3 and moments == sorted(moments)
+    hours = BusinessHours.parse({"mon-fri": "08:00-16:00"}, "Europe/Oslo")
+    assert all(utcnow() < m < ends and hours.is_open(m) for m in moments)
+    with pytest.raises(mystery.RequestError, match="queue: unknown queue 'x'"):
+        await mystery.place_call(app, requested_by="plugin:x", queue="x")
+    with pytest.raises(mystery.Refused, match="need the Asterisk gateway"):
+        await mystery.place_call(app, requested_by="plugin:x", queue="support")
+
+
+async def test_without_asterisk_a_call_is_refused_with_503(setup):
+    _, client, admin = setup
+    response = await client.post("/api/mystery-calls", json={"queue": "support"}, headers=admin)
+    assert response.status == 503
+    assert "Asterisk gateway" in (await response.json())["error"]
+
+
+async def test_the_kill_switch_refuses_first_and_survives_a_restart(medlytt, medlytt_client):
+    async with medlytt(SECTIONS) as app:
+        client = await medlytt_client(app)
+        admin = token(app, "ada", "admin")
+        switched = await client.put("/api/mystery-kill-switch", json={"on": True}, headers=admin)
+        assert (await switched.json())["on"] is True
+    async with medlytt(SECTIONS) as app:
+        client = await medlytt_client(app)
+        admin = {"Authorization": admin["Authorization"]}
+        state = await (await client.get("/api/mystery-kill-switch", headers=admin)).json()
+        assert state["on"] is True and state["changed_by"] == "ada"
+        response = await client.post("/api/mystery-calls", json={"number": "555"}, headers=admin)
+        assert response.status == 503
+        assert (await response.json())["limit"] == "kill_switch"
+        assert app.metric("medlytt_mystery_kill_switch") == 1
+
+
+async def test_agents_see_their_mystery_calls_and_audio_only_once_evaluated(setup, medlytt_client):
+    app, client, admin = setup
+    audio = b"RIFF....WAVEfmt "  # the route serves whatever was stored
+
+    def finished_call(db):
+        store.insert_call(
+            db,
+            {
+                "id": "m1",
+                "target": "queue:support",
+                "started_at": utcnow().isoformat(),
+                "outcome": "answered",
+                "agent_id": "PJSIP/1001",
+            },
+        )
+
+    app.storage.run_sync(finished_call)
+    from medlytt import recordings
+
+    recording_id = await recordings.save(
+        app,
+        audio,
+        source="mystery_calls",
+        call_id="c1",
+        agent_id="PJSIP/1001",
+        mystery_call_id="m1",
+        hidden_from_agent=True,
+    )
+    app.storage.run_sync(lambda db: store.update_call(db, "m1", {"recording_id": recording_id}))
+    agent = token(app, "ingrid", "agent", agent_id="PJSIP/1001")
+    other = token(app, "ola", "agent", agent_id="PJSIP/1002")
+
+    async def seen(headers):
+        rows = await (await client.get("/api/mystery-calls", headers=headers)).json()
+        return [row["id"] for row in rows["mystery_calls"]]
+
+    assert await seen(admin) == ["m1"]
+    assert await seen(agent) == []
+    assert (await client.get("/api/mystery-calls/m1", headers=agent)).status == 404
+    assert (await client.get(f"/api/recordings/{recording_id}", headers=agent)).status == 403
+
+    evaluated = await client.post(
+        "/api/mystery-calls/m1/evaluation", json={"notes": "warm greeting"}, headers=admin
+    )
+    assert evaluated.status == 200
+    assert await seen(agent) == ["m1"]
+    assert await seen(other) == []
+    assert (await (await client.get("/api/mystery-calls/m1", headers=agent)).json())[
+        "notes"
+    ] == "warm greeting"
+    heard = await client.get(f"/api/recordings/{recording_id}", headers=agent)
+    assert heard.status == 200 and await heard.read() == audio
+    assert (await client.get(f"/api/recordings/{recording_id}", headers=other)).status == 403
+    refused = await client.post("/api/mystery-calls", json={"number": "5"}, headers=agent)
+    assert refused.status == 403
+
+
+def test_cli_reports_the_servers_reason_and_exits_1(tmp_path):
+    result = subprocess.run(
+        [
+            MEDLYTT,
+            "mystery",
+            "call",
+            "--number",
+            "555",
+            "--url",
+            "http://127.0.0.1:9",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=medlytt_env(),
+    )
+    assert result.returncode == 1, result
+    assert "cannot connect to Medlytt at http://127.0.0.1:9" in result.stderr
+    usage = subprocess.run(
+        [MEDLYTT, "mystery", "kill-switch", "maybe"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=medlytt_env(),
+    )
+    assert usage.returncode == 2 and "'maybe' is not one of" in usage.stderr
