@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 from aiohttp import web
@@ -20,6 +20,7 @@ from .clock import utcnow
 if TYPE_CHECKING:
     from .app import Medlytt
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 APP_KEY = web.AppKey("medlytt", object)
@@ -36,6 +37,27 @@ def json_response(data: Any, status: int = 200) -> web.Response:
 
 def json_error(status: int, message: str, **extra: Any) -> web.Response:
     return json_response({"error": message, "status": status, **extra}, status=status)
+
+
+class HttpError(web.HTTPException):
+    """Raise from a route: any status, with the JSON body ``{"error", "status", **extra}``.
+
+    ``extra`` adds fields a client can act on (e.g. ``limit="max_concurrent"``); empty
+    values are left out.
+    """
+
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        self.status_code = status
+        body = {"error": message, "status": status, **{k: v for k, v in extra.items() if v}}
+        super().__init__(text=msgspec.json.encode(body).decode(), content_type="application/json")
+
+
+async def read_json(request: web.Request, schema: type[T]) -> T:
+    """The request body decoded into ``schema``; 422 naming what is wrong otherwise."""
+    try:
+        return msgspec.json.decode(await request.read(), type=schema)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise HttpError(422, f"bad request body: {exc}") from None
 
 
 def medlytt_of(request: web.Request) -> Medlytt:

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import click
-from medlytt.client import DEFAULT_URL, Api, ApiError, Unreachable, check_url, fail
+from medlytt.client import Api, ApiError, Unreachable, fail, token_option, url_option
 from medlytt.events import MonitorMode
 
 POLL_SECONDS = 2.0
@@ -128,20 +128,8 @@ def _describe(session: dict[str, Any]) -> str:
     metavar="ENDPOINT",
     help="Your phone, e.g. PJSIP/2001 (default: the phone of your user).",
 )
-@click.option(
-    "--url",
-    default=DEFAULT_URL,
-    show_default=True,
-    envvar="MEDLYTT_URL",
-    callback=check_url,
-    help="The running Medlytt (env MEDLYTT_URL).",
-)
-@click.option(
-    "--token",
-    envvar="MEDLYTT_TOKEN",
-    metavar="TOKEN",
-    help="Bearer token of a supervisor or admin (better: env MEDLYTT_TOKEN).",
-)
+@url_option
+@token_option
 @click.option("--record", is_flag=True, help="Ask for the session to be recorded.")
 def monitor(
     agent: str, mode: str, endpoint: str | None, url: str, token: str | None, record: bool

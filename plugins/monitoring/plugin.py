@@ -17,7 +17,7 @@ from aiohttp import web
 from medlytt import auth, hookimpl
 from medlytt.events import MonitoringModeChanged, MonitoringStarted, MonitoringStopped, MonitorMode
 from medlytt.gateways.asterisk.ari import AriError
-from medlytt.web import json_response, medlytt_of
+from medlytt.web import HttpError, json_response, medlytt_of, read_json
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -59,7 +59,7 @@ def service_of(app: Medlytt) -> MonitoringService:
     if service is None:
         gateway = next((g for g in app.gateways if g.name == "asterisk"), None)
         if gateway is None:
-            raise _Http(503, "monitoring needs the Asterisk gateway ([asterisk] ari_url)")
+            raise HttpError(503, "monitoring needs the Asterisk gateway ([asterisk] ari_url)")
         settings: MonitoringSettings = app.plugin_config(PLUGIN)
         service = MonitoringService(
             app,
@@ -71,39 +71,21 @@ def service_of(app: Medlytt) -> MonitoringService:
     return service
 
 
-async def _body(request: web.Request, schema: type[Any]) -> Any:
-    try:
-        return msgspec.json.decode(await request.read(), type=schema)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise _Http(422, f"bad request body: {exc}") from None
-
-
-class _Http(web.HTTPException):
-    """An HTTP error with a JSON body and any status."""
-
-    def __init__(self, status: int, message: str) -> None:
-        self.status_code = status
-        super().__init__(
-            text=msgspec.json.encode({"error": message, "status": status}).decode(),
-            content_type="application/json",
-        )
-
-
 async def start_monitoring(request: web.Request) -> web.Response:
     app = medlytt_of(request)
     actor = await auth.authenticate(request)
     auth.require_role(actor, "admin", "supervisor")
-    body: StartRequest = await _body(request, StartRequest)
+    body: StartRequest = await read_json(request, StartRequest)
     if (body.agent is None) == (body.call is None):
-        raise _Http(422, 'give exactly one of "agent" or "call"')
+        raise HttpError(422, 'give exactly one of "agent" or "call"')
     endpoint = body.supervisor or actor.phone
     if not endpoint:
-        raise _Http(422, f'no "supervisor" endpoint given and user {actor.name!r} has no phone')
+        raise HttpError(422, f'no "supervisor" endpoint given and user {actor.name!r} has no phone')
     service = service_of(app)
     if body.agent is not None:
         agent = app.state.find_agent(body.agent)
         if agent is not None and not await auth.may_monitor(app, actor, agent.agent_id):
-            raise _Http(
+            raise HttpError(
                 403, f"{actor.name} may not monitor agent {agent.agent_id} (not in their teams)"
             )
     try:
@@ -116,14 +98,14 @@ async def start_monitoring(request: web.Request) -> web.Response:
             record=body.record,
         )
     except MonitoringError as exc:
-        raise _Http(exc.status, str(exc)) from None
+        raise HttpError(exc.status, str(exc)) from None
     except SupervisorUnreachable as exc:
-        raise _Http(502, str(exc)) from None
+        raise HttpError(502, str(exc)) from None
     except AriError as exc:
-        raise _Http(409 if exc.status == 404 else 502, f"Asterisk refused: {exc}") from None
+        raise HttpError(409 if exc.status == 404 else 502, f"Asterisk refused: {exc}") from None
     if body.call is not None and not await auth.may_monitor(app, actor, session.agent_id):
         await service.stop(session.session_id, "not allowed")
-        raise _Http(403, f"{actor.name} may not monitor agent {session.agent_id}")
+        raise HttpError(403, f"{actor.name} may not monitor agent {session.agent_id}")
     return json_response(service.describe(session), status=201)
 
 
@@ -131,19 +113,19 @@ async def change_mode(request: web.Request) -> web.Response:
     app = medlytt_of(request)
     actor = await auth.authenticate(request)
     auth.require_role(actor, "admin", "supervisor")
-    body: ModeRequest = await _body(request, ModeRequest)
+    body: ModeRequest = await read_json(request, ModeRequest)
     service = service_of(app)
     try:
         session = service.get(request.match_info["id"])
         if actor.role != "admin" and session.supervisor != actor.name:
-            raise _Http(
+            raise HttpError(
                 403, "only the supervisor who started a session (or an admin) may change it"
             )
         session = await service.change_mode(session.session_id, body.mode)
     except MonitoringError as exc:
-        raise _Http(exc.status, str(exc)) from None
+        raise HttpError(exc.status, str(exc)) from None
     except AriError as exc:
-        raise _Http(502, f"Asterisk refused: {exc}") from None
+        raise HttpError(502, f"Asterisk refused: {exc}") from None
     return json_response(service.describe(session))
 
 
@@ -155,9 +137,9 @@ async def stop_monitoring(request: web.Request) -> web.Response:
     try:
         session = service.get(request.match_info["id"])
     except MonitoringError as exc:
-        raise _Http(exc.status, str(exc)) from None
+        raise HttpError(exc.status, str(exc)) from None
     if actor.role != "admin" and session.supervisor != actor.name:
-        raise _Http(403, "only the supervisor who started a session (or an admin) may stop it")
+        raise HttpError(403, "only the supervisor who started a session (or an admin) may stop it")
     await service.stop(session.session_id, "stopped")
     return web.Response(status=204)
 
@@ -177,12 +159,12 @@ async def monitoring_audit(request: web.Request) -> web.Response:
     try:
         limit = int(request.query.get("limit", "200"))
     except ValueError:
-        raise _Http(422, "limit must be a whole number") from None
+        raise HttpError(422, "limit must be a whole number") from None
     if not 1 <= limit <= 10_000:
-        raise _Http(422, "limit must be between 1 and 10000")
+        raise HttpError(422, "limit must be between 1 and 10000")
     if actor.role == "agent":
         if not actor.agent_id:
-            raise _Http(403, f"user {actor.name!r} is an agent with no agent_id")
+            raise HttpError(403, f"user {actor.name!r} is an agent with no agent_id")
         agent_id: str | None = actor.agent_id
     else:
         agent_id = request.query.get("agent")

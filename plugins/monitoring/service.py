@@ -22,6 +22,7 @@ from medlytt.events import (
     MonitoringStopped,
     MonitorMode,
 )
+from medlytt.gateways.asterisk.recorder import ChannelRecorder
 
 from .snoop import SnoopSession
 
@@ -53,6 +54,7 @@ class ActiveSession:
     mode: MonitorMode
     snoop: SnoopSession
     record: bool = False
+    recorder: ChannelRecorder | None = None
     started: float = field(default_factory=time.monotonic)
     stopping: bool = False
 
@@ -112,10 +114,12 @@ class MonitoringService:
                 await snoop.beep()
             await snoop.start(endpoint, mode, self.answer_timeout)
             if record:
+                # A listen-only snoop of its own keeps the supervisor's voice out of the
+                # recording whatever the mode, and survives mode changes.
+                session.recorder = ChannelRecorder(self.gateway, channel, snoop.bridge_id)
                 try:
-                    await snoop.start_recording()
+                    await session.recorder.start()
                 except BaseException:
-                    await snoop.finish_recording()
                     await snoop.remove()
                     raise
         except BaseException:
@@ -162,7 +166,7 @@ class MonitoringService:
             return
         session.stopping = True
         try:
-            audio = await session.snoop.finish_recording() if session.record else None
+            audio = await session.recorder.finish() if session.recorder else None
             await session.snoop.remove()
             if audio:
                 await self._store_recording(session, audio)

@@ -55,8 +55,6 @@ class SnoopSession:
         self.bridge_id = f"{PREFIX}{session_id}"
         self.supervisor_id = f"{PREFIX}{session_id}-sup"
         self.snoop_id: str | None = None
-        self.recorder_id: str | None = None
-        self.recording_name: str | None = None
         self._snoops = 0
         self._answered: asyncio.Future[None] | None = None
         self._stasis: dict[str, asyncio.Future[None]] = {}
@@ -206,69 +204,11 @@ class SnoopSession:
         finally:
             await self._hang_up(beeper)
 
-    # ------------------------------------------------------------------ recording
-
-    async def start_recording(self) -> None:
-        """Record both sides from now: a listen-only snoop of its own, recorded by ARI.
-
-        A separate snoop keeps the supervisor's voice out of the recording whatever the
-        mode, and survives mode changes.
-        """
-        self.recorder_id = f"{PREFIX}{self.session_id}-rec"
-        await self._snoop(self.recorder_id, "both", "none", "recorder")
-        self.recording_name = f"{PREFIX}{self.session_id}"
-        await self.ari.request(
-            "POST",
-            f"/channels/{self.recorder_id}/record",
-            params={
-                "name": self.recording_name,
-                "format": "wav",
-                "ifExists": "overwrite",
-                "maxDurationSeconds": 0,
-                "terminateOn": "none",
-            },
-            template="/channels/{channelId}/record",
-        )
-
-    async def finish_recording(self) -> bytes | None:
-        """Stop the recording, fetch the file from Asterisk and delete it there."""
-        if self.recording_name is None:
-            return None
-        name = self.recording_name
-        with contextlib.suppress(AriError):  # already finished when the call ended
-            await self.ari.request(
-                "POST",
-                f"/recordings/live/{name}/stop",
-                template="/recordings/live/{recordingName}/stop",
-            )
-        if self.recorder_id is not None:
-            await self._hang_up(self.recorder_id)
-        data = None
-        for _ in range(20):  # the file is complete a moment after the recording stops
-            try:
-                data = await self.ari.get_bytes(
-                    f"/recordings/stored/{name}/file",
-                    template="/recordings/stored/{recordingName}/file",
-                )
-                break
-            except AriError as exc:
-                if exc.status != 404:
-                    raise
-                await asyncio.sleep(0.1)
-        with contextlib.suppress(AriError):
-            await self.ari.request(
-                "DELETE",
-                f"/recordings/stored/{name}",
-                template="/recordings/stored/{recordingName}",
-            )
-        self.recording_name = None
-        return data
-
     # ------------------------------------------------------------------ tear-down
 
     async def remove(self) -> None:
         """Hang up the supervisor leg and the snoops, destroy the bridge; ignore what is gone."""
-        for channel in (self.supervisor_id, self.snoop_id, self.recorder_id):
+        for channel in (self.supervisor_id, self.snoop_id):
             if channel is not None:
                 await self._hang_up(channel)
         with contextlib.suppress(AriError):

@@ -19,7 +19,7 @@ from aiohttp import web
 from medlytt import auth, hookimpl, recordings
 from medlytt.clock import utcnow
 from medlytt.events import Event
-from medlytt.web import json_response, medlytt_of
+from medlytt.web import HttpError, json_response, medlytt_of, read_json
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from . import store
@@ -51,25 +51,9 @@ class CampaignChange(msgspec.Struct, forbid_unknown_fields=True):
     active: bool
 
 
-class _Http(web.HTTPException):
-    """An HTTP error with a JSON body naming the problem (and the limit, if one)."""
-
-    def __init__(self, status: int, message: str, **extra: Any) -> None:
-        self.status_code = status
-        body = {"error": message, "status": status, **{k: v for k, v in extra.items() if v}}
-        super().__init__(text=msgspec.json.encode(body).decode(), content_type="application/json")
-
-
 def parts(app: Medlytt) -> tuple[MysteryService, CampaignScheduler]:
     service, scheduler = app.plugin_state[PLUGIN]
     return service, scheduler
-
-
-async def _body(request: web.Request, schema: type[Any]) -> Any:
-    try:
-        return msgspec.json.decode(await request.read(), type=schema)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise _Http(422, f"bad request body: {exc}") from None
 
 
 def _staff(actor: auth.Actor) -> None:
@@ -80,16 +64,16 @@ def _limit(request: web.Request) -> int:
     try:
         limit = int(request.query.get("limit", "200"))
     except ValueError:
-        raise _Http(422, "limit must be a whole number") from None
+        raise HttpError(422, "limit must be a whole number") from None
     if not 1 <= limit <= 10_000:
-        raise _Http(422, "limit must be between 1 and 10000")
+        raise HttpError(422, "limit must be between 1 and 10000")
     return limit
 
 
-def _refused(exc: Refused | RequestError) -> _Http:
+def _refused(exc: Refused | RequestError) -> HttpError:
     if isinstance(exc, RequestError):
-        return _Http(422, str(exc))
-    return _Http(exc.status, str(exc), limit=exc.limit)
+        return HttpError(422, str(exc))
+    return HttpError(exc.status, str(exc), limit=exc.limit)
 
 
 # ---------------------------------------------------------------------------- calls
@@ -99,7 +83,7 @@ async def place_call(request: web.Request) -> web.Response:
     app = medlytt_of(request)
     actor = await auth.authenticate(request)
     _staff(actor)
-    body: CallRequest = await _body(request, CallRequest)
+    body: CallRequest = await read_json(request, CallRequest)
     service, scheduler = parts(app)
     try:
         if body.campaign is not None:
@@ -138,7 +122,7 @@ async def _visible_row(request: web.Request) -> dict[str, Any]:
         actor.role == "agent" and (row["agent_id"] != actor.agent_id or row["evaluated_at"] is None)
     )
     if hidden:
-        raise _Http(404, f"no mystery call {mystery_call_id!r}")
+        raise HttpError(404, f"no mystery call {mystery_call_id!r}")
     assert row is not None
     return row
 
@@ -153,7 +137,7 @@ async def stop_call(request: web.Request) -> web.Response:
     _staff(actor)
     service, _ = parts(app)
     if not await service.stop_call(request.match_info["id"], f"stopped by {actor.name}"):
-        raise _Http(404, f"no running mystery call {request.match_info['id']!r}")
+        raise HttpError(404, f"no running mystery call {request.match_info['id']!r}")
     return web.Response(status=204)
 
 
@@ -162,10 +146,10 @@ async def evaluate_call(request: web.Request) -> web.Response:
     app = medlytt_of(request)
     actor = await auth.authenticate(request)
     _staff(actor)
-    body: Evaluation = await _body(request, Evaluation)
+    body: Evaluation = await read_json(request, Evaluation)
     row = await _visible_row(request)
     if row["outcome"] == "running":
-        raise _Http(409, "the call is still running")
+        raise HttpError(409, "the call is still running")
     changes = {
         "evaluated_at": utcnow().isoformat(),
         "evaluation_id": body.evaluation_id,
@@ -188,7 +172,7 @@ async def create_campaign(request: web.Request) -> web.Response:
     app = medlytt_of(request)
     actor = await auth.authenticate(request)
     _staff(actor)
-    body: CampaignRequest = await _body(request, CampaignRequest)
+    body: CampaignRequest = await read_json(request, CampaignRequest)
     _, scheduler = parts(app)
     try:
         return json_response(await scheduler.create(body, by=actor.name), status=201)
@@ -221,7 +205,7 @@ async def get_campaign(request: web.Request) -> web.Response:
 async def change_campaign(request: web.Request) -> web.Response:
     app = medlytt_of(request)
     _staff(await auth.authenticate(request))
-    body: CampaignChange = await _body(request, CampaignChange)
+    body: CampaignChange = await read_json(request, CampaignChange)
     _, scheduler = parts(app)
     try:
         return json_response(await scheduler.set_active(request.match_info["name"], body.active))
@@ -243,7 +227,7 @@ async def put_kill_switch(request: web.Request) -> web.Response:
     app = medlytt_of(request)
     actor = await auth.authenticate(request)
     _staff(actor)
-    body: KillSwitch = await _body(request, KillSwitch)
+    body: KillSwitch = await read_json(request, KillSwitch)
     service, _ = parts(app)
     hung_up = await service.set_kill_switch(body.on, by=actor.name, running=body.running)
     return json_response({**_switch_state(service), "hung_up": hung_up})
