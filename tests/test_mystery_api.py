@@ -167,6 +167,20 @@ async def test_the_kill_switch_refuses_first_and_survives_a_restart(medlytt, med
         assert app.metric("medlytt_mystery_kill_switch") == 1
 
 
+async def test_a_call_left_running_by_a_crash_is_closed_as_failed_at_start(medlytt):
+    async with medlytt(SECTIONS) as app:
+        row = {"id": "m1", "target": "number:555", "started_at": utcnow().isoformat()}
+        app.storage.run_sync(lambda db: store.insert_call(db, {**row, "outcome": "running"}))
+    async with medlytt(SECTIONS) as app:
+        closed = app.storage.run_sync(lambda db: store.get_call(db, "m1"))
+        assert closed["outcome"] == "failed"
+        assert closed["reason"] == "Medlytt stopped during the call"
+        assert closed["finished_at"] is not None
+        # It still counts for the hourly limit of its target.
+        service = app.plugin_state["mystery_calls"][0]
+        assert len(service.recent["number:555"]) == 1
+
+
 async def test_agents_see_their_mystery_calls_and_audio_only_once_evaluated(setup, medlytt_client):
     app, client, admin = setup
     audio = b"RIFF....WAVEfmt "  # the route serves whatever was stored

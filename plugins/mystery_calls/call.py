@@ -142,9 +142,10 @@ class MysteryCall:
             case CallAbandoned():
                 self.queue_seconds = event.wait_seconds
                 self.queue_done.set()
-            case CallLost():
+            case CallLost():  # Asterisk restarted: the call and its channels are gone
                 self.reason = self.reason or f"Asterisk lost the call: {event.reason}"
                 self.queue_done.set()
+                self.ended.set()
 
     # ------------------------------------------------------------------ result
 

@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 ROLE = "mystery"
 TESTER_ROLE = "mystery-tester"
+#: How often a running call checks that its channels still exist in Asterisk: events are
+#: lost while the connection is down (Asterisk restarted), and a call must still end.
+WATCH_SECONDS = 3.0
 
 
 class Runner:
@@ -49,10 +52,13 @@ class Runner:
         self.ari = gateway.ari
         self.settings = settings
         self.recorder = ChannelRecorder(gateway, call.channel_id, call.channel_id)
+        #: Channels originated so far, with the event that says each has gone.
+        self.created: dict[str, asyncio.Event] = {}
 
     async def run(self) -> bytes | None:
         """Place the call and follow it to its end; every Asterisk object removed after."""
         call = self.call
+        watch = asyncio.create_task(self._watch())
         try:
             async with asyncio.timeout(self.settings.max_call_seconds):
                 if call.spec.mode == "human":
@@ -65,8 +71,23 @@ class Runner:
         except AriError as exc:
             call.reason = call.reason or f"Asterisk refused: {exc}"
         finally:
+            watch.cancel()
             audio = await self._tear_down()
         return audio
+
+    async def _watch(self) -> None:
+        """End the call when one of its channels vanished without us hearing of it."""
+        while True:
+            await asyncio.sleep(WATCH_SECONDS)
+            for channel, gone in list(self.created.items()):
+                if gone.is_set():
+                    continue
+                try:
+                    await self.ari.get(f"/channels/{channel}", template="/channels/{channelId}")
+                except AriError as exc:
+                    if exc.status == 404:
+                        self.call.reason = self.call.reason or "the call vanished in Asterisk"
+                        gone.set()
 
     async def hang_up(self, reason: str) -> None:
         """End the call from our side (kill switch, stop request, limits)."""
@@ -119,6 +140,7 @@ class Runner:
                 },
                 template="/channels",
             )
+            self.created[call.tester_id] = call.tester_ended
             tester_up = await self._first(
                 answered, call.tester_ended, timeout=self.settings.tester_answer_seconds + 2
             )
@@ -178,6 +200,7 @@ class Runner:
                 },
                 template="/channels",
             )
+            self.created[call.channel_id] = call.ended
             up = await self._first(
                 answered, call.ended, timeout=self.settings.ring_timeout_seconds + 5
             )

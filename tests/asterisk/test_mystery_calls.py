@@ -8,6 +8,8 @@ answers, 556 is busy; 500/501/502 reach the support/sales/bulk queues as a custo
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -84,8 +86,9 @@ async def result(api, mystery_call_id: str, timeout: float = 60) -> dict:
 async def leftovers(sandbox: AsteriskSandbox) -> list[str]:
     channels = await asyncio.to_thread(sandbox.ari().request, "GET", "/channels")
     bridges = await asyncio.to_thread(sandbox.ari().request, "GET", "/bridges")
-    return [c["id"] for c in channels if c["id"].startswith("medlytt-mys")] + [
-        b["id"] for b in bridges if b["id"].startswith("medlytt-mys")
+    ours = ("medlytt-mys", "medlytt-mon")  # mystery calls, and monitoring (live listening)
+    return [c["id"] for c in channels if c["id"].startswith(ours)] + [
+        b["id"] for b in bridges if b["id"].startswith(ours)
     ]
 
 
@@ -303,3 +306,41 @@ async def test_human_tester_is_rung_first_then_connected_and_recorded(
     heard = tones(asterisk_sandbox.rx_file("tester", "supervisor"), [agent_tone])
     assert heard[agent_tone] > HEARD, heard  # the tester talked to the agent
     await nothing_left(asterisk_sandbox)
+
+
+async def test_a_coach_listens_live_once_an_agent_answers(app: TestMedlytt, api, asterisk_sandbox):
+    status, placed = await request(
+        api,
+        "POST",
+        "/api/mystery-calls",
+        {"queue": "support", "listen": "Local/sup-coach@supervisor/n", "talk_seconds": 2.5},
+    )
+    assert status == 201, placed
+    row = await result(api, placed["id"])
+    assert row["outcome"] == "answered", row
+    agent_tone = AGENT_TONE[row["agent_id"]]
+    heard = tones(asterisk_sandbox.rx_file("coach", "supervisor"), [agent_tone, TESTER_TONE])
+    assert heard[agent_tone] > HEARD, heard  # the coach heard the agent
+    audit = app.storage.run_sync(lambda db: list(db.query("SELECT * FROM monitoring_audit")))
+    assert [(a["action"], a["supervisor"]) for a in audit][:1] == [("started", "ada")]
+    await nothing_left(asterisk_sandbox)
+
+
+async def test_a_call_cut_by_an_asterisk_crash_is_still_recorded_as_a_result(
+    app: TestMedlytt, api, asterisk_sandbox: AsteriskSandbox
+):
+    """Asterisk killed while an agent talks to the mystery caller (runs last in this file:
+    it restarts the sandbox). The result must end, with the agent and the reason, not stay
+    "running" until max_call_seconds."""
+    service = app.plugin_state["mystery_calls"][0]
+    status, placed = await request(api, "POST", "/api/mystery-calls", {"queue": "bulk"})
+    assert status == 201, placed
+    await wait_until(lambda: service.running[placed["id"]].call.agent_id, timeout=10)
+    os.kill(asterisk_sandbox.status().pid, signal.SIGKILL)
+    await wait_until(lambda: not app.gateways[0].connected, timeout=10)
+    await asyncio.to_thread(asterisk_sandbox.stop)
+    await asyncio.to_thread(asterisk_sandbox.start)
+    row = await result(api, placed["id"], timeout=30)
+    assert row["outcome"] == "answered" and row["agent_id"] in AGENT_TONE, row
+    assert "Asterisk lost the call" in row["reason"] or "vanished" in row["reason"], row
+    assert row["finished_at"] is not None
