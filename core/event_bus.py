@@ -2,7 +2,8 @@
 
 ``publish`` is synchronous and cheap: it applies the event to the live state (exactly
 once, before anyone else sees it), hands it to the journal and counts it, then drops it
-into the mailbox of each plugin that implements ``medlytt_event``.  Each mailbox has its
+into the mailbox of each plugin that implements ``medlytt_event`` (and, when it declared
+``medlytt.listens_to(...)``, listens to that type).  Each mailbox has its
 own worker task, so a plugin gets events in order and a slow or hanging plugin delays
 only itself; the breaker in :class:`medlytt.plugin_host.PluginHost` switches it off if it
 keeps failing.
@@ -48,6 +49,8 @@ class PluginMailbox:
         self.delivered = 0
         self.overflowing = False
         self.task: asyncio.Task[None] | None = None
+        #: The event types the plugin asked for (``medlytt.listens_to``); None: all.
+        self.types: tuple[type, ...] | None = getattr(impl.function, "medlytt_event_types", None)
 
     def offer(self, event: Event) -> bool:
         """Queue an event; return False (and count) when the mailbox is full.
@@ -137,7 +140,8 @@ class EventBus:
         for listener in self.listeners:
             listener(event)
         for mailbox in self.mailboxes:
-            mailbox.offer(event)
+            if mailbox.types is None or isinstance(event, mailbox.types):
+                mailbox.offer(event)
 
     async def drain(self, timeout: float) -> bool:
         """Wait until every mailbox is empty; False if ``timeout`` passed first."""

@@ -110,7 +110,9 @@ def medlytt_event(event: Event, state: LiveState, app: Medlytt) -> None:
     do not modify it: publish a new event with ``app.publish(...)`` instead.
     May be async; a slow plugin delays only its own events (each plugin has its own
     mailbox of ``plugins.mailbox_size`` events; overflow is dropped and counted in
-    ``medlytt_plugin_events_dropped_total{plugin}``).  Return value ignored.
+    ``medlytt_plugin_events_dropped_total{plugin}``).  Decorate the implementation with
+    ``@medlytt.listens_to(EventClass, ...)`` to receive only those types.  Return value
+    ignored.
     """
 
 

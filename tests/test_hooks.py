@@ -80,3 +80,42 @@ async def test_forms_are_collected_and_served(medlytt, medlytt_client):
         body = await (await client.get("/api/forms")).json()
         assert body["forms"][0]["sections"][0]["items"][1]["allow_na"] is True
         assert PHONE_TECHNIQUE.item_ids() == ["greeting", "pace"]
+
+
+async def test_listens_to_delivers_only_the_declared_event_types(medlytt):
+    from medlytt import listens_to
+    from medlytt.events import CallAbandoned, CallAnswered, QueueConfigured
+
+    class Picky:
+        def __init__(self):
+            self.seen: list[str] = []
+
+        @hookimpl
+        @listens_to(CallAnswered, CallAbandoned)
+        def medlytt_event(self, event):
+            self.seen.append(event.type)
+
+    picky = Picky()
+    async with medlytt(plugins=[("picky", picky)]) as app:
+        now = utcnow()
+        app.publish(QueueConfigured(at=now, source="t", queue="q"))
+        app.publish(CallQueued(at=now, source="t", call_id="c1", queue="q"))
+        app.publish(
+            CallAnswered(at=now, source="t", call_id="c1", queue="q", agent_id="a", wait_seconds=1)
+        )
+        app.publish(CallQueued(at=now, source="t", call_id="c2", queue="q"))
+        app.publish(CallAbandoned(at=now, source="t", call_id="c2", queue="q", wait_seconds=2))
+        await app.settle()
+        mailbox = next(m for m in app.bus.mailboxes if m.info.name == "picky")
+        assert mailbox.delivered == 2  # the others never entered its mailbox
+    assert picky.seen == ["call.answered", "call.abandoned"]
+
+
+def test_listens_to_needs_event_classes():
+    import pytest
+    from medlytt import listens_to
+
+    with pytest.raises(TypeError, match="one or more event classes"):
+        listens_to()
+    with pytest.raises(TypeError, match="one or more event classes"):
+        listens_to("call.answered")

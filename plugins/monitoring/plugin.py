@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 from aiohttp import web
-from medlytt import auth, hookimpl
+from medlytt import auth, hookimpl, listens_to
 from medlytt.events import MonitoringModeChanged, MonitoringStarted, MonitoringStopped, MonitorMode
 from medlytt.gateways.asterisk.ari import AriError
 from medlytt.web import HttpError, json_response, medlytt_of, read_json
@@ -230,6 +230,7 @@ def medlytt_migrations() -> list[Any]:
 
 
 @hookimpl
+@listens_to(MonitoringStarted, MonitoringModeChanged, MonitoringStopped)
 async def medlytt_event(event: Any, app: Medlytt) -> None:
     """Append every monitoring event to the audit trail."""
     sessions: dict[str, dict[str, Any]] = app.plugin_state.setdefault(f"{PLUGIN}.audit", {})

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 from aiohttp import web
-from medlytt import auth, hookimpl, recordings
+from medlytt import auth, hookimpl, listens_to, recordings
 from medlytt.clock import utcnow
-from medlytt.events import Event
+from medlytt.events import CallAbandoned, CallAnswered, CallEnded, CallLost, CallQueued, Event
 from medlytt.web import HttpError, json_response, medlytt_of, read_json
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -332,6 +332,7 @@ async def medlytt_shutdown(app: Medlytt) -> None:
 
 
 @hookimpl
+@listens_to(CallQueued, CallAnswered, CallEnded, CallAbandoned, CallLost)
 def medlytt_event(event: Event, app: Medlytt) -> None:
     if PLUGIN in app.plugin_state:
         parts(app)[0].on_event(event)

@@ -12,7 +12,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from medlytt import auth, hookimpl
+from medlytt import auth, hookimpl, listens_to
 from medlytt.events import CallAnswered, MysteryCallStarted
 from medlytt.web import json_error, json_response, medlytt_of
 from prometheus_client import CollectorRegistry
@@ -167,6 +167,7 @@ def medlytt_startup(app: Medlytt) -> None:
 
 
 @hookimpl
+@listens_to(CallAnswered, MysteryCallStarted)
 def medlytt_event(event: Any, app: Medlytt) -> None:
     """Remember answered calls (only their callers are surveyed) and mystery calls (never
     surveyed: a test caller's answers are not a customer's)."""
