@@ -264,3 +264,57 @@ def test_cli_reports_the_servers_reason_and_exits_1(tmp_path):
         env=medlytt_env(),
     )
     assert usage.returncode == 2 and "'maybe' is not one of" in usage.stderr
+
+
+async def test_queue_entries_go_to_their_own_call_before_any_caller_number_match(setup):
+    """Two mystery calls with the same caller ID: the queue entry whose linkedid is B's
+    channel is B's even though A, placed earlier, could match it by caller number."""
+    from medlytt.events import CallAnswered, CallQueued
+    from medlytt.plugins.mystery_calls.call import MysteryCall
+    from medlytt.plugins.mystery_calls.model import CallSpec
+    from medlytt.plugins.mystery_calls.service import Running
+
+    app, _, _ = setup
+    service = app.plugin_state["mystery_calls"][0]
+
+    def call(call_id: str, spec: CallSpec) -> MysteryCall:
+        made = MysteryCall(
+            id=call_id,
+            spec=spec,
+            target="t",
+            number="1",
+            endpoint="Local/1@x/n",
+            caller_id="Mystery <4790000001>",
+            campaign=None,
+            requested_by="t",
+            started_at=utcnow(),
+        )
+        service.running[call_id] = Running(made, runner=None)  # type: ignore[arg-type]
+        return made
+
+    a = call("a", CallSpec(number="555"))
+    b = call("b", CallSpec(queue="support"))
+    now = utcnow()
+    queued = CallQueued(
+        at=now, source="t", call_id=b.channel_id, queue="support", caller_id="4790000001"
+    )
+    service.on_event(queued)
+    assert (a.call_id, b.call_id) == (None, b.channel_id)
+    # A call through a trunk comes back with a new linkedid: matched by caller number.
+    c = call("c", CallSpec(queue="support"))
+    service.on_event(
+        CallQueued(at=now, source="t", call_id="1700.42", queue="support", caller_id="4790000001")
+    )
+    assert a.call_id == "1700.42" and c.call_id is None  # the oldest unmatched call takes it
+    service.on_event(
+        CallAnswered(
+            at=now,
+            source="t",
+            call_id=b.channel_id,
+            queue="support",
+            agent_id="PJSIP/1001",
+            wait_seconds=3,
+        )
+    )
+    assert b.agent_id == "PJSIP/1001" and b.queue_seconds == 3 and a.agent_id is None
+    service.running.clear()

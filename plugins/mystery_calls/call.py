@@ -116,12 +116,11 @@ class MysteryCall:
 
     # ------------------------------------------------------------------ queue events
 
-    def matches(self, event: CallQueued) -> bool:
-        """Is this queue entry our call?  By linkedid, else by caller number."""
-        if self.call_id is not None:
+    def matches_by_number(self, event: CallQueued) -> bool:
+        """Could this queue entry be our call that left the PBX and came back?  Only when
+        no running mystery call owns it by linkedid (see MysteryService.on_event)."""
+        if self.call_id is not None or event.call_id.startswith(PREFIX):
             return False
-        if event.call_id == self.channel_id:
-            return True
         ours = caller_number(self.caller_id)
         recent = (event.at - self.started_at).total_seconds() < MATCH_WINDOW_SECONDS
         return bool(ours) and event.caller_id == ours and recent

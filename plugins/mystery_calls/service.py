@@ -256,12 +256,19 @@ class MysteryService:
 
     def on_event(self, event: Event) -> None:
         """Medlytt's queue events: match new queue entries, route the rest by call id."""
-        for running in list(self.running.values()):
-            call = running.call
-            if isinstance(event, CallQueued):
-                if call.matches(event):
-                    call.on_event(event)
-            elif call.call_id is not None and getattr(event, "call_id", None) == call.call_id:
+        calls = [running.call for running in self.running.values()]
+        if isinstance(event, CallQueued):
+            # Our own channel id (linkedid) first; the caller number only for routes through
+            # a trunk, and then the oldest waiting call takes the entry.
+            owner = next(
+                (c for c in calls if c.call_id is None and c.channel_id == event.call_id), None
+            )
+            owner = owner or next((c for c in calls if c.matches_by_number(event)), None)
+            if owner is not None:
+                owner.on_event(event)
+            return
+        for call in calls:
+            if call.call_id is not None and getattr(event, "call_id", None) == call.call_id:
                 call.on_event(event)
                 if isinstance(event, CallAnswered) and call.spec.listen:
                     task = asyncio.get_running_loop().create_task(self._listen(call))
