@@ -318,3 +318,21 @@ async def test_queue_entries_go_to_their_own_call_before_any_caller_number_match
     )
     assert b.agent_id == "PJSIP/1001" and b.queue_seconds == 3 and a.agent_id is None
     service.running.clear()
+
+
+async def test_evaluating_again_keeps_what_is_not_given_anew(setup):
+    app, client, admin = setup
+    row = {"id": "m2", "target": "number:555", "started_at": utcnow().isoformat()}
+    app.storage.run_sync(lambda db: store.insert_call(db, {**row, "outcome": "busy"}))
+    first = {"evaluation_id": "e1", "notes": "friendly"}
+    await client.post("/api/mystery-calls/m2/evaluation", json=first, headers=admin)
+    again = await client.post(
+        "/api/mystery-calls/m2/evaluation", json={"evaluation_id": "e2"}, headers=admin
+    )
+    body = await again.json()
+    assert (body["evaluation_id"], body["notes"]) == ("e2", "friendly")
+    stop = await client.delete("/api/mystery-calls/m2", headers=admin)
+    assert stop.status == 409 and "already ended (busy)" in (await stop.json())["error"]
+    assert (await client.delete("/api/mystery-calls/nosuch", headers=admin)).status == 404
+    switched = await client.put("/api/mystery-kill-switch", json={"on": False}, headers=admin)
+    assert (await switched.json())["changed_by"] == "ada"  # who switched it off, and when

@@ -186,6 +186,10 @@ class MysteryCall:
             "answer_seconds": self.answer_seconds,
             "talk_seconds": self.talk_seconds,
             "recording_id": self.recording_id,
+            "finished_at": None,
+            "evaluated_at": None,
+            "evaluation_id": None,
+            "notes": None,
         }
 
 

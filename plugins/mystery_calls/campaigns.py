@@ -140,7 +140,10 @@ class CampaignScheduler:
         campaign = self.get(name)
         planned = await self.app.storage.run(lambda db: store.planned(db, name))
         return {
-            **msgspec.to_builtins(campaign.request),
+            **{  # every field, defaults included (the struct omits them when encoding)
+                name: msgspec.to_builtins(getattr(campaign.request, name))
+                for name in campaign.request.__struct_fields__
+            },
             "active": campaign.active and not campaign.ended(utcnow()),
             "planned": planned,
         }

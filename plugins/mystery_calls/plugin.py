@@ -136,8 +136,12 @@ async def stop_call(request: web.Request) -> web.Response:
     actor = await auth.authenticate(request)
     _staff(actor)
     service, _ = parts(app)
-    if not await service.stop_call(request.match_info["id"], f"stopped by {actor.name}"):
-        raise HttpError(404, f"no running mystery call {request.match_info['id']!r}")
+    mystery_call_id = request.match_info["id"]
+    if not await service.stop_call(mystery_call_id, f"stopped by {actor.name}"):
+        row = await app.storage.run(lambda db: store.get_call(db, mystery_call_id))
+        if row is None:
+            raise HttpError(404, f"no mystery call {mystery_call_id!r}")
+        raise HttpError(409, f"mystery call {mystery_call_id!r} already ended ({row['outcome']})")
     return web.Response(status=204)
 
 
@@ -150,11 +154,11 @@ async def evaluate_call(request: web.Request) -> web.Response:
     row = await _visible_row(request)
     if row["outcome"] == "running":
         raise HttpError(409, "the call is still running")
-    changes = {
-        "evaluated_at": utcnow().isoformat(),
-        "evaluation_id": body.evaluation_id,
-        "notes": body.notes,
-    }
+    changes: dict[str, Any] = {"evaluated_at": utcnow().isoformat()}
+    if body.evaluation_id is not None:  # evaluating again keeps what is not given anew
+        changes["evaluation_id"] = body.evaluation_id
+    if body.notes is not None:
+        changes["notes"] = body.notes
 
     def write(db: Any) -> None:
         store.update_call(db, row["id"], changes)
@@ -234,11 +238,11 @@ async def put_kill_switch(request: web.Request) -> web.Response:
 
 
 def _switch_state(service: MysteryService) -> dict[str, Any]:
-    stopped = service.stopped or {}
+    last = service.switch or {}
     return {
         "on": service.stopped is not None,
-        "changed_at": stopped.get("changed_at"),
-        "changed_by": stopped.get("changed_by"),
+        "changed_at": last.get("changed_at"),
+        "changed_by": last.get("changed_by"),
         "running": len(service.running),
     }
 

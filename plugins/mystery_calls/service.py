@@ -75,6 +75,8 @@ class MysteryService:
             collections.deque
         )
         self.stopped: dict[str, Any] | None = None  # the kill switch, when on
+        #: The kill switch's last change (on or off), for the API.
+        self.switch: dict[str, Any] | None = None
         #: Called with each finished call (metrics, campaigns).
         self.on_finished: list[Callable[[MysteryCall], None]] = []
         self._background: set[asyncio.Task[None]] = set()
@@ -89,6 +91,7 @@ class MysteryService:
         if closed:
             log.warning("mystery calls: closed %d call(s) left running by a stop", closed)
         row = await self.app.storage.run(store.switch)
+        self.switch = row
         if row and row["stopped"]:
             self.stopped = row
         since = now - timedelta(seconds=HOUR)
@@ -233,7 +236,8 @@ class MysteryService:
         (``running`` or ``[mystery_calls] kill_running``).  Returns calls hung up."""
         row = {"stopped": int(on), "changed_at": utcnow().isoformat(), "changed_by": by}
         await self.app.storage.run(lambda db: store.set_switch(db, row))
-        self.stopped = {"id": 1, **row} if on else None
+        self.switch = {"id": 1, **row}
+        self.stopped = self.switch if on else None
         hung_up = 0
         if on and (running or self.settings.kill_running) == "hang_up":
             for mystery_call_id in list(self.running):

@@ -62,3 +62,44 @@ def test_serve_against_the_sandbox(asterisk_sandbox, serve, tmp_path):
     log = server.log.read_text()
     assert section["ari_password"] not in log
     assert section["ami_secret"] not in log
+
+
+def test_mystery_calls_from_the_command_line(asterisk_sandbox, serve, tmp_path):
+    """What a supervisor types: place a call and wait for its result, list results, and
+    stop mystery calls with the kill switch; every command against a running server."""
+    section = asterisk_sandbox.asterisk_section
+    config = tmp_path / "medlytt.toml"
+    lines = ["[asterisk]"] + [f"{k} = {json.dumps(v)}" for k, v in section.items()]
+    lines += [
+        "[mystery_calls]",
+        'dial = "Local/{number}@phones/n"',
+        "ring_timeout_seconds = 3",
+        "[storage]",
+        f'path = "{tmp_path / "cli.db"}"',
+    ]
+    config.write_text("\n".join(lines) + "\n")
+    env = medlytt_env()
+
+    def medlytt(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([MEDLYTT, *args], env=env, capture_output=True, text=True, timeout=90)
+
+    assert (
+        medlytt("user", "add", "kari", "--role", "supervisor", "--config", str(config)).returncode
+        == 0
+    )
+    token = medlytt("token", "create", "kari", "--config", str(config)).stdout.strip()
+    server = serve("--config", str(config), MEDLYTT_STORAGE__PATH=str(tmp_path / "cli.db"))
+    poll_until(lambda: get(server.url + "/readyz")[0] == 200, timeout=20, what="/readyz 200")
+    env["MEDLYTT_URL"], env["MEDLYTT_TOKEN"] = server.url, token
+
+    placed = medlytt("mystery", "call", "--number", "556", "--wait")
+    assert placed.returncode == 0, placed.stderr
+    assert "mystery call" in placed.stdout and '"outcome": "busy"' in placed.stdout
+    listed = medlytt("mystery", "results")
+    assert listed.returncode == 0 and "number:556" in listed.stdout and "busy" in listed.stdout
+    switched = medlytt("mystery", "kill-switch", "on")
+    assert switched.returncode == 0 and '"on": true' in switched.stdout
+    refused = medlytt("mystery", "call", "--number", "556")
+    assert refused.returncode == 1
+    assert "stopped by the kill switch" in refused.stderr and "kari" in refused.stderr
+    assert server.terminate() == 0
