@@ -336,3 +336,54 @@ async def test_evaluating_again_keeps_what_is_not_given_anew(setup):
     assert (await client.delete("/api/mystery-calls/nosuch", headers=admin)).status == 404
     switched = await client.put("/api/mystery-kill-switch", json={"on": False}, headers=admin)
     assert (await switched.json())["changed_by"] == "ada"  # who switched it off, and when
+
+
+async def test_the_scheduler_places_due_calls_and_marks_missed_and_refused_ones(setup):
+    """Due now: placed (here refused: no Asterisk, with the reason); due long ago (Medlytt
+    was down): missed, never placed at an odd hour; a cron campaign then plans its next."""
+    from medlytt.plugins.mystery_calls.campaigns import iso
+
+    app, client, admin = setup
+    _, scheduler = app.plugin_state["mystery_calls"]
+    app.plugin_state["mystery_calls.task"].cancel()  # this test is the clock
+    body = {"name": "burst", "number": "555", "calls": 2, "ends_at": soon(days=1)}
+    assert (await client.post("/api/mystery-campaigns", json=body, headers=admin)).status == 201
+    cron = {"name": "hourly", "number": "556", "schedule": "0 * * * *", "ends_at": soon(days=1)}
+    assert (await client.post("/api/mystery-campaigns", json=cron, headers=admin)).status == 201
+    now = utcnow()
+    planned = app.storage.run_sync(lambda db: store.planned(db))
+    burst = [p for p in planned if p["campaign"] == "burst"]
+    (hourly,) = [p for p in planned if p["campaign"] == "hourly"]
+    moved = {
+        burst[0]["id"]: now - timedelta(minutes=10),
+        burst[1]["id"]: now - timedelta(seconds=1),
+        hourly["id"]: now - timedelta(seconds=2),
+    }
+
+    def move(db):
+        for planned_id, due in moved.items():
+            db.execute("UPDATE mystery_planned SET due_at = ? WHERE id = ?", [iso(due), planned_id])
+
+    app.storage.run_sync(move)
+    await scheduler.tick(now)
+    rows = {r["id"]: r for r in app.storage.run_sync(lambda db: list(db["mystery_planned"].rows))}
+    assert rows[burst[0]["id"]]["state"] == "missed"
+    assert rows[burst[1]["id"]]["state"] == "refused"
+    assert "Asterisk gateway" in rows[burst[1]["id"]]["reason"]
+    assert rows[hourly["id"]]["state"] == "refused"
+    following = [r for r in rows.values() if r["campaign"] == "hourly" and r["state"] == "planned"]
+    assert len(following) == 1 and following[0]["due_at"] > iso(now)
+    # A campaign past its end places nothing: what was planned is cancelled.
+    scheduler.campaigns["hourly"].request.ends_at = now - timedelta(seconds=1)
+    app.storage.run_sync(
+        lambda db: db.execute(
+            "UPDATE mystery_planned SET due_at = ? WHERE id = ?", [iso(now), following[0]["id"]]
+        )
+    )
+    await scheduler.tick(now)
+    ended = app.storage.run_sync(lambda db: db["mystery_planned"].get(following[0]["id"]))
+    assert (ended["state"], ended["reason"]) == ("cancelled", "campaign ended")
+    response = await client.post(
+        "/api/mystery-calls", json={"number": "556", "campaign": "hourly"}, headers=admin
+    )
+    assert response.status == 409 and "ended" in (await response.json())["error"]
