@@ -15,9 +15,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 from medlytt import auth
 from medlytt.gateways.asterisk.sandbox import AsteriskSandbox
-from medlytt.testing import TestMedlytt, wait_until
+from medlytt.plugins.mystery_calls.model import CallSpec
+from medlytt.testing import TestMedlytt, running_medlytt, wait_until
 from tones import tones
 
 AGENT_TONE = {f"Local/agent{n}@agents/n": 900 + 100 * n for n in range(10)}
@@ -324,6 +326,26 @@ async def test_a_coach_listens_live_once_an_agent_answers(app: TestMedlytt, api,
     audit = app.storage.run_sync(lambda db: list(db.query("SELECT * FROM monitoring_audit")))
     assert [(a["action"], a["supervisor"]) for a in audit][:1] == [("started", "ada")]
     await nothing_left(asterisk_sandbox)
+
+
+async def test_medlytt_stopping_mid_call_hangs_up_and_keeps_the_result(
+    asterisk_sandbox: AsteriskSandbox, tmp_path
+):
+    sections = {
+        "asterisk": asterisk_sandbox.asterisk_section,
+        "mystery_calls": {**MYSTERY["mystery_calls"], "ring_timeout_seconds": 30},
+    }
+    async with running_medlytt(sections, db_path=tmp_path / "m.db") as app:
+        await wait_until(lambda: app.gateways[0].connected, timeout=15)
+        service = app.plugin_state["mystery_calls"][0]
+        call = await service.place(CallSpec(number="555"), requested_by="test")
+        await wait_until(lambda: call.ring_seconds is not None, timeout=5)
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 10
+    await nothing_left(asterisk_sandbox)
+    (row,) = sqlite_utils.Database(tmp_path / "m.db")["mystery_calls"].rows
+    assert (row["outcome"], row["reason"]) == ("no_answer", "Medlytt stopped"), row
+    assert row["finished_at"] is not None
 
 
 async def test_a_call_cut_by_an_asterisk_crash_is_still_recorded_as_a_result(
