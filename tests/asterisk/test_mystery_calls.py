@@ -198,6 +198,24 @@ async def test_patience_shorter_than_the_wait_is_abandoned(
     await nothing_left(asterisk_sandbox)
 
 
+async def test_a_scripted_caller_navigates_an_ivr_with_dtmf(
+    app: TestMedlytt, api, asterisk_sandbox: AsteriskSandbox
+):
+    """Number 503 is an IVR: "press 2 for sales" (anything else: support)."""
+    script = [{"play": "sound:beep"}, {"wait": 0.5}, {"dtmf": "2"}]
+    status, placed = await request(
+        api, "POST", "/api/mystery-calls", {"number": "503", "script": script}
+    )
+    assert status == 201, placed
+    row = await result(api, placed["id"])
+    assert row["outcome"] == "answered", row
+    assert row["queue"] == "sales" and row["agent_id"] in {
+        "Local/agent3@agents/n",
+        "Local/agent4@agents/n",
+    }, row
+    await nothing_left(asterisk_sandbox)
+
+
 async def test_a_number_nobody_answers_and_a_busy_number(
     app: TestMedlytt, api, asterisk_sandbox: AsteriskSandbox
 ):
