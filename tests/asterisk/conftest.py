@@ -19,6 +19,7 @@ from medlytt.gateways.asterisk.sandbox import (
 )
 from medlytt.testing import TestMedlytt, running_medlytt, wait_until
 from sample_plugins import recorder
+from softphone import TESTER_PHONE, TESTER_PHONE_TONE, Baresip, baresip_binary, sandbox_phone
 
 AGENT_TIMEOUT = 3
 """Seconds a queue member rings before RINGNOANSWER in the test sandbox (short: fast tests)."""
@@ -94,3 +95,41 @@ async def wait_idle(sandbox: AsteriskSandbox) -> None:
         return not [c for c in sandbox.ari().request("GET", "/channels") if "callers" in c["name"]]
 
     await wait_until(idle, timeout=60, interval=0.2)
+
+
+# -- A real SIP softphone (tests/asterisk/softphone.py) ----------------------------------------
+
+
+@pytest.fixture(scope="session")
+def baresip_bin() -> str:
+    """``baresip`` from PATH, installed with apt-get (package ``baresip-core``) when missing."""
+    return baresip_binary()
+
+
+@pytest.fixture
+def tester_phone(
+    asterisk_sandbox: AsteriskSandbox, baresip_bin: str, tmp_path
+) -> Iterator[Baresip]:
+    """baresip registered as 2001 (auto-answer, 1800 Hz sine as microphone); stopped after."""
+    phone = sandbox_phone(
+        asterisk_sandbox,
+        baresip_bin,
+        tmp_path / f"baresip-{TESTER_PHONE}",
+        phone=TESTER_PHONE,
+        tone=TESTER_PHONE_TONE,
+    )
+    phone.start()
+    try:
+        yield phone
+    finally:
+        phone.stop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
+    """A failed test that used ``tester_phone`` shows baresip's log with its report."""
+    report = yield
+    phone = getattr(item, "funcargs", {}).get("tester_phone")
+    if report.failed and isinstance(phone, Baresip):
+        report.sections.append(("baresip log (tester_phone)", phone.log()))
+    return report
