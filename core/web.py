@@ -60,6 +60,17 @@ async def read_json(request: web.Request, schema: type[T]) -> T:
         raise HttpError(422, f"bad request body: {exc}") from None
 
 
+def query_limit(request: web.Request, default: int = 200, most: int = 10_000) -> int:
+    """The ``limit`` query parameter of a listing: 1..``most``; 422 naming what is wrong."""
+    try:
+        limit = int(request.query.get("limit", str(default)))
+    except ValueError:
+        raise HttpError(422, "limit must be a whole number") from None
+    if not 1 <= limit <= most:
+        raise HttpError(422, f"limit must be between 1 and {most}")
+    return limit
+
+
 def medlytt_of(request: web.Request) -> Medlytt:
     """The application behind a request, for route handlers."""
     return request.app[APP_KEY]  # type: ignore[return-value]

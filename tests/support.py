@@ -1,16 +1,24 @@
-"""Helpers shared by the tests: free ports and running ``medlytt`` as a real process."""
+"""Helpers shared by the tests: free ports, running ``medlytt`` as a real process, and
+Debian packages the tests need (installed with apt-get when missing, as CI does)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+APT_TIMEOUT = 900  # seconds for one apt-get run (a slow mirror on a fresh machine)
+T = TypeVar("T")
 MEDLYTT = str(Path(sys.executable).with_name("medlytt"))
 
 
@@ -64,3 +72,50 @@ def start_server(args: list[str], env: dict[str, str], log: Path, timeout: float
         time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGKILL)
     raise AssertionError(f"server did not start within {timeout} s:\n{log.read_text()}")
+
+
+def _apt_get(*args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    return subprocess.run(
+        # Wait for a dpkg lock held by another apt run instead of failing at once.
+        ["apt-get", "-o", "DPkg::Lock::Timeout=300", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=APT_TIMEOUT,
+        check=False,
+    )
+
+
+def debian_package(package: str, found: Callable[[], T | None], what: str) -> T:
+    """What ``found()`` finds, installing ``package`` with apt-get first when it finds nothing.
+
+    Needs root for the install (as CI has); otherwise, or when the install does not provide
+    ``what``, the test fails with the command to run.  A fresh machine's empty package
+    lists get one ``apt-get update``.
+    """
+    present = found()
+    if present is not None:
+        return present
+    install = ["install", "-y", "--no-install-recommends", package]
+    if os.geteuid() != 0:
+        pytest.fail(
+            f"{what} is not installed; install it with `sudo apt-get {' '.join(install)}` "
+            "(or run the tests as root, as CI does)",
+            pytrace=False,
+        )
+    if shutil.which("apt-get") is None:
+        pytest.fail(f"{what} is not installed and there is no apt-get for {package}")
+    result = _apt_get(*install)
+    if result.returncode != 0:  # a fresh machine has empty package lists
+        update = _apt_get("update")
+        if update.returncode != 0:
+            pytest.fail(f"apt-get update failed:\n{update.stdout}\n{update.stderr}")
+        result = _apt_get(*install)
+    present = found()
+    if result.returncode != 0 or present is None:
+        pytest.fail(
+            f"`apt-get {' '.join(install)}` did not provide {what} "
+            f"(exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+    return present

@@ -224,8 +224,10 @@ def test_openapi_references_resolve(name):
 
 def test_documented_query_parameters_are_the_ones_read():
     spec = load("mystery-calls")
-    source = inspect.getsource(mystery.list_calls) + inspect.getsource(mystery._limit)
+    source = inspect.getsource(mystery.list_calls)
     read = set(re.findall(r'request\.query\.get\("(\w+)"', source))
+    if "query_limit(request" in source:  # medlytt.web.query_limit reads "limit"
+        read.add("limit")
     with_query = {
         route: {p["name"] for p in op.get("parameters", []) if p["in"] == "query"}
         for route, op in operations(spec).items()

@@ -17,7 +17,7 @@ from aiohttp import web
 from medlytt import auth, hookimpl, listens_to
 from medlytt.events import MonitoringModeChanged, MonitoringStarted, MonitoringStopped, MonitorMode
 from medlytt.gateways.asterisk.ari import AriError
-from medlytt.web import HttpError, json_response, medlytt_of, read_json
+from medlytt.web import HttpError, json_response, medlytt_of, query_limit, read_json
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -156,12 +156,7 @@ async def monitoring_audit(request: web.Request) -> web.Response:
     """The audit trail: an agent sees the rows about themselves, supervisors and admins all."""
     app = medlytt_of(request)
     actor = await auth.authenticate(request)
-    try:
-        limit = int(request.query.get("limit", "200"))
-    except ValueError:
-        raise HttpError(422, "limit must be a whole number") from None
-    if not 1 <= limit <= 10_000:
-        raise HttpError(422, "limit must be between 1 and 10000")
+    limit = query_limit(request)
     if actor.role == "agent":
         if not actor.agent_id:
             raise HttpError(403, f"user {actor.name!r} is an agent with no agent_id")

@@ -19,7 +19,7 @@ from aiohttp import web
 from medlytt import auth, hookimpl, listens_to, recordings
 from medlytt.clock import utcnow
 from medlytt.events import CallAbandoned, CallAnswered, CallEnded, CallLost, CallQueued, Event
-from medlytt.web import HttpError, json_response, medlytt_of, read_json
+from medlytt.web import HttpError, json_response, medlytt_of, query_limit, read_json
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from . import store
@@ -60,16 +60,6 @@ def _staff(actor: auth.Actor) -> None:
     auth.require_role(actor, "admin", "supervisor")
 
 
-def _limit(request: web.Request) -> int:
-    try:
-        limit = int(request.query.get("limit", "200"))
-    except ValueError:
-        raise HttpError(422, "limit must be a whole number") from None
-    if not 1 <= limit <= 10_000:
-        raise HttpError(422, "limit must be between 1 and 10000")
-    return limit
-
-
 def _refused(exc: Refused | RequestError) -> HttpError:
     if isinstance(exc, RequestError):
         return HttpError(422, str(exc))
@@ -98,7 +88,7 @@ async def list_calls(request: web.Request) -> web.Response:
     """Results; an agent sees only evaluated calls they answered (transparency)."""
     app = medlytt_of(request)
     actor = await auth.authenticate(request)
-    limit = _limit(request)
+    limit = query_limit(request)
     campaign = request.query.get("campaign")
     if actor.role == "agent":
         agent_id = actor.agent_id or "\0"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from medlytt import auth, hookimpl, listens_to
 from medlytt.events import CallAnswered, MysteryCallStarted
-from medlytt.web import json_error, json_response, medlytt_of
+from medlytt.web import HttpError, json_response, medlytt_of, query_limit
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
@@ -31,33 +31,15 @@ PLUGIN = "surveys"
 RESULTS = ("offered", "completed", "incomplete")
 
 
-class Refused(Exception):
-    """A request that cannot be served: ``status`` 422 (bad query) or 403."""
-
-    def __init__(self, status: int, message: str) -> None:
-        self.status = status
-        super().__init__(message)
-
-
 def _query(request: web.Request, allowed: tuple[str, ...]) -> dict[str, str]:
     unknown = sorted(set(request.query) - set(allowed))
     if unknown:
-        raise Refused(422, f"unknown query parameter {unknown[0]!r}; use {', '.join(allowed)}")
+        raise HttpError(422, f"unknown query parameter {unknown[0]!r}; use {', '.join(allowed)}")
     query = dict(request.query)
     for key in ("queue", "agent"):
         if key in query and not query[key].strip():
-            raise Refused(422, f"{key} must not be empty")
+            raise HttpError(422, f"{key} must not be empty")
     return query
-
-
-def _limit(query: dict[str, str]) -> int:
-    try:
-        limit = int(query.get("limit", "100"))
-    except ValueError:
-        raise Refused(422, "limit must be a whole number") from None
-    if not 1 <= limit <= 10_000:
-        raise Refused(422, "limit must be between 1 and 10000")
-    return limit
 
 
 def _agent_filter(actor: auth.Actor, wanted: str | None) -> str | None:
@@ -65,21 +47,18 @@ def _agent_filter(actor: auth.Actor, wanted: str | None) -> str | None:
     if actor.role != "agent":
         return wanted
     if not actor.agent_id:
-        raise Refused(403, f"user {actor.name!r} is an agent with no agent_id")
+        raise HttpError(403, f"user {actor.name!r} is an agent with no agent_id")
     if wanted is not None and wanted != actor.agent_id:
-        raise Refused(403, "agents may only see their own surveys")
+        raise HttpError(403, "agents may only see their own surveys")
     return actor.agent_id
 
 
 async def list_surveys(request: web.Request) -> web.Response:
     app = medlytt_of(request)
     actor = await auth.authenticate(request)
-    try:
-        query = _query(request, ("queue", "agent", "limit"))
-        limit = _limit(query)
-        agent_id = _agent_filter(actor, query.get("agent"))
-    except Refused as exc:
-        return json_error(exc.status, str(exc))
+    query = _query(request, ("queue", "agent", "limit"))
+    limit = query_limit(request, default=100)
+    agent_id = _agent_filter(actor, query.get("agent"))
     queue = query.get("queue")
     rows = await app.storage.run(lambda db: store.surveys(db, queue, agent_id, limit))
     return json_response({"surveys": rows})
@@ -88,11 +67,8 @@ async def list_surveys(request: web.Request) -> web.Response:
 async def survey_scores(request: web.Request) -> web.Response:
     app = medlytt_of(request)
     actor = await auth.authenticate(request)
-    try:
-        query = _query(request, ("queue", "agent"))
-        agent_id = _agent_filter(actor, query.get("agent"))
-    except Refused as exc:
-        return json_error(exc.status, str(exc))
+    query = _query(request, ("queue", "agent"))
+    agent_id = _agent_filter(actor, query.get("agent"))
     queue = query.get("queue")
     rows = await app.storage.run(lambda db: store.scores(db, queue, agent_id))
     return json_response({"queue": queue, "scores": rows})

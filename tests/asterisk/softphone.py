@@ -27,12 +27,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from medlytt.gateways.asterisk.sandbox import AsteriskSandbox
+from support import debian_package
 
 PACKAGE = "baresip-core"
 MODULE_PATH = "/usr/lib/baresip/modules"
-APT_TIMEOUT = 900  # seconds for one apt-get run (a slow mirror on a fresh machine)
 START_TIMEOUT = 10  # seconds for baresip to listen on ctrl_tcp and register
 STOP_TIMEOUT = 3  # seconds for SIGTERM (baresip unregisters first) before SIGKILL
 TESTER_PHONE = "2001"
@@ -45,19 +44,6 @@ TESTER_PHONE_TONE = 1800
 # ------------------------------------------------------------------------------------------
 
 
-def _apt_get(*args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    return subprocess.run(
-        # Wait for a dpkg lock held by another apt run instead of failing at once.
-        ["apt-get", "-o", "DPkg::Lock::Timeout=300", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=APT_TIMEOUT,
-        check=False,
-    )
-
-
 def _found() -> str | None:
     binary = shutil.which("baresip")
     if binary and Path(MODULE_PATH, "ausine.so").is_file():
@@ -67,32 +53,7 @@ def _found() -> str | None:
 
 def baresip_binary() -> str:
     """``baresip`` from PATH, installed with apt-get (``baresip-core``) when missing (root)."""
-    found = _found()
-    if found:
-        return found
-    install = ["install", "-y", "--no-install-recommends", PACKAGE]
-    if os.geteuid() != 0:
-        pytest.fail(
-            f"baresip (with {MODULE_PATH}) is not installed; install it with "
-            f"`sudo apt-get install -y --no-install-recommends {PACKAGE}` "
-            "(or run the tests as root, as CI does)",
-            pytrace=False,
-        )
-    if shutil.which("apt-get") is None:
-        pytest.fail(f"baresip is not installed and there is no apt-get for {PACKAGE}")
-    result = _apt_get(*install)
-    if result.returncode != 0:  # a fresh machine has empty package lists
-        update = _apt_get("update")
-        if update.returncode != 0:
-            pytest.fail(f"apt-get update failed:\n{update.stdout}\n{update.stderr}")
-        result = _apt_get(*install)
-    found = _found()
-    if result.returncode != 0 or not found:
-        pytest.fail(
-            f"`apt-get {' '.join(install)}` did not provide baresip and {MODULE_PATH}/ausine.so "
-            f"(exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
-        )
-    return found
+    return debian_package(PACKAGE, _found, f"baresip (with {MODULE_PATH}/ausine.so)")
 
 
 # ------------------------------------------------------------------------------------------

@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import free_port
+from support import debian_package, free_port
 
-APT_TIMEOUT = 900  # seconds for one apt-get run (a slow mirror on a fresh machine)
 START_TIMEOUT = 30  # seconds for Prometheus to answer /-/ready
 HTTP_TIMEOUT = 5
 
@@ -43,45 +42,10 @@ def _which() -> PrometheusBinaries | None:
     return None
 
 
-def _apt_get(*args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    return subprocess.run(
-        # Wait for a dpkg lock held by another apt run instead of failing at once.
-        ["apt-get", "-o", "DPkg::Lock::Timeout=300", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=APT_TIMEOUT,
-        check=False,
-    )
-
-
 @pytest.fixture(scope="session")
 def prometheus_bin() -> PrometheusBinaries:
     """``prometheus`` and ``promtool`` from PATH, installed with apt-get when missing (root)."""
-    found = _which()
-    if found:
-        return found
-    if os.geteuid() != 0:
-        pytest.fail(
-            "prometheus and promtool are not on PATH; install them with "
-            "`sudo apt-get install -y prometheus` (or run the tests as root, as CI does)"
-        )
-    if shutil.which("apt-get") is None:
-        pytest.fail("prometheus and promtool are not on PATH and there is no apt-get for them")
-    result = _apt_get("install", "-y", "prometheus")
-    if result.returncode != 0:  # a fresh machine has empty package lists
-        update = _apt_get("update")
-        if update.returncode != 0:
-            pytest.fail(f"apt-get update failed:\n{update.stdout}\n{update.stderr}")
-        result = _apt_get("install", "-y", "prometheus")
-    found = _which()
-    if result.returncode != 0 or not found:
-        pytest.fail(
-            f"`apt-get install -y prometheus` did not provide prometheus and promtool "
-            f"(exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
-        )
-    return found
+    return debian_package("prometheus", _which, "prometheus and promtool")
 
 
 class Prometheus:
