@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from medlytt.clock import utcnow
+from medlytt import utcnow
 from medlytt.events import decode_event, encode_event
 from medlytt.gateways.demo.settings import DemoSettings
 from medlytt.gateways.demo.simulation import ContactCenterSimulation

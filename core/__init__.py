@@ -1,9 +1,27 @@
 """Medlytt: listen to a contact center's calls and coach its agents.
 
-The import package ``medlytt`` is the core: the event model, the live state, the plugin
-host, storage, the HTTP server and the CLI.  Everything a user sees as a feature lives in
-a plugin (``medlytt.plugins``) or a gateway (``medlytt.gateways``) registered through the
-``medlytt`` entry-point group, exactly as a third-party plugin would be.
+This module is Medlytt's **public API**: everything a plugin (built-in or a third
+party's) may use is importable from ``medlytt`` itself, plus the event vocabulary in
+``medlytt.events``.  Every other module of the core is private and may change without
+notice; ``make lint`` enforces that the built-in plugins and gateways import nothing else
+(import contracts in ``pyproject.toml``).  The guide is ``docs/plugins.md``.
+
+What is here, by purpose:
+
+* **Hooks**: :data:`hookimpl`, :func:`listens_to`; the hooks are in ``docs/hooks.md``.
+* **Events and state**: :class:`Event` and the core's events, :class:`RawEvent`,
+  :class:`LiveState` with its :class:`Call`, :class:`Agent`, :class:`Queue`, and
+  :class:`StateSlot` for a plugin's own live state.
+* **Acting on calls**: the call-control port :class:`CallControl`, its
+  :class:`Capability` flags, typed :class:`ChannelEvent` objects and typed errors.
+* **The application**: :class:`Medlytt` (what hooks receive as ``app``), :class:`Gateway`.
+* **Storage**: :class:`Migration`, :func:`transaction`; recordings with
+  :func:`save_recording` and :func:`reveal_recording`.
+* **HTTP**: :func:`medlytt_of`, :class:`HttpError`, :func:`json_response`,
+  :func:`read_json`, :func:`query_limit`; who is asking: :class:`Actor`,
+  :func:`authenticate`, :func:`require_role`, :func:`may_monitor`, :func:`actor_named`.
+* **Command line**: :class:`Api` and its options and errors, for plugin commands that
+  talk to a running Medlytt.
 """
 
 from collections.abc import Callable
@@ -23,18 +41,21 @@ hookimpl = pluggy.HookimplMarker("medlytt")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def listens_to(*event_types: type) -> Callable[[F], F]:
+def listens_to(*event_types: type | str) -> Callable[[F], F]:
     """Deliver only events of these types (or subclasses) to this ``medlytt_event``.
 
     Every other event skips the plugin's mailbox entirely: a plugin that reacts to three
-    event types costs the event bus nothing for the rest (docs/plugins.md)::
+    event types costs the event bus nothing for the rest (docs/plugins.md).  A string is
+    another plugin's event type tag (``"mystery_call.started"``): a plugin reacts to it
+    without importing that plugin, and simply never receives it when that plugin is not
+    installed.  Works on ``medlytt_channel_event`` too::
 
         @hookimpl
         @listens_to(CallAnswered, CallEnded)
         def medlytt_event(event, app): ...
     """
-    if not event_types or not all(isinstance(t, type) for t in event_types):
-        raise TypeError("listens_to() takes one or more event classes")
+    if not event_types or not all(isinstance(t, type | str) for t in event_types):
+        raise TypeError("listens_to() takes one or more event classes or type tags")
 
     def mark(function: F) -> F:
         function.medlytt_event_types = event_types  # type: ignore[attr-defined]
@@ -43,4 +64,141 @@ def listens_to(*event_types: type) -> Callable[[F], F]:
     return mark
 
 
-__all__ = ["__version__", "hookimpl", "listens_to"]
+# The public names of the core, imported after the definitions above (core modules
+# import ``__version__`` from here).
+from .app import Medlytt  # noqa: E402
+from .auth import Actor, actor_named, authenticate, may_monitor, require_role  # noqa: E402
+from .callcontrol import (  # noqa: E402
+    AgentLeg,
+    CallControl,
+    CallControlError,
+    CallControlRefused,
+    CallControlTimeout,
+    Capability,
+    ChannelEntered,
+    ChannelEvent,
+    ChannelGone,
+    ChannelHangupRequested,
+    ChannelLeft,
+    ChannelNotFound,
+    ChannelStateChanged,
+    DtmfReceived,
+    PlaybackFinished,
+    Recording,
+    RecordingFinished,
+    Spy,
+    TalkingStarted,
+    TalkingStopped,
+    Unavailable,
+    Unsupported,
+    http_status,
+)
+from .client import Api, ApiError, Unreachable, fail, token_option, url_option  # noqa: E402
+from .clock import utcnow  # noqa: E402
+from .config import PositiveFloat, PositiveInt  # noqa: E402
+from .events import (  # noqa: E402
+    AgentOffered,
+    AgentRingNoAnswer,
+    AgentState,
+    CallAbandoned,
+    CallAnswered,
+    CallEnded,
+    CallLost,
+    CallQueued,
+    CallTimedOut,
+    CallTransferred,
+    Event,
+    HeadsetHook,
+    HeadsetMute,
+    QueueConfigured,
+    RawEvent,
+    RecordingReady,
+    TalkStarted,
+    TalkStopped,
+)
+from .forms import EvaluationForm  # noqa: E402
+from .gateway import Gateway, Publish  # noqa: E402
+from .recordings import reveal_recording, save_recording  # noqa: E402
+from .state import Agent, Call, LiveState, Queue, StateSlot  # noqa: E402
+from .storage import Migration, transaction  # noqa: E402
+from .web import HttpError, json_error, json_response, medlytt_of, query_limit, read_json  # noqa: E402
+
+__all__ = [
+    "Actor",
+    "Agent",
+    "AgentLeg",
+    "AgentOffered",
+    "AgentRingNoAnswer",
+    "AgentState",
+    "Api",
+    "ApiError",
+    "Call",
+    "CallAbandoned",
+    "CallAnswered",
+    "CallControl",
+    "CallControlError",
+    "CallControlRefused",
+    "CallControlTimeout",
+    "CallEnded",
+    "CallLost",
+    "CallQueued",
+    "CallTimedOut",
+    "CallTransferred",
+    "Capability",
+    "ChannelEntered",
+    "ChannelEvent",
+    "ChannelGone",
+    "ChannelHangupRequested",
+    "ChannelLeft",
+    "ChannelNotFound",
+    "ChannelStateChanged",
+    "DtmfReceived",
+    "EvaluationForm",
+    "Event",
+    "Gateway",
+    "HeadsetHook",
+    "HeadsetMute",
+    "HttpError",
+    "LiveState",
+    "Medlytt",
+    "Migration",
+    "PlaybackFinished",
+    "PositiveFloat",
+    "PositiveInt",
+    "Publish",
+    "Queue",
+    "QueueConfigured",
+    "RawEvent",
+    "Recording",
+    "RecordingFinished",
+    "RecordingReady",
+    "Spy",
+    "StateSlot",
+    "TalkStarted",
+    "TalkStopped",
+    "TalkingStarted",
+    "TalkingStopped",
+    "Unavailable",
+    "Unreachable",
+    "Unsupported",
+    "__version__",
+    "actor_named",
+    "authenticate",
+    "fail",
+    "hookimpl",
+    "http_status",
+    "json_error",
+    "json_response",
+    "listens_to",
+    "may_monitor",
+    "medlytt_of",
+    "query_limit",
+    "read_json",
+    "require_role",
+    "reveal_recording",
+    "save_recording",
+    "token_option",
+    "transaction",
+    "url_option",
+    "utcnow",
+]

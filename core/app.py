@@ -23,9 +23,10 @@ from prometheus_client import CollectorRegistry
 
 from . import auth, recordings
 from . import journal as journal_module
+from .callcontrol import CallControl, Capability, Unavailable, Unsupported
 from .config import Config, ConfigError
 from .event_bus import EventBus
-from .events import Event
+from .events import Event, EventCatalogue, EventTypeError
 from .forms import EvaluationForm
 from .gateway import Gateway
 from .gateway_runner import GatewayRunner
@@ -39,6 +40,13 @@ log = logging.getLogger(__name__)
 
 #: How long a clean stop waits for plugins to finish the events already queued to them.
 DRAIN_SECONDS = 10.0
+
+#: The core's own tables, in the order they are created: the one list of core migrations.
+CORE_MIGRATIONS: list[Migration] = [
+    *journal_module.MIGRATIONS,
+    *auth.MIGRATIONS,
+    *recordings.MIGRATIONS,
+]
 
 
 def load_plugins(
@@ -103,7 +111,16 @@ class Medlytt:
         self.config = config
         self.host = host
         self._plugin_configs = plugin_configs or {}
+        #: Every event type this Medlytt knows: the core's and its plugins' own.
+        self.events = EventCatalogue()
+        for info, types in host.call_sync("medlytt_event_types"):
+            for cls in types or []:
+                try:
+                    self.events.register(info.name, cls)
+                except EventTypeError as exc:
+                    raise ConfigError(str(exc)) from None
         self.state = LiveState()
+        self.state.on_slot_error = lambda plugin, exc: self._slot_failed(plugin, exc)
         self.storage = Storage(config.storage.path)
         self.registry = CollectorRegistry(auto_describe=True)
         self.metrics = CoreMetrics(self.registry)
@@ -132,7 +149,14 @@ class Medlytt:
         self.forms: dict[tuple[str, int], EvaluationForm] = {}
         #: Objects a plugin keeps for this application, under the plugin's name.
         self.plugin_state: dict[str, Any] = {}
+        #: Services plugins offer each other by name (see :meth:`provide`).
+        self._services: dict[str, object] = {}
         self.started = False
+
+    def _slot_failed(self, plugin: str, exc: BaseException) -> None:
+        info = self.host.get(plugin)
+        if info is not None:
+            self.host.record_failure(info, "StateSlot.apply", exc)
 
     # ------------------------------------------------------------------ for plugins
 
@@ -146,6 +170,48 @@ class Medlytt:
             raise KeyError(f"no plugin called {name!r} is loaded")
         return self._plugin_configs[name]
 
+    def call_controls(self) -> list[CallControl]:
+        """The call-control ports of every running gateway that has one."""
+        return [g.call_control for g in self.gateways if g.call_control is not None]
+
+    def call_control(
+        self, *needs: Capability, feature: str = "", pbx: str | None = None
+    ) -> CallControl:
+        """The call-control port a feature acts through (``docs/plugins.md``).
+
+        ``needs`` are the capabilities the feature uses; ``pbx`` picks a gateway by name
+        when there are several (default: the first that has call control).  Raises
+        :class:`medlytt.Unsupported` naming what is missing (the demo has no call
+        control) and :class:`medlytt.Unavailable` when the PBX is not connected; both
+        are 503 for a route (:func:`medlytt.http_status`).
+        """
+        gateways = [g for g in self.gateways if pbx is None or g.name == pbx]
+        if not gateways and pbx is not None:
+            raise Unavailable(feature or "call control", f"no gateway called {pbx!r}")
+        if not gateways:
+            raise Unsupported(None, needs or list(Capability), feature)
+        for gateway in gateways:
+            control = gateway.call_control
+            if control is not None and set(needs) <= control.capabilities:
+                control.require(*needs, feature=feature)
+                return control
+        first = gateways[0]
+        have = first.call_control.capabilities if first.call_control else frozenset()
+        raise Unsupported(first.name, set(needs or Capability) - have, feature)
+
+    def provide(self, name: str, service: object) -> None:
+        """Offer a service to other plugins under ``name`` (e.g. ``"monitoring"``).
+
+        Plugins never import each other; one finds another's service with
+        :meth:`service` and uses it through a protocol of its own, so that removing the
+        providing plugin removes only the feature, never an import.
+        """
+        self._services[name] = service
+
+    def service(self, name: str) -> object | None:
+        """The service another plugin provides under ``name``; None when none does."""
+        return self._services.get(name)
+
     @property
     def demo(self) -> bool:
         """True when every running gateway is simulated (the demo contact center)."""
@@ -156,10 +222,7 @@ class Medlytt:
     async def start(self) -> None:
         """Open storage, migrate, register metrics, start plugins and gateways."""
         await self.storage.open()
-        migrations: list[tuple[str, Migration]] = [
-            ("core", m)
-            for m in [*journal_module.MIGRATIONS, *auth.MIGRATIONS, *recordings.MIGRATIONS]
-        ]
+        migrations: list[tuple[str, Migration]] = [("core", m) for m in CORE_MIGRATIONS]
         for info, result in self.host.call_sync("medlytt_migrations"):
             migrations.extend((info.name, m) for m in result or [])
         await self.storage.migrate(migrations)
@@ -168,10 +231,18 @@ class Medlytt:
         for info, result in await self.host.call("medlytt_forms"):
             for form in result or []:
                 self._add_form(info.name, form)
+        for info, slot in self.host.call_sync("medlytt_state_slot", app=self):
+            if slot is not None:
+                try:
+                    self.state.add_slot(info.name, slot)
+                except TypeError as exc:
+                    self.host.record_failure(info, "medlytt_state_slot", exc)
         if self.journal is not None:
             self.journal.start()
         self.bus.start()
         self._choose_gateways(await self.host.call("medlytt_gateways", app=self))
+        for gateway in self.gateways:
+            gateway.publish_channel = self.bus.publish_channel
         await self.host.call("medlytt_startup", app=self)
         self._start_gateways()
         self.started = True
@@ -214,6 +285,11 @@ class Medlytt:
         if not await self.bus.drain(DRAIN_SECONDS):
             log.warning("plugins did not finish their queued events within %g s", DRAIN_SECONDS)
         await self.host.call("medlytt_shutdown", app=self)
+        for gateway in self.gateways:
+            try:
+                await gateway.close()
+            except Exception:
+                log.exception("gateway %s: close failed", gateway.name)
         await self.bus.stop()
         if self.journal is not None:
             await self.journal.close()

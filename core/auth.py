@@ -289,6 +289,24 @@ async def user_by_agent_id(app: Medlytt, agent_id: str) -> dict[str, Any] | None
     return await app.storage.run(lambda db: user_by_agent_id_sync(db, agent_id))
 
 
+async def actor_named(app: Medlytt, name: str) -> Actor | None:
+    """The enabled user ``name`` as an :class:`Actor` (None: no such user, or disabled).
+
+    For work done on a user's behalf outside a request (a mystery call that starts
+    monitoring for the user who placed it): the same rules then apply as in the API.
+    """
+
+    def find(db: sqlite_utils.Database) -> dict[str, Any] | None:
+        try:
+            user = get_user(db, name)
+        except AuthError:
+            return None
+        return user if not user.get("disabled") else None
+
+    user = await app.storage.run(find)
+    return actor_of(user) if user is not None else None
+
+
 async def may_monitor(app: Medlytt, actor: Actor, agent_id: str) -> bool:
     """May ``actor`` listen to agent ``agent_id``'s calls?
 

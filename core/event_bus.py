@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
+from .callcontrol import CallControl, ChannelEvent
 from .events import Event
 from .plugin_host import PluginHost, PluginInfo
 from .state import LiveState
@@ -44,22 +45,35 @@ class PluginMailbox:
         self.impl = impl
         self.host = host
         self.kwargs = kwargs
-        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=size)
+        #: (event, extra keyword arguments or None); channel events carry their port.
+        self.queue: asyncio.Queue[tuple[Any, dict[str, Any] | None]] = asyncio.Queue(maxsize=size)
         self.dropped = 0
         self.delivered = 0
         self.overflowing = False
         self.task: asyncio.Task[None] | None = None
         #: The event types the plugin asked for (``medlytt.listens_to``); None: all.
-        self.types: tuple[type, ...] | None = getattr(impl.function, "medlytt_event_types", None)
+        wanted = getattr(impl.function, "medlytt_event_types", None)
+        self.types: tuple[type, ...] | None = None
+        #: Type tags of other plugins' events the plugin asked for by name.
+        self.tags: frozenset[str] = frozenset()
+        if wanted is not None:
+            self.types = tuple(t for t in wanted if isinstance(t, type))
+            self.tags = frozenset(t for t in wanted if isinstance(t, str))
 
-    def offer(self, event: Event) -> bool:
+    def accepts(self, event: Any) -> bool:
+        """Whether the plugin asked for this event (by class, or by type tag)."""
+        if self.types is None or isinstance(event, self.types):
+            return True
+        return bool(self.tags) and event.type in self.tags
+
+    def offer(self, event: Any, extra: dict[str, Any] | None = None) -> bool:
         """Queue an event; return False (and count) when the mailbox is full.
 
         The first drop of a run is logged, and the recovery; the count in between is in
         ``medlytt_plugin_events_dropped_total`` rather than one log line per event.
         """
         try:
-            self.queue.put_nowait(event)
+            self.queue.put_nowait((event, extra))
         except asyncio.QueueFull:
             if not self.overflowing:
                 log.warning(
@@ -84,10 +98,13 @@ class PluginMailbox:
 
     async def _run(self) -> None:
         while True:
-            event = await self.queue.get()
+            event, extra = await self.queue.get()
             try:
                 if self.info.breaker.allow():
-                    await self.host.invoke(self.info, self.impl, {**self.kwargs, "event": event})
+                    kwargs = {**self.kwargs, "event": event}
+                    if extra:
+                        kwargs.update(extra)
+                    await self.host.invoke(self.info, self.impl, kwargs)
                     self.delivered += 1
                 else:
                     self.dropped += 1
@@ -120,6 +137,8 @@ class EventBus:
         self.mailbox_size = mailbox_size
         self.extra_kwargs = extra_kwargs or {}
         self.mailboxes: list[PluginMailbox] = []
+        #: Mailboxes of ``medlytt_channel_event``: channel events of the call-control port.
+        self.channel_mailboxes: list[PluginMailbox] = []
         self.published = 0
         self.listeners: list[Callable[[Event], None]] = []
 
@@ -130,6 +149,10 @@ class EventBus:
             mailbox = PluginMailbox(info, impl, self.host, kwargs, self.mailbox_size)
             mailbox.start()
             self.mailboxes.append(mailbox)
+        for info, impl in self.host.implementations("medlytt_channel_event"):
+            mailbox = PluginMailbox(info, impl, self.host, kwargs, self.mailbox_size)
+            mailbox.start()
+            self.channel_mailboxes.append(mailbox)
 
     def publish(self, event: Event) -> None:
         """Take one event into Medlytt.  Never blocks, never raises because of a plugin."""
@@ -140,12 +163,22 @@ class EventBus:
         for listener in self.listeners:
             listener(event)
         for mailbox in self.mailboxes:
-            if mailbox.types is None or isinstance(event, mailbox.types):
+            if mailbox.accepts(event):
                 mailbox.offer(event)
+
+    def publish_channel(self, event: ChannelEvent, port: CallControl) -> None:
+        """Hand a channel event to every plugin's ``medlytt_channel_event``, isolated like
+        any hook (own mailbox, timeout, error count, breaker); never journaled."""
+        extra = {"port": port}
+        for mailbox in self.channel_mailboxes:
+            if mailbox.accepts(event):
+                mailbox.offer(event, extra)
 
     async def drain(self, timeout: float) -> bool:
         """Wait until every mailbox is empty; False if ``timeout`` passed first."""
-        waits = [asyncio.create_task(m.queue.join()) for m in self.mailboxes]
+        waits = [
+            asyncio.create_task(m.queue.join()) for m in self.mailboxes + self.channel_mailboxes
+        ]
         if not waits:
             return True
         _, pending = await asyncio.wait(waits, timeout=timeout)
@@ -154,9 +187,13 @@ class EventBus:
         return not pending
 
     async def stop(self) -> None:
-        for mailbox in self.mailboxes:
+        for mailbox in self.mailboxes + self.channel_mailboxes:
             await mailbox.stop()
         self.mailboxes.clear()
+        self.channel_mailboxes.clear()
 
     def dropped(self) -> dict[str, int]:
-        return {m.info.name: m.dropped for m in self.mailboxes}
+        dropped: dict[str, int] = {}
+        for mailbox in self.mailboxes + self.channel_mailboxes:
+            dropped[mailbox.info.name] = dropped.get(mailbox.info.name, 0) + mailbox.dropped
+        return dropped

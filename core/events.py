@@ -17,8 +17,9 @@ catalogue in ``docs/events.md`` is generated from the docstrings below.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Union
+from typing import Any, Literal, Union
 
 import msgspec
 
@@ -32,14 +33,6 @@ class AgentState(enum.StrEnum):
     ON_CALL = "on_call"
     WRAP_UP = "wrap_up"
     PAUSED = "paused"
-
-
-class MonitorMode(enum.StrEnum):
-    """How a supervisor takes part in a monitored call."""
-
-    LISTEN = "listen"  # nobody hears the supervisor
-    WHISPER = "whisper"  # only the agent hears the supervisor
-    BARGE = "barge"  # caller and agent hear the supervisor
 
 
 HungUpBy = Literal["caller", "agent", "system", "unknown"]
@@ -223,38 +216,15 @@ class HeadsetMute(Event, tag="headset.mute"):
     muted: bool
 
 
-# --------------------------------------------------------------------------- monitoring
-
-
-class MonitoringStarted(Event, tag="monitoring.started"):
-    """A supervisor started monitoring a call (``supervisor`` is the user's name)."""
-
-    session_id: str
-    call_id: str
-    agent_id: str | None
-    supervisor: str
-    mode: MonitorMode
-    recording: bool = False
-
-
-class MonitoringModeChanged(Event, tag="monitoring.mode_changed"):
-    """A supervisor switched mode within a session without leaving the call."""
-
-    session_id: str
-    mode: MonitorMode
-    previous_mode: MonitorMode
-
-
-class MonitoringStopped(Event, tag="monitoring.stopped"):
-    """A monitoring session ended; ``reason`` says why (stopped, call ended, hung up)."""
-
-    session_id: str
-    reason: str
-    duration_seconds: float
+# --------------------------------------------------------------------------- recordings
 
 
 class RecordingReady(Event, tag="recording.ready"):
-    """A recording was finished and stored; ``uri`` is where Medlytt serves it."""
+    """A recording was finished and stored; ``uri`` is where Medlytt serves it.
+
+    ``source`` is the plugin that recorded; ``session_id`` that plugin's id of what was
+    recorded (a monitoring session, a mystery call), when it has one.
+    """
 
     recording_id: str
     call_id: str | None
@@ -262,48 +232,6 @@ class RecordingReady(Event, tag="recording.ready"):
     duration_seconds: float
     session_id: str | None = None
     format: str = "wav"
-
-
-# --------------------------------------------------------------------------- mystery calls
-
-
-class MysteryCallStarted(Event, tag="mystery_call.started"):
-    """A test call as a customer was placed to ``target`` (a queue or a number)."""
-
-    mystery_call_id: str
-    campaign: str | None
-    target: str
-    call_id: str | None = None
-
-
-class MysteryCallFinished(Event, tag="mystery_call.finished"):
-    """A mystery call ended with ``outcome`` (answered, abandoned, busy, failed, no_answer)."""
-
-    mystery_call_id: str
-    outcome: str
-    call_id: str | None = None
-    agent_id: str | None = None
-    answer_seconds: float | None = None
-    talk_seconds: float | None = None
-
-
-# --------------------------------------------------------------------------- surveys
-
-
-class SurveyFinished(Event, tag="survey.finished"):
-    """A caller's post-call keypress survey ended.
-
-    ``result`` is ``completed`` (every question got an answer) or ``incomplete`` (the
-    caller hung up first).  ``answers`` maps each question id to the key pressed, or to
-    ``no_answer``, ``invalid`` or ``hung_up``; questions never reached are absent.
-    """
-
-    survey_id: str
-    call_id: str
-    queue: str
-    agent_id: str
-    result: str
-    answers: dict[str, str]
 
 
 #: Every concrete event type, in catalogue order.
@@ -323,20 +251,13 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     TalkStopped,
     HeadsetHook,
     HeadsetMute,
-    MonitoringStarted,
-    MonitoringModeChanged,
-    MonitoringStopped,
     RecordingReady,
-    MysteryCallStarted,
-    MysteryCallFinished,
-    SurveyFinished,
 )
 
-#: The union of all event types, for decoding tagged JSON into the right class.
+#: The union of the core's event types, for decoding tagged JSON into the right class.
 AnyEvent = Union[EVENT_TYPES]  # noqa: UP007 - built from the tuple above
 
 _encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(AnyEvent)
 
 
 def encode_event(event: Event) -> bytes:
@@ -344,11 +265,87 @@ def encode_event(event: Event) -> bytes:
     return _encoder.encode(event)
 
 
-def decode_event(data: bytes | str) -> Event:
-    """Turn JSON written by :func:`encode_event` back into the typed event."""
-    return _decoder.decode(data)
-
-
 def event_type_name(cls: type[Event]) -> str:
     """The ``type`` tag of an event class."""
     return cls.__struct_config__.tag  # type: ignore[return-value]
+
+
+class EventTypeError(ValueError):
+    """A plugin's event type cannot be registered; the message says why."""
+
+
+@dataclass(frozen=True)
+class RawEvent:
+    """A journal row whose type no loaded plugin defines (its plugin was uninstalled, or
+    the row is damaged): kept and served as it was stored, never an error."""
+
+    type: str
+    data: dict[str, Any]
+    reason: str
+
+
+class EventCatalogue:
+    """The event types one Medlytt knows: the core's and those plugins registered.
+
+    Plugins add their own types with the ``medlytt_event_types`` hook; the journal, the
+    API and the docs read events through the catalogue, so a plugin's event is as much at
+    home as a core one, and the rows of a plugin that is gone still read as
+    :class:`RawEvent`.
+    """
+
+    def __init__(self) -> None:
+        self.types: dict[str, type[Event]] = {event_type_name(c): c for c in EVENT_TYPES}
+        #: type tag → the plugin that registered it ("core" for the core's own).
+        self.owners: dict[str, str] = dict.fromkeys(self.types, "core")
+        self._decoder: msgspec.json.Decoder[Any] | None = None
+
+    def register(self, plugin: str, cls: object) -> None:
+        """Add a plugin's event class; raises :class:`EventTypeError` naming the problem."""
+        if not (isinstance(cls, type) and issubclass(cls, Event)) or cls is Event:
+            raise EventTypeError(f"plugin {plugin!r}: {cls!r} is not a subclass of medlytt.Event")
+        tag = cls.__struct_config__.tag
+        if not isinstance(tag, str) or "." not in tag:
+            raise EventTypeError(
+                f"plugin {plugin!r}: {cls.__name__} needs a tag like "
+                f'"{plugin}.something" (class {cls.__name__}(Event, tag="..."))'
+            )
+        known = self.types.get(tag)
+        if known is cls:
+            return
+        if known is not None:
+            raise EventTypeError(
+                f"plugin {plugin!r}: event type {tag!r} is already defined by "
+                f"{self.owners[tag]!r} ({known.__module__}.{known.__name__})"
+            )
+        self.types[tag] = cls
+        self.owners[tag] = plugin
+        self._decoder = None
+
+    def of_plugin(self, plugin: str) -> list[type[Event]]:
+        return [cls for tag, cls in self.types.items() if self.owners[tag] == plugin]
+
+    def decode(self, data: bytes | str) -> Event | RawEvent:
+        """The typed event of a journal row; :class:`RawEvent` when its type is unknown."""
+        if self._decoder is None:
+            self._decoder = msgspec.json.Decoder(Union[tuple(self.types.values())])  # type: ignore[arg-type]  # noqa: UP007
+        try:
+            return self._decoder.decode(data)
+        except msgspec.ValidationError as exc:
+            raw = msgspec.json.decode(data)
+            kind = raw.get("type", "") if isinstance(raw, dict) else ""
+            if not isinstance(raw, dict):
+                raw = {"value": raw}
+            return RawEvent(type=str(kind), data=raw, reason=str(exc))
+
+
+_core = EventCatalogue()
+
+
+def decode_event(data: bytes | str) -> Event:
+    """Turn JSON written by :func:`encode_event` back into a typed core event; raises
+    ``msgspec.ValidationError`` for other types (a running app decodes plugin events
+    too, through ``app.events``)."""
+    event = _core.decode(data)
+    if isinstance(event, RawEvent):
+        raise msgspec.ValidationError(event.reason)
+    return event

@@ -11,10 +11,17 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable
 
+from .callcontrol import CallControl, ChannelEvent
 from .events import Event
 
 #: How a gateway hands an event to the core.  Non-blocking; safe to call from the loop.
 Publish = Callable[[Event], None]
+#: How a gateway hands a channel event (with the port it concerns) to the core.
+PublishChannel = Callable[[ChannelEvent, CallControl], None]
+
+
+def _nowhere(event: ChannelEvent, port: CallControl) -> None:
+    """Channel events before the core attached the gateway go nowhere."""
 
 
 class Gateway(abc.ABC):
@@ -34,6 +41,11 @@ class Gateway(abc.ABC):
 
     def __init__(self) -> None:
         self.connected = False
+        #: The gateway's call-control port, when it can act on calls (None: it cannot, and
+        #: a feature that needs it answers 503 naming what is missing).
+        self.call_control: CallControl | None = None
+        #: Where the gateway hands channel events; set by the core before :meth:`run`.
+        self.publish_channel: PublishChannel = _nowhere
 
     @abc.abstractmethod
     async def run(self, publish: Publish) -> None:
@@ -44,6 +56,22 @@ class Gateway(abc.ABC):
         stop: release connections in a ``finally`` block.
         """
 
+    async def close(self) -> None:
+        """Release what the gateway still holds after :meth:`run` was cancelled.
+
+        Called once on a clean stop, after every plugin's ``medlytt_shutdown``: plugins
+        may still act through the call-control port while they shut down (hang up the
+        calls they hold), so its connection to the PBX closes only here.
+        """
+        return None
+
     def describe(self) -> dict[str, object]:
         """What ``/readyz`` and ``/api/gateways`` show about this gateway."""
-        return {"name": self.name, "connected": self.connected, "demo": self.demo}
+        control = self.call_control
+        capabilities = sorted(c.value for c in control.capabilities) if control else []
+        return {
+            "name": self.name,
+            "connected": self.connected,
+            "demo": self.demo,
+            "call_control": capabilities,
+        }

@@ -42,10 +42,11 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from .app import Medlytt
+    from .callcontrol import CallControl, ChannelEvent
     from .events import Event
     from .forms import EvaluationForm
     from .gateway import Gateway
-    from .state import LiveState
+    from .state import LiveState, StateSlot
     from .storage import Migration
 
 hookspec = pluggy.HookspecMarker("medlytt")
@@ -116,6 +117,22 @@ def medlytt_event(event: Event, state: LiveState, app: Medlytt) -> None:
     """
 
 
+@hookspec
+def medlytt_channel_event(event: ChannelEvent, port: CallControl, app: Medlytt) -> None:
+    """React to a channel event of the call-control port (see ``docs/plugins.md``).
+
+    Called for each :class:`medlytt.ChannelEvent` about a channel in Medlytt's control or
+    created by a feature (entered, left, key pressed, playback or recording finished,
+    talking started or stopped), with ``port``, the :class:`medlytt.CallControl` of the
+    gateway it came from.  Each plugin gets them in order through a mailbox of its own;
+    like every hook, an implementation that raises or outlives
+    ``plugins.hook_timeout_seconds`` is counted in ``medlytt_plugin_errors_total{plugin}``
+    and trips the plugin's breaker, never the gateway or other plugins.  Keep it quick:
+    resolve a future, put the event in a queue.  Decorate with
+    ``@medlytt.listens_to(DtmfReceived, ...)`` to receive only those types.  May be async.
+    """
+
+
 # ============================================================================ registration
 
 
@@ -161,6 +178,32 @@ def medlytt_migrations() -> list[Migration] | None:
     once, on the storage thread, and is recorded with the plugin's name after it succeeds;
     write each as one step that is safe to re-run, and never rename or change a migration
     that was released.
+    """
+
+
+@hookspec
+def medlytt_event_types() -> list[type[Event]] | None:
+    """Declare the plugin's own event types.  **Synchronous only.**
+
+    Called once when plugins are loaded.  Return the :class:`medlytt.Event` subclasses the
+    plugin publishes, each with a tag of its own (``class Flagged(Event,
+    tag="longcalls.flagged")``).  Medlytt then journals them, serves them on
+    ``/api/events``, decodes them again after a restart and lists them in the event
+    catalogue.  A tag another plugin (or the core) already uses stops Medlytt at start
+    naming both.  The journal keeps the events of a plugin that is later removed; they
+    read back as :class:`medlytt.RawEvent`.
+    """
+
+
+@hookspec
+def medlytt_state_slot(app: Medlytt) -> StateSlot | None:
+    """Provide the plugin's part of the live state.  **Synchronous only.**
+
+    Called once at start, before any event flows.  Return a :class:`medlytt.StateSlot`
+    (or ``None``): the core applies every event the slot ``follows`` to it, right after
+    its own state and before any ``medlytt_event``, and ``/api/state`` shows its
+    ``snapshot()`` under ``plugins.<name>``.  Other code reads it as
+    ``app.state.slot(MySlot)``.
     """
 
 

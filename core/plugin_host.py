@@ -222,6 +222,11 @@ class PluginHost:
             return False, None
         return True, result
 
+    def record_failure(self, info: PluginInfo, where: str, exc: BaseException) -> None:
+        """Count a plugin's failure outside a hook call (e.g. in its state slot) exactly
+        like a failing hook: logged, counted, towards the breaker."""
+        self._failed(info, where, exc, repr(exc))
+
     def _failed(self, info: PluginInfo, hook: str, exc: BaseException | None, what: str) -> None:
         info.errors += 1
         info.last_error = f"{hook}: {what}"

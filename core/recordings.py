@@ -39,8 +39,7 @@ COLUMNS: dict[str, type] = {
     "format": str,
     "bytes": int,
     "duration_seconds": float,
-    "source": str,  # the feature that recorded: monitoring | mystery_calls | ...
-    "mystery_call_id": str,
+    "source": str,  # the plugin that recorded: monitoring | mystery_calls | ...
     "hidden_from_agent": int,
 }
 
@@ -70,7 +69,7 @@ def wav_seconds(audio: bytes) -> float:
         return 0.0
 
 
-async def save(
+async def save_recording(
     app: Medlytt,
     audio: bytes,
     *,
@@ -78,10 +77,14 @@ async def save(
     call_id: str | None,
     agent_id: str | None,
     session_id: str | None = None,
-    mystery_call_id: str | None = None,
     hidden_from_agent: bool = False,
 ) -> str:
-    """Write the file, index it and publish ``recording.ready``; return the recording id."""
+    """Write the file, index it and publish ``recording.ready``; return the recording id.
+
+    ``source`` is the plugin that recorded and ``session_id`` its own id of what was
+    recorded; ``hidden_from_agent`` keeps the agent from hearing it until
+    :func:`reveal_recording` (e.g. a mystery call before its evaluation is published).
+    """
     recording_id = secrets.token_hex(8)
     row = {
         "id": recording_id,
@@ -94,7 +97,6 @@ async def save(
         "bytes": len(audio),
         "duration_seconds": wav_seconds(audio),
         "source": source,
-        "mystery_call_id": mystery_call_id,
         "hidden_from_agent": int(hidden_from_agent),
     }
 
@@ -125,9 +127,14 @@ def get(db: sqlite_utils.Database, recording_id: str) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def reveal_to_agent(db: sqlite_utils.Database, recording_id: str) -> None:
-    with transaction(db):
-        db.execute(f"UPDATE {TABLE} SET hidden_from_agent = 0 WHERE id = ?", [recording_id])
+async def reveal_recording(app: Medlytt, recording_id: str) -> None:
+    """Let the agent hear a recording saved with ``hidden_from_agent``."""
+
+    def reveal(db: sqlite_utils.Database) -> None:
+        with transaction(db):
+            db.execute(f"UPDATE {TABLE} SET hidden_from_agent = 0 WHERE id = ?", [recording_id])
+
+    await app.storage.run(reveal)
 
 
 async def serve(request: web.Request) -> web.StreamResponse:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from . import events as ev
-from .events import AgentState, MonitorMode
+from .events import AgentState
 
 
 class Call(msgspec.Struct, kw_only=True):
@@ -63,26 +63,31 @@ class Queue(msgspec.Struct, kw_only=True):
         return 0.0
 
 
-class MonitorSession(msgspec.Struct, kw_only=True):
-    """A supervisor listening to, whispering in or barging into a call."""
+class StateSlot:
+    """A plugin's own part of the live state: typed, kept beside the core's.
 
-    session_id: str
-    call_id: str
-    agent_id: str | None
-    supervisor: str
-    mode: MonitorMode
-    started_at: datetime
-    recording: bool = False
+    Subclass it, list the event types it follows in ``follows`` (classes, or type tags of
+    another plugin's events, which need no import), implement :meth:`apply` and
+    :meth:`snapshot`, and return an instance from the ``medlytt_state_slot`` hook.  The
+    core applies each event to every slot that follows it, right after its own state and
+    before any plugin's ``medlytt_event``, exactly once.  Read it anywhere as
+    ``app.state.slot(MySlot)``.  An exception in :meth:`apply` is counted as the plugin's
+    error and never stops the event.
+    """
+
+    #: Event classes (or type tags) this slot follows; empty: every event.
+    follows: tuple[type[ev.Event] | str, ...] = ()
+
+    def apply(self, event: ev.Event) -> None:
+        """Update the slot with one event."""
+
+    def snapshot(self) -> Any:
+        """A JSON-ready copy for ``/api/state`` (under ``plugins.<name>``)."""
+        return None
 
 
-class MysteryCall(msgspec.Struct, kw_only=True):
-    """A test call as a customer that is still in progress."""
-
-    mystery_call_id: str
-    campaign: str | None
-    target: str
-    call_id: str | None
-    started_at: datetime
+SlotT = TypeVar("SlotT", bound=StateSlot)
+SlotError = Callable[[str, BaseException], None]
 
 
 class LiveState:
@@ -92,8 +97,11 @@ class LiveState:
         self.calls: dict[str, Call] = {}
         self.agents: dict[str, Agent] = {}
         self.queues: dict[str, Queue] = {}
-        self.monitor_sessions: dict[str, MonitorSession] = {}
-        self.mystery_calls: dict[str, MysteryCall] = {}
+        #: Plugins' slots by plugin name (see :class:`StateSlot`).
+        self.slots: dict[str, StateSlot] = {}
+        self._slot_routes: dict[type, list[tuple[str, StateSlot]]] = {}
+        #: Told about an exception in a slot's ``apply`` (plugin name, exception).
+        self.on_slot_error: SlotError | None = None
         self.last_event_at: datetime | None = None
         self._handlers: dict[type[ev.Event], Callable[[Any], None]] = {
             ev.QueueConfigured: self._queue_configured,
@@ -111,11 +119,6 @@ class LiveState:
             ev.TalkStopped: self._talk_stopped,
             ev.HeadsetHook: self._headset_hook,
             ev.HeadsetMute: self._headset_mute,
-            ev.MonitoringStarted: self._monitoring_started,
-            ev.MonitoringModeChanged: self._monitoring_mode_changed,
-            ev.MonitoringStopped: self._monitoring_stopped,
-            ev.MysteryCallStarted: self._mystery_call_started,
-            ev.MysteryCallFinished: self._mystery_call_finished,
         }
 
     # ------------------------------------------------------------------ reading
@@ -144,6 +147,20 @@ class LiveState:
                 return agent
         return None
 
+    def slot(self, cls: type[SlotT]) -> SlotT:
+        """The slot of class ``cls``; KeyError when its plugin is not loaded."""
+        for slot in self.slots.values():
+            if type(slot) is cls:
+                return slot
+        raise KeyError(f"no state slot {cls.__name__}: is its plugin loaded?")
+
+    def add_slot(self, plugin: str, slot: StateSlot) -> None:
+        """Give ``plugin`` its slot (the core does this from ``medlytt_state_slot``)."""
+        if not isinstance(slot, StateSlot):
+            raise TypeError(f"plugin {plugin!r}: medlytt_state_slot returned {slot!r}")
+        self.slots[plugin] = slot
+        self._slot_routes.clear()
+
     def snapshot(self) -> dict[str, Any]:
         """A JSON-ready copy of the whole state, for the API."""
         return msgspec.to_builtins(
@@ -151,8 +168,7 @@ class LiveState:
                 "calls": list(self.calls.values()),
                 "agents": list(self.agents.values()),
                 "queues": list(self.queues.values()),
-                "monitor_sessions": list(self.monitor_sessions.values()),
-                "mystery_calls": list(self.mystery_calls.values()),
+                "plugins": {name: slot.snapshot() for name, slot in self.slots.items()},
                 "last_event_at": self.last_event_at,
             }
         )
@@ -165,6 +181,28 @@ class LiveState:
         if handler is not None:
             handler(event)
         self.last_event_at = event.at
+        if self.slots:
+            routes = self._slot_routes.get(type(event))
+            if routes is None:
+                routes = self._slot_routes[type(event)] = self._route(event)
+            for plugin, slot in routes:
+                try:
+                    slot.apply(event)
+                except Exception as exc:
+                    if self.on_slot_error is None:
+                        raise
+                    self.on_slot_error(plugin, exc)
+
+    def _route(self, event: ev.Event) -> list[tuple[str, StateSlot]]:
+        """The slots that follow events of this type (computed once per type)."""
+        routes = []
+        for plugin, slot in self.slots.items():
+            follows = slot.follows
+            if not follows or any(
+                event.type == f if isinstance(f, str) else isinstance(event, f) for f in follows
+            ):
+                routes.append((plugin, slot))
+        return routes
 
     def _queue_configured(self, e: ev.QueueConfigured) -> None:
         queue = self.queue(e.queue)
@@ -262,34 +300,3 @@ class LiveState:
 
     def _headset_mute(self, e: ev.HeadsetMute) -> None:
         self.agent(e.agent_id).headset_muted = e.muted
-
-    def _monitoring_started(self, e: ev.MonitoringStarted) -> None:
-        self.monitor_sessions[e.session_id] = MonitorSession(
-            session_id=e.session_id,
-            call_id=e.call_id,
-            agent_id=e.agent_id,
-            supervisor=e.supervisor,
-            mode=e.mode,
-            started_at=e.at,
-            recording=e.recording,
-        )
-
-    def _monitoring_mode_changed(self, e: ev.MonitoringModeChanged) -> None:
-        session = self.monitor_sessions.get(e.session_id)
-        if session is not None:
-            session.mode = e.mode
-
-    def _monitoring_stopped(self, e: ev.MonitoringStopped) -> None:
-        self.monitor_sessions.pop(e.session_id, None)
-
-    def _mystery_call_started(self, e: ev.MysteryCallStarted) -> None:
-        self.mystery_calls[e.mystery_call_id] = MysteryCall(
-            mystery_call_id=e.mystery_call_id,
-            campaign=e.campaign,
-            target=e.target,
-            call_id=e.call_id,
-            started_at=e.at,
-        )
-
-    def _mystery_call_finished(self, e: ev.MysteryCallFinished) -> None:
-        self.mystery_calls.pop(e.mystery_call_id, None)

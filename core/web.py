@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
 from . import __version__
 from .clock import utcnow
+from .events import RawEvent
 
 if TYPE_CHECKING:
     from .app import Medlytt
@@ -256,13 +257,20 @@ async def api_events(request: web.Request) -> web.Response:
     sql = f"SELECT seq, data FROM events WHERE {' AND '.join(where)} ORDER BY seq LIMIT :limit"
 
     def query(db: Any) -> list[dict[str, Any]]:
-        return [
-            {"seq": seq, "event": msgspec.json.decode(data)}
-            for seq, data in db.execute(sql, params).fetchall()
-        ]
+        return [_journal_row(app, seq, data) for seq, data in db.execute(sql, params).fetchall()]
 
     rows = await app.storage.run(query)
     return json_response({"events": rows})
+
+
+def _journal_row(app: Medlytt, seq: int, data: str) -> dict[str, Any]:
+    """One journal row for ``/api/events``: the typed event as its plugin defines it, or,
+    when no loaded plugin knows its type (uninstalled, damaged), the stored JSON as it is,
+    marked ``"known": false`` and with the ``plugin`` that defined it left empty."""
+    event = app.events.decode(data)
+    if isinstance(event, RawEvent):
+        return {"seq": seq, "event": event.data, "known": False, "plugin": None}
+    return {"seq": seq, "event": event, "known": True, "plugin": app.events.owners[event.type]}
 
 
 async def api_forms(request: web.Request) -> web.Response:

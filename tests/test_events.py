@@ -15,8 +15,8 @@ def test_every_event_round_trips_through_json_with_its_type_tag():
         ev.AgentStateChanged: dict(
             agent_id="PJSIP/1001", state=ev.AgentState.PAUSED, reason="lunch", queues=("support",)
         ),
-        ev.MonitoringModeChanged: dict(
-            session_id="s1", mode=ev.MonitorMode.BARGE, previous_mode=ev.MonitorMode.LISTEN
+        ev.CallTransferred: dict(
+            call_id="c1", from_agent_id="PJSIP/1001", target="2002", kind="attended"
         ),
     }
     for cls, fields in samples.items():
@@ -44,7 +44,9 @@ def test_decoding_rejects_an_unknown_type():
 
 
 def test_issue_event_list_is_covered():
-    """The core issue names these events; each must exist as a type."""
+    """The core issue names these events; each must exist as a type of the core (the
+    monitoring, mystery-call and survey events belong to their plugins:
+    tests/test_plugin_events.py)."""
     required = {
         "call.queued",
         "agent.offered",
@@ -58,12 +60,7 @@ def test_issue_event_list_is_covered():
         "talk.stopped",
         "headset.hook",
         "headset.mute",
-        "monitoring.started",
-        "monitoring.mode_changed",
-        "monitoring.stopped",
         "recording.ready",
-        "mystery_call.started",
-        "mystery_call.finished",
     }
     assert required <= {ev.event_type_name(cls) for cls in ev.EVENT_TYPES}
     states = {s.value for s in ev.AgentState}

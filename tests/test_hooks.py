@@ -115,7 +115,10 @@ def test_listens_to_needs_event_classes():
     import pytest
     from medlytt import listens_to
 
-    with pytest.raises(TypeError, match="one or more event classes"):
+    with pytest.raises(TypeError, match="one or more event classes or type tags"):
         listens_to()
-    with pytest.raises(TypeError, match="one or more event classes"):
-        listens_to("call.answered")
+    with pytest.raises(TypeError, match="one or more event classes or type tags"):
+        listens_to(42)
+    # Another plugin's event type by its tag, without importing that plugin:
+    marked = listens_to("mystery_call.started")(lambda event: None)
+    assert marked.medlytt_event_types == ("mystery_call.started",)

@@ -12,8 +12,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from medlytt.events import MonitorMode
 from medlytt.plugins.monitoring import plugin
+from medlytt.plugins.monitoring.events import MonitorMode
 from medlytt.plugins.monitoring.service import ActiveSession, MonitoringService
 from support import MEDLYTT, ROOT, free_port, medlytt_env
 
@@ -81,7 +81,7 @@ def test_supervisor_without_asterisk_gets_503(server):
     )
     assert result.returncode == 1, result
     assert "503" in result.stderr
-    assert "monitoring needs the Asterisk gateway" in result.stderr
+    assert "monitoring: needs a PBX gateway with call control (" in result.stderr
     assert token not in result.stdout + result.stderr
 
 

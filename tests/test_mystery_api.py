@@ -139,7 +139,7 @@ async def test_plugins_ask_for_calls_in_a_window_through_the_api(setup):
     assert all(utcnow() < m < ends and hours.is_open(m) for m in moments)
     with pytest.raises(mystery.RequestError, match="queue: unknown queue 'x'"):
         await mystery.place_call(app, requested_by="plugin:x", queue="x")
-    with pytest.raises(mystery.Refused, match="need the Asterisk gateway"):
+    with pytest.raises(mystery.Refused, match="needs a PBX gateway with call control"):
         await mystery.place_call(app, requested_by="plugin:x", queue="support")
 
 
@@ -147,7 +147,7 @@ async def test_without_asterisk_a_call_is_refused_with_503(setup):
     _, client, admin = setup
     response = await client.post("/api/mystery-calls", json={"queue": "support"}, headers=admin)
     assert response.status == 503
-    assert "Asterisk gateway" in (await response.json())["error"]
+    assert "needs a PBX gateway with call control" in (await response.json())["error"]
 
 
 async def test_the_kill_switch_refuses_first_and_survives_a_restart(medlytt, medlytt_client):
@@ -198,15 +198,15 @@ async def test_agents_see_their_mystery_calls_and_audio_only_once_evaluated(setu
         )
 
     app.storage.run_sync(finished_call)
-    from medlytt import recordings
+    from medlytt import save_recording
 
-    recording_id = await recordings.save(
+    recording_id = await save_recording(
         app,
         audio,
         source="mystery_calls",
         call_id="c1",
         agent_id="PJSIP/1001",
-        mystery_call_id="m1",
+        session_id="m1",
         hidden_from_agent=True,
     )
     app.storage.run_sync(lambda db: store.update_call(db, "m1", {"recording_id": recording_id}))
@@ -369,7 +369,7 @@ async def test_the_scheduler_places_due_calls_and_marks_missed_and_refused_ones(
     rows = {r["id"]: r for r in app.storage.run_sync(lambda db: list(db["mystery_planned"].rows))}
     assert rows[burst[0]["id"]]["state"] == "missed"
     assert rows[burst[1]["id"]]["state"] == "refused"
-    assert "Asterisk gateway" in rows[burst[1]["id"]]["reason"]
+    assert "needs a PBX gateway with call control" in rows[burst[1]["id"]]["reason"]
     assert rows[hourly["id"]]["state"] == "refused"
     following = [r for r in rows.values() if r["campaign"] == "hourly" and r["state"] == "planned"]
     assert len(following) == 1 and following[0]["due_at"] > iso(now)

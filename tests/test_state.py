@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 from medlytt import events as ev
 from medlytt.events import AgentState
-from medlytt.state import LiveState
+from medlytt.state import LiveState, StateSlot
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -111,35 +111,74 @@ def test_agent_state_keeps_reason_membership_and_name():
     assert state.find_agent("nobody") is None
 
 
-def test_monitoring_sessions_follow_their_events():
+def test_monitoring_sessions_follow_their_events_in_the_plugins_slot():
+    from medlytt.plugins.monitoring.events import (
+        MonitoringModeChanged,
+        MonitoringStarted,
+        MonitoringStopped,
+        MonitorMode,
+    )
+    from medlytt.plugins.monitoring.state import MonitoringState
+
     state = LiveState()
+    state.add_slot("monitoring", MonitoringState())
     state.apply(
-        ev.MonitoringStarted(
+        MonitoringStarted(
             at=at(0),
             source="t",
             session_id="m1",
             call_id="c1",
             agent_id="PJSIP/1001",
             supervisor="kari",
-            mode=ev.MonitorMode.LISTEN,
+            mode=MonitorMode.LISTEN,
         )
     )
     state.apply(
-        ev.MonitoringModeChanged(
+        MonitoringModeChanged(
             at=at(1),
             source="t",
             session_id="m1",
-            mode=ev.MonitorMode.WHISPER,
-            previous_mode=ev.MonitorMode.LISTEN,
+            mode=MonitorMode.WHISPER,
+            previous_mode=MonitorMode.LISTEN,
         )
     )
-    assert state.monitor_sessions["m1"].mode is ev.MonitorMode.WHISPER
+    slot = state.slot(MonitoringState)
+    assert slot.sessions["m1"].mode is MonitorMode.WHISPER
+    assert state.snapshot()["plugins"]["monitoring"]["sessions"][0]["mode"] == "whisper"
     state.apply(
-        ev.MonitoringStopped(
+        MonitoringStopped(
             at=at(2), source="t", session_id="m1", reason="stopped", duration_seconds=2
         )
     )
-    assert state.monitor_sessions == {}
+    assert slot.sessions == {}
+
+
+def test_a_slot_follows_only_its_types_and_its_errors_are_reported_not_raised():
+    class Counting(StateSlot):
+        follows = (ev.CallQueued, "other_plugin.thing")
+
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        def apply(self, event):
+            self.seen.append(event.type)
+            if event.type == "call.queued" and event.queue == "boom":
+                raise RuntimeError("slot bug")
+
+    errors = []
+    state = LiveState()
+    state.on_slot_error = lambda plugin, exc: errors.append((plugin, str(exc)))
+    slot = Counting()
+    state.add_slot("counting", slot)
+    state.apply(ev.CallQueued(at=at(0), source="t", call_id="c1", queue="support"))
+    state.apply(
+        ev.CallAbandoned(at=at(1), source="t", call_id="c1", queue="support", wait_seconds=1)
+    )
+    state.apply(ev.CallQueued(at=at(2), source="t", call_id="c2", queue="boom"))
+    assert slot.seen == ["call.queued", "call.queued"]
+    assert errors == [("counting", "slot bug")]
+    assert "c2" in state.calls  # the core's state took the event all the same
+    assert state.slot(Counting) is slot
 
 
 def test_snapshot_is_json_ready():

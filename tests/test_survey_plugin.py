@@ -20,6 +20,7 @@ from medlytt import events as ev
 from medlytt.app import load_plugins
 from medlytt.config import ConfigError, load_config
 from medlytt.gateways.asterisk.ari import AriError
+from medlytt.gateways.asterisk.control import AriCallControl
 from medlytt.plugins.surveys import store
 from medlytt.plugins.surveys.service import Sampler, SurveyService
 from medlytt.plugins.surveys.settings import SurveySettings
@@ -148,6 +149,30 @@ class FakeAri:
         return [path for method, path, _ in self.requests if method == "DELETE"]
 
 
+def fake_port(ari: FakeAri) -> AriCallControl:
+    """The real ARI call-control port (requests and event translation) over ``ari``."""
+    gateway = SimpleNamespace(
+        name="asterisk", settings=SimpleNamespace(app="medlytt"), ari=ari, connected=True
+    )
+    port = AriCallControl(gateway)  # type: ignore[arg-type]
+    port.in_control.update({CHANNEL, "other"})  # as after their StasisStart
+    return port
+
+
+def survey_call(ari: FakeAri, survey: SurveySettings) -> SurveyCall:
+    """A survey of CHANNEL whose ``on_ari_event`` takes ARI JSON through the port."""
+    port = fake_port(ari)
+    call = SurveyCall(port, CHANNEL, "s1", survey)
+
+    def on_ari_event(message: dict[str, Any]) -> None:
+        event = port.translate(message)
+        if event is not None:
+            call.on_channel_event(event)
+
+    call.on_ari_event = on_ari_event  # type: ignore[attr-defined]
+    return call
+
+
 def key(digit: str) -> dict[str, Any]:
     return {"type": "ChannelDtmfReceived", "channel": {"id": CHANNEL}, "digit": digit}
 
@@ -201,7 +226,7 @@ async def drive(call: SurveyCall, ari: FakeAri, script: list[str]) -> Any:
 )
 async def test_answers(script, answers, completed):
     ari = FakeAri()
-    call = SurveyCall(ari, CHANNEL, "s1", settings(answer_timeout_seconds=0.05))  # type: ignore[arg-type]
+    call = survey_call(ari, settings(answer_timeout_seconds=0.05))
     outcome = await drive(call, ari, script)
     assert (outcome.answers, outcome.completed) == (answers, completed)
     assert ari.deleted()[-1] == f"/channels/{CHANNEL}"  # always hung up at the end
@@ -209,7 +234,7 @@ async def test_answers(script, answers, completed):
 
 async def test_a_key_stops_the_prompt_and_a_finished_prompt_is_not_stopped():
     ari = FakeAri()
-    call = SurveyCall(ari, CHANNEL, "s1", settings(answer_timeout_seconds=0.05))  # type: ignore[arg-type]
+    call = survey_call(ari, settings(answer_timeout_seconds=0.05))
     await drive(call, ari, ["4", "end 1"])
     first, second = (playback for playback, _ in ari.plays())
     assert first == "medlytt-srv-s1-1" and second == "medlytt-srv-s1-2"
@@ -219,7 +244,7 @@ async def test_a_key_stops_the_prompt_and_a_finished_prompt_is_not_stopped():
 async def test_intro_ignores_keys_and_thanks_comes_last():
     ari = FakeAri()
     survey = settings(intro="sound:intro", thanks="sound:thanks", answer_timeout_seconds=0.05)
-    call = SurveyCall(ari, CHANNEL, "s1", survey)  # type: ignore[arg-type]
+    call = survey_call(ari, survey)
     outcome = await drive(call, ari, ["7 end", "4", "2", "end"])
     assert outcome.answers == {"satisfaction": "4", "resolved": "2"} and outcome.completed
     assert [media for _, media in ari.plays()] == [
@@ -232,7 +257,7 @@ async def test_intro_ignores_keys_and_thanks_comes_last():
 
 async def test_hanging_up_during_thanks_still_completes():
     ari = FakeAri()
-    call = SurveyCall(ari, CHANNEL, "s1", settings(thanks="sound:thanks"))  # type: ignore[arg-type]
+    call = survey_call(ari, settings(thanks="sound:thanks"))
     outcome = await drive(call, ari, ["4", "2", "hangup"])
     assert outcome.completed and outcome.answers == {"satisfaction": "4", "resolved": "2"}
 
@@ -240,13 +265,13 @@ async def test_hanging_up_during_thanks_still_completes():
 async def test_a_channel_gone_before_the_prompt_is_a_hang_up():
     ari = FakeAri()
     ari.gone.add(CHANNEL)
-    outcome = await SurveyCall(ari, CHANNEL, "s1", settings()).run()  # type: ignore[arg-type]
+    outcome = await survey_call(ari, settings()).run()
     assert outcome.answers == {"satisfaction": "hung_up"} and not outcome.completed
 
 
 async def test_stopping_ends_the_survey_and_stops_the_prompt():
     ari = FakeAri()
-    call = SurveyCall(ari, CHANNEL, "s1", settings())  # type: ignore[arg-type]
+    call = survey_call(ari, settings())
     task = asyncio.create_task(call.run())
     await wait_until(lambda: ari.plays(), timeout=2)
     call.stop()
@@ -257,7 +282,7 @@ async def test_stopping_ends_the_survey_and_stops_the_prompt():
 
 async def test_events_of_other_channels_and_playbacks_are_ignored():
     ari = FakeAri()
-    call = SurveyCall(ari, CHANNEL, "s1", settings(answer_timeout_seconds=0.05))  # type: ignore[arg-type]
+    call = survey_call(ari, settings(answer_timeout_seconds=0.05))
     task = asyncio.create_task(call.run())
     await wait_until(lambda: ari.plays(), timeout=2)
     call.on_ari_event({"type": "ChannelDtmfReceived", "channel": {"id": "other"}, "digit": "1"})
@@ -273,7 +298,7 @@ async def test_events_of_other_channels_and_playbacks_are_ignored():
 
 async def test_a_prompt_asterisk_cannot_play_is_logged_once_and_the_survey_goes_on(caplog):
     ari = FakeAri()
-    call = SurveyCall(ari, CHANNEL, "s1", settings(answer_timeout_seconds=0.05))  # type: ignore[arg-type]
+    call = survey_call(ari, settings(answer_timeout_seconds=0.05))
     task = asyncio.create_task(call.run())
     await wait_until(lambda: ari.plays(), timeout=2)
     call.on_ari_event(finished("medlytt-srv-s1-1", "failed"))
@@ -293,10 +318,18 @@ async def test_only_answered_calls_of_surveyed_queues_are_surveyed(medlytt):
     section = {"questions": QUESTIONS, "queues": {"support": {}}, "answer_timeout_seconds": 0.05}
     async with medlytt({"surveys": section}) as app:
         ari = FakeAri()
-        gateway = SimpleNamespace(ari=ari, stasis_roles=set(), ari_listeners=[])
-        service = SurveyService(app, gateway, app.plugin_config("surveys"))  # type: ignore[arg-type]
+        port = fake_port(ari)
+        app.gateways = [SimpleNamespace(name="asterisk", call_control=port)]  # type: ignore[list-item]
+        service = SurveyService(app, app.plugin_config("surveys"))
+        app.gateways = []  # claimed on the port; the fake gateway is not run or stopped
         app.plugin_state["surveys"] = service
-        assert gateway.stasis_roles == {"survey"}
+        assert port.claimed("survey") and not port.claimed("mystery")
+
+        def deliver(message: dict[str, Any]) -> None:
+            event = port.translate(message)
+            if event is not None:
+                service.on_channel_event(event, port)
+
         for call_id, queue in (("c1", "support"), ("c2", "sales")):
             app.publish(
                 ev.CallAnswered(
@@ -306,9 +339,7 @@ async def test_only_answered_calls_of_surveyed_queues_are_surveyed(medlytt):
         await app.settle()
 
         def arrive(channel: str, *args: str) -> None:
-            event = {"type": "StasisStart", "channel": {"id": channel}, "args": ["survey", *args]}
-            for listener in gateway.ari_listeners:
-                listener(event)
+            deliver({"type": "StasisStart", "channel": {"id": channel}, "args": ["survey", *args]})
 
         arrive("timed-out", "c0")  # never answered
         arrive("sales-line", "c2")  # not a surveyed queue
@@ -323,8 +354,7 @@ async def test_only_answered_calls_of_surveyed_queues_are_surveyed(medlytt):
         await wait_until(lambda: service.active, timeout=2)
         for digit in "41":
             await wait_until(lambda: service.active[CHANNEL]._playing, timeout=2)
-            for listener in gateway.ari_listeners:
-                listener(key(digit))
+            deliver(key(digit))
         await wait_until(lambda: not service.active, timeout=2)
         await app.settle()
         [survey] = app.storage.run_sync(lambda db: store.surveys(db, None, None, 10))

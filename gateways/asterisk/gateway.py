@@ -16,15 +16,23 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
 from typing import Any
 
-from medlytt.clock import utcnow
-from medlytt.events import AgentState, CallEnded, CallQueued, Event
-from medlytt.gateway import Gateway, Publish
+from medlytt import (
+    AgentState,
+    CallControlError,
+    CallEnded,
+    CallQueued,
+    ChannelEntered,
+    Event,
+    Gateway,
+    Publish,
+    utcnow,
+)
 
 from .ami import AmiClient, AmiError
 from .ari import AriClient, AriError
+from .control import AriCallControl
 from .settings import AsteriskSettings
 from .translate import AmiTranslator
 
@@ -52,13 +60,15 @@ class AsteriskGateway(Gateway):
         self._publish: Publish | None = None
         self._wrap_up_timers: dict[str, asyncio.TimerHandle] = {}
         self._background: set[asyncio.Task[None]] = set()
-        #: Called with every ARI event (dict); features such as monitoring listen here.
-        self.ari_listeners: list[Callable[[dict[str, Any]], None]] = []
-        #: Stasis roles (the first application argument) that a feature handles. A channel
-        #: entering Medlytt's application with any other role (e.g. a dialplan hook whose
-        #: plugin is disabled) is sent back to the dialplan, never left waiting in Stasis.
-        self.stasis_roles: set[str] = set()
-        self._stasis_waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        #: The call-control port features use (over ARI); its channel events come back
+        #: through the core.  A channel entering Medlytt's application with a role no
+        #: plugin claimed (e.g. a dialplan hook whose plugin is disabled) is sent back to
+        #: the dialplan, never left waiting in Stasis.
+        self.control = AriCallControl(self)
+        self.call_control = self.control
+
+    async def close(self) -> None:
+        await self.ari.close()
 
     def describe(self) -> dict[str, object]:
         return {
@@ -103,6 +113,7 @@ class AsteriskGateway(Gateway):
             info = await self.ari.get("/asterisk/info")
             self.asterisk_version = info.get("system", {}).get("version")
             ws = await self.ari.open_events([s.app])
+            self.control.reset()
             try:
                 await self._resync(ami, publish)
                 self.sessions += 1
@@ -149,13 +160,7 @@ class AsteriskGateway(Gateway):
 
         async def read_ari() -> None:
             async for event in self.ari.iter_events(ws):
-                for listener in list(self.ari_listeners):
-                    try:
-                        listener(event)
-                    except Exception:
-                        log.exception("asterisk: ARI event listener %r failed", listener)
-                if event.get("type") == "StasisStart":
-                    self._stasis_started(event)
+                self._channel_event(event)
             raise AriError("GET", "/events", None, "ARI WebSocket closed by Asterisk")
 
         tasks = [
@@ -174,60 +179,33 @@ class AsteriskGateway(Gateway):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
-    def expect_stasis(self, channel_id: str) -> asyncio.Future[dict[str, Any]]:
-        """A future resolved with the StasisStart event of ``channel_id``.
-
-        Ask before creating the channel: only a channel in Stasis can be bridged, played to
-        or recorded (Asterisk answers 422 "Channel not in Stasis" before).  Cancel the
-        future (or let it resolve) to forget it.
-        """
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._stasis_waiters[channel_id] = future
-        future.add_done_callback(lambda _: self._stasis_waiters.pop(channel_id, None))
-        return future
-
-    def _stasis_started(self, event: dict[str, Any]) -> None:
-        channel = (event.get("channel") or {}).get("id", "")
-        waiter = self._stasis_waiters.get(channel)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(event)
-        args = event.get("args") or [""]
-        if args[0] in self.stasis_roles:
+    def _channel_event(self, message: dict[str, Any]) -> None:
+        """Hand an ARI event to the features as a typed channel event, if it is one."""
+        event = self.control.translate(message)
+        if event is None:
             return
+        if isinstance(event, ChannelEntered) and not self.control.claimed(event.role):
+            self._release(event)
+            return
+        self.publish_channel(event, self.control)
+
+    def _release(self, event: ChannelEntered) -> None:
         log.warning(
             "asterisk: channel %s entered Stasis with role %r that no plugin handles; "
             "continuing it in the dialplan",
-            channel,
-            args[0],
+            event.channel,
+            event.role,
         )
 
         async def release() -> None:
             try:
-                await self.ari.request(
-                    "POST",
-                    f"/channels/{channel}/continue",
-                    template="/channels/{channelId}/continue",
-                )
-            except AriError as exc:
-                log.warning("asterisk: could not continue %s: %s", channel, exc)
+                await self.control.continue_in_dialplan(event.channel)
+            except CallControlError as exc:
+                log.warning("asterisk: could not continue %s: %s", event.channel, exc)
 
         task = asyncio.get_running_loop().create_task(release())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-
-    def agent_leg(self, agent_id: str) -> tuple[str, str] | None:
-        """``(call_id, channel id)`` of the agent's side of the call the agent is on now."""
-        for entry in self.translator.entries.values():
-            if entry.answered_by == agent_id and not entry.done and entry.agent_uniqueid:
-                return entry.call_id, entry.agent_uniqueid
-        return None
-
-    def call_leg(self, call_id: str) -> tuple[str, str] | None:
-        """``(agent_id, agent channel id)`` of an answered call in progress."""
-        for entry in self.translator.entries.values():
-            if entry.call_id == call_id and not entry.done and entry.agent_uniqueid:
-                return entry.answered_by or "", entry.agent_uniqueid
-        return None
 
     def _publish_all(self, events: list[Event]) -> None:
         assert self._publish is not None

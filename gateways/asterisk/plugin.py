@@ -11,7 +11,7 @@ from .gateway import AsteriskGateway
 from .settings import AsteriskSettings
 
 if TYPE_CHECKING:
-    from medlytt.app import Medlytt
+    from medlytt import Medlytt
 
 
 @hookimpl

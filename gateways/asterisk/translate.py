@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from medlytt import events as ev
-from medlytt.clock import utcnow
+from medlytt import utcnow
 from medlytt.events import AgentState
 
 SOURCE = "asterisk"

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from medlytt.clock import utcnow
-from medlytt.gateway import Gateway, Publish
+from medlytt import Gateway, Publish, utcnow
 
 from .settings import DemoSettings
 from .simulation import ContactCenterSimulation

@@ -10,7 +10,7 @@ from .gateway import DemoGateway
 from .settings import DemoSettings
 
 if TYPE_CHECKING:
-    from medlytt.app import Medlytt
+    from medlytt import Medlytt
 
 
 @hookimpl

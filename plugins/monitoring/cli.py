@@ -26,8 +26,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import click
-from medlytt.client import Api, ApiError, Unreachable, fail, token_option, url_option
-from medlytt.events import MonitorMode
+from medlytt import Api, ApiError, Unreachable, fail, token_option, url_option
+
+from .events import MonitorMode
 
 POLL_SECONDS = 2.0
 #: Starting a session waits for the supervisor's phone to be answered

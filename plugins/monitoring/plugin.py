@@ -10,24 +10,35 @@ Routes (``Authorization: Bearer <token>`` on every one; see docs/monitoring.md):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from aiohttp import web
-from medlytt import auth, hookimpl, listens_to
-from medlytt.events import MonitoringModeChanged, MonitoringStarted, MonitoringStopped, MonitorMode
-from medlytt.gateways.asterisk.ari import AriError
-from medlytt.web import HttpError, json_response, medlytt_of, query_limit, read_json
+from medlytt import (
+    CallControlError,
+    ChannelEvent,
+    Event,
+    HttpError,
+    Medlytt,
+    authenticate,
+    hookimpl,
+    http_status,
+    json_response,
+    may_monitor,
+    medlytt_of,
+    query_limit,
+    read_json,
+    require_role,
+)
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from . import store
+from .events import EVENT_TYPES, MonitorMode
 from .service import MonitoringError, MonitoringService
 from .snoop import SupervisorUnreachable
-
-if TYPE_CHECKING:
-    from medlytt.app import Medlytt
+from .state import MonitoringState
 
 PLUGIN = "monitoring"
 
@@ -54,27 +65,17 @@ class ModeRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def service_of(app: Medlytt) -> MonitoringService:
-    """The app's monitoring service, attached to the Asterisk gateway on first use."""
+    """The app's monitoring service (made at start, also offered as ``app.service``)."""
     service = app.plugin_state.get(PLUGIN)
     if service is None:
-        gateway = next((g for g in app.gateways if g.name == "asterisk"), None)
-        if gateway is None:
-            raise HttpError(503, "monitoring needs the Asterisk gateway ([asterisk] ari_url)")
-        settings: MonitoringSettings = app.plugin_config(PLUGIN)
-        service = MonitoringService(
-            app,
-            gateway,  # type: ignore[arg-type]
-            settings.answer_timeout_seconds,
-            settings.announce,
-        )
-        app.plugin_state[PLUGIN] = service
-    return service
+        raise HttpError(503, "the monitoring plugin did not start; see the Medlytt log")
+    return service  # type: ignore[no-any-return]
 
 
 async def start_monitoring(request: web.Request) -> web.Response:
     app = medlytt_of(request)
-    actor = await auth.authenticate(request)
-    auth.require_role(actor, "admin", "supervisor")
+    actor = await authenticate(request)
+    require_role(actor, "admin", "supervisor")
     body: StartRequest = await read_json(request, StartRequest)
     if (body.agent is None) == (body.call is None):
         raise HttpError(422, 'give exactly one of "agent" or "call"')
@@ -84,7 +85,7 @@ async def start_monitoring(request: web.Request) -> web.Response:
     service = service_of(app)
     if body.agent is not None:
         agent = app.state.find_agent(body.agent)
-        if agent is not None and not await auth.may_monitor(app, actor, agent.agent_id):
+        if agent is not None and not await may_monitor(app, actor, agent.agent_id):
             raise HttpError(
                 403, f"{actor.name} may not monitor agent {agent.agent_id} (not in their teams)"
             )
@@ -101,9 +102,9 @@ async def start_monitoring(request: web.Request) -> web.Response:
         raise HttpError(exc.status, str(exc)) from None
     except SupervisorUnreachable as exc:
         raise HttpError(502, str(exc)) from None
-    except AriError as exc:
-        raise HttpError(409 if exc.status == 404 else 502, f"Asterisk refused: {exc}") from None
-    if body.call is not None and not await auth.may_monitor(app, actor, session.agent_id):
+    except CallControlError as exc:
+        raise HttpError(http_status(exc), str(exc)) from None
+    if body.call is not None and not await may_monitor(app, actor, session.agent_id):
         await service.stop(session.session_id, "not allowed")
         raise HttpError(403, f"{actor.name} may not monitor agent {session.agent_id}")
     return json_response(service.describe(session), status=201)
@@ -111,8 +112,8 @@ async def start_monitoring(request: web.Request) -> web.Response:
 
 async def change_mode(request: web.Request) -> web.Response:
     app = medlytt_of(request)
-    actor = await auth.authenticate(request)
-    auth.require_role(actor, "admin", "supervisor")
+    actor = await authenticate(request)
+    require_role(actor, "admin", "supervisor")
     body: ModeRequest = await read_json(request, ModeRequest)
     service = service_of(app)
     try:
@@ -124,15 +125,15 @@ async def change_mode(request: web.Request) -> web.Response:
         session = await service.change_mode(session.session_id, body.mode)
     except MonitoringError as exc:
         raise HttpError(exc.status, str(exc)) from None
-    except AriError as exc:
-        raise HttpError(502, f"Asterisk refused: {exc}") from None
+    except CallControlError as exc:
+        raise HttpError(http_status(exc), str(exc)) from None
     return json_response(service.describe(session))
 
 
 async def stop_monitoring(request: web.Request) -> web.Response:
     app = medlytt_of(request)
-    actor = await auth.authenticate(request)
-    auth.require_role(actor, "admin", "supervisor")
+    actor = await authenticate(request)
+    require_role(actor, "admin", "supervisor")
     service = service_of(app)
     try:
         session = service.get(request.match_info["id"])
@@ -146,8 +147,8 @@ async def stop_monitoring(request: web.Request) -> web.Response:
 
 async def list_monitoring(request: web.Request) -> web.Response:
     app = medlytt_of(request)
-    actor = await auth.authenticate(request)
-    auth.require_role(actor, "admin", "supervisor")
+    actor = await authenticate(request)
+    require_role(actor, "admin", "supervisor")
     service = service_of(app)
     return json_response({"sessions": [service.describe(s) for s in service.sessions.values()]})
 
@@ -155,7 +156,7 @@ async def list_monitoring(request: web.Request) -> web.Response:
 async def monitoring_audit(request: web.Request) -> web.Response:
     """The audit trail: an agent sees the rows about themselves, supervisors and admins all."""
     app = medlytt_of(request)
-    actor = await auth.authenticate(request)
+    actor = await authenticate(request)
     limit = query_limit(request)
     if actor.role == "agent":
         if not actor.agent_id:
@@ -225,38 +226,31 @@ def medlytt_migrations() -> list[Any]:
 
 
 @hookimpl
-@listens_to(MonitoringStarted, MonitoringModeChanged, MonitoringStopped)
-async def medlytt_event(event: Any, app: Medlytt) -> None:
-    """Append every monitoring event to the audit trail."""
-    sessions: dict[str, dict[str, Any]] = app.plugin_state.setdefault(f"{PLUGIN}.audit", {})
-    row: dict[str, Any]
-    match event:
-        case MonitoringStarted():
-            sessions[event.session_id] = {
-                "supervisor": event.supervisor,
-                "agent_id": event.agent_id,
-                "call_id": event.call_id,
-            }
-            row = {"action": "started", "mode": event.mode.value, "recording": int(event.recording)}
-        case MonitoringModeChanged():
-            row = {
-                "action": "mode_changed",
-                "mode": event.mode.value,
-                "previous_mode": event.previous_mode.value,
-            }
-        case MonitoringStopped():
-            row = {
-                "action": "stopped",
-                "reason": event.reason,
-                "duration_seconds": event.duration_seconds,
-            }
-        case _:
-            return
-    who = sessions.get(event.session_id, {})
-    if isinstance(event, MonitoringStopped):
-        sessions.pop(event.session_id, None)
-    full = {"at": event.at.isoformat(), "session_id": event.session_id, **who, **row}
-    await app.storage.run(lambda db: store.append_audit(db, full))
+def medlytt_event_types() -> list[type[Event]]:
+    return EVENT_TYPES
+
+
+@hookimpl
+def medlytt_state_slot() -> MonitoringState:
+    return MonitoringState()
+
+
+@hookimpl
+def medlytt_startup(app: Medlytt) -> None:
+    """Make the service, claim monitoring's channel roles, offer it to other plugins."""
+    settings: MonitoringSettings = app.plugin_config(PLUGIN)
+    service = MonitoringService(app, settings.answer_timeout_seconds, settings.announce)
+    service.claim_roles()
+    app.plugin_state[PLUGIN] = service
+    app.provide(PLUGIN, service)
+
+
+@hookimpl
+def medlytt_channel_event(event: ChannelEvent, app: Medlytt) -> None:
+    """Sessions end when the agent's call or the supervisor's leg goes away."""
+    service: MonitoringService | None = app.plugin_state.get(PLUGIN)
+    if service is not None and service.sessions:
+        service.on_channel_event(event)
 
 
 @hookimpl

@@ -1,8 +1,13 @@
 """Monitoring sessions: who monitors which call, in which mode, and their life cycle.
 
-The service owns the sessions, turns requests into :class:`SnoopSession` operations,
-ends sessions when the call or the supervisor goes away, and publishes the
-``monitoring.*`` events (the live state and the audit trail follow from those).
+The service owns the sessions, turns requests into :class:`SnoopSession` operations on
+the call-control port, ends sessions when the call or the supervisor goes away, writes
+the audit trail *where each action happens* (before the API answers, whatever the
+plugin's event mailbox does) and publishes the ``monitoring.*`` events.
+
+Other plugins reach it as ``app.service("monitoring")`` and call
+:meth:`MonitoringService.start_for_user`, which applies the same authorisation as the
+API (a mystery call listened to live on behalf of the user who placed it).
 """
 
 from __future__ import annotations
@@ -12,28 +17,31 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from medlytt import recordings
-from medlytt.clock import utcnow
-from medlytt.events import (
-    MonitoringModeChanged,
-    MonitoringStarted,
-    MonitoringStopped,
-    MonitorMode,
+from medlytt import (
+    AgentLeg,
+    CallControl,
+    Capability,
+    ChannelEvent,
+    Medlytt,
+    Recording,
+    actor_named,
+    may_monitor,
+    save_recording,
+    utcnow,
 )
-from medlytt.gateways.asterisk.recorder import ChannelRecorder
 
+from . import store
+from .events import MonitoringModeChanged, MonitoringStarted, MonitoringStopped, MonitorMode
 from .snoop import SnoopSession
-
-if TYPE_CHECKING:
-    from medlytt.app import Medlytt
-    from medlytt.gateways.asterisk.gateway import AsteriskGateway
 
 log = logging.getLogger(__name__)
 SOURCE = "monitoring"
-#: The Stasis roles of the channels a monitoring session creates (see snoop.py).
-STASIS_ROLES = ("supervisor", "snoop", "beep", "recorder")
+#: The roles of the channels a monitoring session creates (see snoop.py).
+ROLES = ("supervisor", "snoop", "beep")
+#: What monitoring needs of a gateway's call control.
+NEEDS = (Capability.CALL_LOOKUP, Capability.SNOOP, Capability.BRIDGE, Capability.ORIGINATE)
 
 
 class MonitoringError(Exception):
@@ -54,7 +62,7 @@ class ActiveSession:
     mode: MonitorMode
     snoop: SnoopSession
     record: bool = False
-    recorder: ChannelRecorder | None = None
+    recording: Recording | None = None
     started: float = field(default_factory=time.monotonic)
     stopping: bool = False
 
@@ -62,17 +70,38 @@ class ActiveSession:
 class MonitoringService:
     """All monitoring sessions of one Medlytt."""
 
-    def __init__(
-        self, app: Medlytt, gateway: AsteriskGateway, answer_timeout: float, announce: str = "none"
-    ) -> None:
+    def __init__(self, app: Medlytt, answer_timeout: float, announce: str = "none") -> None:
         self.app = app
         self.announce = announce
-        self.gateway = gateway
         self.answer_timeout = answer_timeout
         self.sessions: dict[str, ActiveSession] = {}
         self.started_total: dict[str, int] = {}
-        gateway.ari_listeners.append(self.on_ari_event)
-        gateway.stasis_roles.update(STASIS_ROLES)
+
+    def claim_roles(self) -> None:
+        """Take the channels of monitoring's roles on every gateway with call control."""
+        for port in self.app.call_controls():
+            port.claim(*ROLES)
+
+    def _find_leg(self, agent: str | None, call_id: str | None) -> tuple[CallControl, AgentLeg]:
+        ports = [p for p in self.app.call_controls() if set(NEEDS) <= p.capabilities]
+        if not ports:
+            self.app.call_control(*NEEDS, feature="monitoring")  # raises, naming what lacks
+        if agent is not None:
+            found = self.app.state.find_agent(agent)
+            if found is None:
+                raise MonitoringError(404, f"no agent {agent!r}")
+            for port in ports:
+                leg = port.agent_leg(found.agent_id)
+                if leg is not None:
+                    return port, leg
+            raise MonitoringError(409, f"agent {found.agent_id} is not on a call")
+        if call_id is not None:
+            for port in ports:
+                leg = port.call_leg(call_id)
+                if leg is not None:
+                    return port, leg
+            raise MonitoringError(409, f"call {call_id!r} is not connected to an agent")
+        raise MonitoringError(422, "give either agent or call")
 
     async def start(
         self,
@@ -85,28 +114,12 @@ class MonitoringService:
         record: bool = False,
     ) -> ActiveSession:
         """Start monitoring the call an agent is on (or a call by id)."""
-        if not self.gateway.connected:
-            raise MonitoringError(503, "not connected to Asterisk")
-        if agent is not None:
-            found = self.app.state.find_agent(agent)
-            if found is None:
-                raise MonitoringError(404, f"no agent {agent!r}")
-            leg = self.gateway.agent_leg(found.agent_id)
-            if leg is None:
-                raise MonitoringError(409, f"agent {found.agent_id} is not on a call")
-            call_id, channel = leg
-            agent_id = found.agent_id
-        elif call_id is not None:
-            found_leg = self.gateway.call_leg(call_id)
-            if found_leg is None:
-                raise MonitoringError(409, f"call {call_id!r} is not connected to an agent")
-            agent_id, channel = found_leg
-        else:
-            raise MonitoringError(422, "give either agent or call")
+        port, leg = self._find_leg(agent, call_id)
+        port.require(*NEEDS, feature="monitoring")
         session_id = secrets.token_hex(6)
-        snoop = SnoopSession(self.gateway.ari, self.gateway.settings.app, session_id, channel)
+        snoop = SnoopSession(port, session_id, leg.channel)
         session = ActiveSession(
-            session_id, supervisor, endpoint, agent_id, call_id, mode, snoop, record
+            session_id, supervisor, endpoint, leg.agent_id, leg.call_id, mode, snoop, record
         )
         self.sessions[session_id] = session
         try:
@@ -116,9 +129,8 @@ class MonitoringService:
             if record:
                 # A listen-only snoop of its own keeps the supervisor's voice out of the
                 # recording whatever the mode, and survives mode changes.
-                session.recorder = ChannelRecorder(self.gateway, channel, snoop.bridge_id)
                 try:
-                    await session.recorder.start()
+                    session.recording = await port.record(leg.channel, name=snoop.bridge_id)
                 except BaseException:
                     await snoop.remove()
                     raise
@@ -126,19 +138,38 @@ class MonitoringService:
             self.sessions.pop(session_id, None)
             raise
         self.started_total[mode.value] = self.started_total.get(mode.value, 0) + 1
-        self.app.publish(
-            MonitoringStarted(
-                at=utcnow(),
-                source=SOURCE,
-                session_id=session_id,
-                call_id=call_id,
-                agent_id=agent_id,
-                supervisor=supervisor,
-                mode=mode,
-                recording=record,
-            )
+        event = MonitoringStarted(
+            at=utcnow(),
+            source=SOURCE,
+            session_id=session_id,
+            call_id=leg.call_id,
+            agent_id=leg.agent_id,
+            supervisor=supervisor,
+            mode=mode,
+            recording=record,
         )
+        await self._audit(
+            session,
+            event.at.isoformat(),
+            {"action": "started", "mode": mode.value, "recording": int(record)},
+        )
+        self.app.publish(event)
         return session
+
+    async def start_for_user(
+        self, user: str, *, endpoint: str, call_id: str, mode: MonitorMode = MonitorMode.LISTEN
+    ) -> ActiveSession:
+        """Monitor a call on behalf of user ``user``, with the API's rules: the user must
+        exist, be a supervisor or admin, and may monitor the call's agent."""
+        actor = await actor_named(self.app, user)
+        if actor is None or actor.role not in ("admin", "supervisor"):
+            raise MonitoringError(403, f"user {user!r} may not monitor calls")
+        _, leg = self._find_leg(None, call_id)
+        if not await may_monitor(self.app, actor, leg.agent_id):
+            raise MonitoringError(403, f"{user} may not monitor agent {leg.agent_id}")
+        return await self.start(
+            supervisor=actor.name, endpoint=endpoint, mode=mode, call_id=call_id
+        )
 
     def get(self, session_id: str) -> ActiveSession:
         session = self.sessions.get(session_id)
@@ -153,11 +184,15 @@ class MonitoringService:
         previous = session.mode
         await session.snoop.change_mode(mode)
         session.mode = mode
-        self.app.publish(
-            MonitoringModeChanged(
-                at=utcnow(), source=SOURCE, session_id=session_id, mode=mode, previous_mode=previous
-            )
+        event = MonitoringModeChanged(
+            at=utcnow(), source=SOURCE, session_id=session_id, mode=mode, previous_mode=previous
         )
+        await self._audit(
+            session,
+            event.at.isoformat(),
+            {"action": "mode_changed", "mode": mode.value, "previous_mode": previous.value},
+        )
+        self.app.publish(event)
         return session
 
     async def stop(self, session_id: str, reason: str = "stopped") -> None:
@@ -166,39 +201,58 @@ class MonitoringService:
             return
         session.stopping = True
         try:
-            audio = await session.recorder.finish() if session.recorder else None
+            audio = await session.recording.finish() if session.recording else None
             await session.snoop.remove()
             if audio:
-                await self._store_recording(session, audio)
+                await save_recording(
+                    self.app,
+                    audio,
+                    source=SOURCE,
+                    call_id=session.call_id,
+                    agent_id=session.agent_id,
+                    session_id=session.session_id,
+                )
         finally:
             self.sessions.pop(session_id, None)
-            self.app.publish(
-                MonitoringStopped(
-                    at=utcnow(),
-                    source=SOURCE,
-                    session_id=session_id,
-                    reason=reason,
-                    duration_seconds=time.monotonic() - session.started,
-                )
+            event = MonitoringStopped(
+                at=utcnow(),
+                source=SOURCE,
+                session_id=session_id,
+                reason=reason,
+                duration_seconds=time.monotonic() - session.started,
             )
+            row = {
+                "action": "stopped",
+                "reason": reason,
+                "duration_seconds": event.duration_seconds,
+            }
+            try:
+                await self._audit(session, event.at.isoformat(), row)
+            finally:
+                self.app.publish(event)
 
-    async def _store_recording(self, session: ActiveSession, audio: bytes) -> None:
-        await recordings.save(
-            self.app,
-            audio,
-            source=SOURCE,
-            call_id=session.call_id,
-            agent_id=session.agent_id,
-            session_id=session.session_id,
-        )
+    async def _audit(self, session: ActiveSession, at: str, row: dict[str, Any]) -> None:
+        """Append one row to the audit trail, now: a transparency record is never best
+        effort (DOMAIN.md §5)."""
+        full = {
+            "at": at,
+            "session_id": session.session_id,
+            "supervisor": session.supervisor,
+            "agent_id": session.agent_id,
+            "call_id": session.call_id,
+            **row,
+        }
+        await self.app.storage.run(lambda db: store.append_audit(db, full))
 
     async def stop_all(self, reason: str) -> None:
         for session_id in list(self.sessions):
             await self.stop(session_id, reason)
 
-    def on_ari_event(self, event: dict[str, Any]) -> None:
+    def on_channel_event(self, event: ChannelEvent) -> None:
         for session in list(self.sessions.values()):
-            reason = session.snoop.on_ari_event(event)
+            if session.snoop.port.pbx != event.pbx:
+                continue
+            reason = session.snoop.on_channel_event(event)
             if reason is not None:
                 asyncio.get_running_loop().create_task(self.stop(session.session_id, reason))
 

@@ -4,7 +4,7 @@ A competence-module plugin that wants, say, three mystery calls to an agent's qu
 the two weeks after the agent finished a training::
 
     from datetime import timedelta
-    from medlytt.clock import utcnow
+    from medlytt import utcnow
     from medlytt.plugins.mystery_calls import api as mystery
 
     await mystery.schedule_calls(
@@ -33,7 +33,7 @@ from .model import CallSpec, CampaignRequest, RequestError
 from .service import Refused
 
 if TYPE_CHECKING:
-    from medlytt.app import Medlytt
+    from medlytt import Medlytt
 
     from .call import MysteryCall
 

@@ -1,7 +1,7 @@
 """One mystery call as it happens: its channels, what Asterisk said, and its result.
 
-Two streams feed it.  ARI events about its own channels (ringing, answer, hang-up cause,
-playbacks) give the customer's view: time to first ring, busy, no answer.  Medlytt's own
+Two streams feed it.  Channel events about its own channels (ringing, answer, hang-up
+cause, playbacks) give the customer's view: time to first ring, busy, no answer.  Medlytt's own
 queue events give the contact center's view, equal to Asterisk's queue_log: which queue,
 time in queue, which agent, talk time.  The call is matched to those queue events by
 Asterisk's linkedid (our channel id when the call stays inside the PBX) or, for calls that
@@ -17,7 +17,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from medlytt.events import CallAbandoned, CallAnswered, CallEnded, CallLost, CallQueued, Event
+from medlytt import (
+    CallAbandoned,
+    CallAnswered,
+    CallEnded,
+    CallLost,
+    CallQueued,
+    ChannelEntered,
+    ChannelEvent,
+    ChannelLeft,
+    ChannelStateChanged,
+    Event,
+    PlaybackFinished,
+)
 
 from .model import CallSpec
 
@@ -83,35 +95,30 @@ class MysteryCall:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
-    # ------------------------------------------------------------------ ARI
+    # ------------------------------------------------------------------ channel events
 
-    def on_ari(self, event: dict[str, Any]) -> None:
-        kind = event.get("type")
-        if kind in ("PlaybackFinished", "PlaybackFailed"):
-            playback = (event.get("playback") or {}).get("id", "")
-            future = self.playbacks.get(playback)
+    def on_channel(self, event: ChannelEvent) -> None:
+        if isinstance(event, PlaybackFinished):
+            future = self.playbacks.get(event.playback_id)
             if future is not None and not future.done():
                 future.set_result(None)
             return
-        channel = (event.get("channel") or {}).get("id")
-        if channel is None:
-            return
+        channel = event.channel
         ours = channel == self.channel_id or channel.startswith(f"{self.channel_id};")
-        if kind == "ChannelStateChange" and ours:
-            state = event["channel"].get("state")
-            if state in ("Ringing", "Up") and self.ring_seconds is None:
+        if isinstance(event, ChannelStateChanged) and ours:
+            if event.state in ("ringing", "up") and self.ring_seconds is None:
                 self.ring_seconds = round(self.elapsed(), 3)
-            if state == "Busy":
+            if event.state == "busy":
                 self.busy = True
-        elif kind == "StasisStart" and channel == self.channel_id:
+        elif isinstance(event, ChannelEntered) and channel == self.channel_id:
             self.line_answered = True
             if self.ring_seconds is None:
                 self.ring_seconds = round(self.elapsed(), 3)
-        elif kind == "ChannelDestroyed" and channel == self.channel_id:
-            self.cause = event.get("cause")
-            self.cause_txt = event.get("cause_txt")
+        elif isinstance(event, ChannelLeft) and event.destroyed and channel == self.channel_id:
+            self.cause = event.cause
+            self.cause_txt = event.cause_text
             self.ended.set()
-        elif kind == "ChannelDestroyed" and channel == self.tester_id:
+        elif isinstance(event, ChannelLeft) and event.destroyed and channel == self.tester_id:
             self.tester_ended.set()
 
     # ------------------------------------------------------------------ queue events

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from medlytt.clock import utcnow
+from medlytt import utcnow
 
 from . import store
 from .model import CallSpec, CampaignRequest, RequestError, check_campaign
@@ -25,7 +25,7 @@ from .schedule import BusinessHours, next_call_time, spread_calls
 from .service import Refused
 
 if TYPE_CHECKING:
-    from medlytt.app import Medlytt
+    from medlytt import Medlytt
 
     from .service import MysteryService
     from .settings import MysterySettings

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from medlytt.client import Api, ApiError, Unreachable, fail, token_option, url_option
+from medlytt import Api, ApiError, Unreachable, fail, token_option, url_option
 
 FINAL_POLL_SECONDS = 1.0
 

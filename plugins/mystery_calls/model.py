@@ -16,7 +16,7 @@ import msgspec
 from .schedule import BusinessHours, ScheduleError, check_window, parse_cron
 
 if TYPE_CHECKING:
-    from medlytt.state import LiveState
+    from medlytt import LiveState
 
     from .settings import MysterySettings
 

@@ -16,21 +16,41 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 from aiohttp import web
-from medlytt import auth, hookimpl, listens_to, recordings
-from medlytt.clock import utcnow
-from medlytt.events import CallAbandoned, CallAnswered, CallEnded, CallLost, CallQueued, Event
-from medlytt.web import HttpError, json_response, medlytt_of, query_limit, read_json
+from medlytt import (
+    Actor,
+    CallAbandoned,
+    CallAnswered,
+    CallControl,
+    CallEnded,
+    CallLost,
+    CallQueued,
+    ChannelEvent,
+    Event,
+    HttpError,
+    authenticate,
+    hookimpl,
+    json_response,
+    listens_to,
+    medlytt_of,
+    query_limit,
+    read_json,
+    require_role,
+    reveal_recording,
+    utcnow,
+)
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from . import store
 from .call import MysteryCall
 from .campaigns import CampaignScheduler
+from .events import EVENT_TYPES
 from .model import OUTCOMES, CallRequest, CampaignRequest, RequestError
 from .service import MysteryService, Refused
 from .settings import MysterySettings
+from .state import MysteryState
 
 if TYPE_CHECKING:
-    from medlytt.app import Medlytt
+    from medlytt import Medlytt
 
 PLUGIN = "mystery_calls"
 ANSWER_BUCKETS = (5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600)
@@ -56,8 +76,8 @@ def parts(app: Medlytt) -> tuple[MysteryService, CampaignScheduler]:
     return service, scheduler
 
 
-def _staff(actor: auth.Actor) -> None:
-    auth.require_role(actor, "admin", "supervisor")
+def _staff(actor: Actor) -> None:
+    require_role(actor, "admin", "supervisor")
 
 
 def _refused(exc: Refused | RequestError) -> HttpError:
@@ -71,7 +91,7 @@ def _refused(exc: Refused | RequestError) -> HttpError:
 
 async def place_call(request: web.Request) -> web.Response:
     app = medlytt_of(request)
-    actor = await auth.authenticate(request)
+    actor = await authenticate(request)
     _staff(actor)
     body: CallRequest = await read_json(request, CallRequest)
     service, scheduler = parts(app)
@@ -87,7 +107,7 @@ async def place_call(request: web.Request) -> web.Response:
 async def list_calls(request: web.Request) -> web.Response:
     """Results; an agent sees only evaluated calls they answered (transparency)."""
     app = medlytt_of(request)
-    actor = await auth.authenticate(request)
+    actor = await authenticate(request)
     limit = query_limit(request)
     campaign = request.query.get("campaign")
     if actor.role == "agent":
@@ -105,7 +125,7 @@ async def list_calls(request: web.Request) -> web.Response:
 
 async def _visible_row(request: web.Request) -> dict[str, Any]:
     app = medlytt_of(request)
-    actor = await auth.authenticate(request)
+    actor = await authenticate(request)
     mystery_call_id = request.match_info["id"]
     row = await app.storage.run(lambda db: store.get_call(db, mystery_call_id))
     hidden = row is None or (
@@ -123,7 +143,7 @@ async def get_call(request: web.Request) -> web.Response:
 
 async def stop_call(request: web.Request) -> web.Response:
     app = medlytt_of(request)
-    actor = await auth.authenticate(request)
+    actor = await authenticate(request)
     _staff(actor)
     service, _ = parts(app)
     mystery_call_id = request.match_info["id"]
@@ -138,7 +158,7 @@ async def stop_call(request: web.Request) -> web.Response:
 async def evaluate_call(request: web.Request) -> web.Response:
     """Mark a finished call evaluated: from now on the answering agent sees it and its audio."""
     app = medlytt_of(request)
-    actor = await auth.authenticate(request)
+    actor = await authenticate(request)
     _staff(actor)
     body: Evaluation = await read_json(request, Evaluation)
     row = await _visible_row(request)
@@ -150,12 +170,9 @@ async def evaluate_call(request: web.Request) -> web.Response:
     if body.notes is not None:
         changes["notes"] = body.notes
 
-    def write(db: Any) -> None:
-        store.update_call(db, row["id"], changes)
-        if row["recording_id"]:
-            recordings.reveal_to_agent(db, row["recording_id"])
-
-    await app.storage.run(write)
+    await app.storage.run(lambda db: store.update_call(db, row["id"], changes))
+    if row["recording_id"]:
+        await reveal_recording(app, row["recording_id"])
     return json_response({**row, **changes})
 
 
@@ -164,7 +181,7 @@ async def evaluate_call(request: web.Request) -> web.Response:
 
 async def create_campaign(request: web.Request) -> web.Response:
     app = medlytt_of(request)
-    actor = await auth.authenticate(request)
+    actor = await authenticate(request)
     _staff(actor)
     body: CampaignRequest = await read_json(request, CampaignRequest)
     _, scheduler = parts(app)
@@ -176,7 +193,7 @@ async def create_campaign(request: web.Request) -> web.Response:
 
 async def list_campaigns(request: web.Request) -> web.Response:
     app = medlytt_of(request)
-    _staff(await auth.authenticate(request))
+    _staff(await authenticate(request))
     _, scheduler = parts(app)
     return json_response(
         {"campaigns": [await scheduler.describe(name) for name in sorted(scheduler.campaigns)]}
@@ -185,7 +202,7 @@ async def list_campaigns(request: web.Request) -> web.Response:
 
 async def get_campaign(request: web.Request) -> web.Response:
     app = medlytt_of(request)
-    _staff(await auth.authenticate(request))
+    _staff(await authenticate(request))
     _, scheduler = parts(app)
     name = request.match_info["name"]
     try:
@@ -198,7 +215,7 @@ async def get_campaign(request: web.Request) -> web.Response:
 
 async def change_campaign(request: web.Request) -> web.Response:
     app = medlytt_of(request)
-    _staff(await auth.authenticate(request))
+    _staff(await authenticate(request))
     body: CampaignChange = await read_json(request, CampaignChange)
     _, scheduler = parts(app)
     try:
@@ -212,14 +229,14 @@ async def change_campaign(request: web.Request) -> web.Response:
 
 async def get_kill_switch(request: web.Request) -> web.Response:
     app = medlytt_of(request)
-    _staff(await auth.authenticate(request))
+    _staff(await authenticate(request))
     service, _ = parts(app)
     return json_response(_switch_state(service))
 
 
 async def put_kill_switch(request: web.Request) -> web.Response:
     app = medlytt_of(request)
-    actor = await auth.authenticate(request)
+    actor = await authenticate(request)
     _staff(actor)
     body: KillSwitch = await read_json(request, KillSwitch)
     service, _ = parts(app)
@@ -330,6 +347,22 @@ async def medlytt_shutdown(app: Medlytt) -> None:
 def medlytt_event(event: Event, app: Medlytt) -> None:
     if PLUGIN in app.plugin_state:
         parts(app)[0].on_event(event)
+
+
+@hookimpl
+def medlytt_channel_event(event: ChannelEvent, port: CallControl, app: Medlytt) -> None:
+    if PLUGIN in app.plugin_state:
+        parts(app)[0].on_channel_event(event, port)
+
+
+@hookimpl
+def medlytt_event_types() -> list[type[Event]]:
+    return EVENT_TYPES
+
+
+@hookimpl
+def medlytt_state_slot() -> MysteryState:
+    return MysteryState()
 
 
 @hookimpl

@@ -1,7 +1,8 @@
-"""The ARI choreography of one mystery call, scripted or with a human tester.
+"""The choreography of one mystery call, scripted or with a human tester, through the
+call-control port.
 
-Scripted: Medlytt originates the customer leg (``medlytt-mys-<id>``) into its own Stasis
-application; when the line answers it starts recording (a listen-only snoop hears both
+Scripted: Medlytt originates the customer leg (``medlytt-mys-<id>-call``) into its own
+control; when the line answers it starts recording (a listen-only snoop hears both
 sides), plays the script, waits for an agent at most ``patience_seconds``, plays the
 ``after_answer`` steps and stays until the agent hangs up (or ``talk_seconds``).
 
@@ -11,7 +12,7 @@ answers it joins both in the bridge and records the target leg.  Either side han
 the call.
 
 Whatever happens, every channel, snoop and bridge named ``medlytt-mys-<id>...`` is gone
-when :func:`run` returns.
+when :meth:`Runner.run` returns.
 """
 
 from __future__ import annotations
@@ -22,15 +23,12 @@ import logging
 import secrets
 from typing import TYPE_CHECKING
 
-from medlytt.gateways.asterisk.ari import AriError
-from medlytt.gateways.asterisk.recorder import ChannelRecorder
+from medlytt import CallControl, CallControlError, Recording
 
 from .call import MysteryCall
 from .model import Step
 
 if TYPE_CHECKING:
-    from medlytt.gateways.asterisk.gateway import AsteriskGateway
-
     from .settings import MysterySettings
 
 log = logging.getLogger(__name__)
@@ -42,16 +40,13 @@ WATCH_SECONDS = 3.0
 
 
 class Runner:
-    """Runs one :class:`MysteryCall` against Asterisk; returns the recorded audio."""
+    """Runs one :class:`MysteryCall` through a call-control port; returns the audio."""
 
-    def __init__(
-        self, call: MysteryCall, gateway: AsteriskGateway, settings: MysterySettings
-    ) -> None:
+    def __init__(self, call: MysteryCall, port: CallControl, settings: MysterySettings) -> None:
         self.call = call
-        self.gateway = gateway
-        self.ari = gateway.ari
+        self.port = port
         self.settings = settings
-        self.recorder = ChannelRecorder(gateway, call.channel_id, call.channel_id)
+        self.recording: Recording | None = None
         #: Channels originated so far, with the event that says each has gone.
         self.created: dict[str, asyncio.Event] = {}
 
@@ -68,8 +63,8 @@ class Runner:
         except TimeoutError:
             call.we_hung_up = True
             call.reason = call.reason or f"max_call_seconds ({self.settings.max_call_seconds:g} s)"
-        except AriError as exc:
-            call.reason = call.reason or f"Asterisk refused: {exc}"
+        except CallControlError as exc:
+            call.reason = call.reason or f"{self.port.pbx} refused: {exc}"
         finally:
             watch.cancel()
             audio = await self._tear_down()
@@ -83,11 +78,12 @@ class Runner:
                 if gone.is_set():
                     continue
                 try:
-                    await self.ari.get(f"/channels/{channel}", template="/channels/{channelId}")
-                except AriError as exc:
-                    if exc.status == 404:
-                        self.call.reason = self.call.reason or "the call vanished in Asterisk"
-                        gone.set()
+                    exists = await self.port.channel_exists(channel)
+                except CallControlError:
+                    continue  # the PBX is away: try again next round
+                if not exists:
+                    self.call.reason = self.call.reason or "the call vanished in the PBX"
+                    gone.set()
 
     async def hang_up(self, reason: str) -> None:
         """End the call from our side (kill switch, stop request, limits)."""
@@ -102,7 +98,7 @@ class Runner:
         call = self.call
         if not await self._dial_target():
             return
-        await self.recorder.start()
+        await self._record()
         script = asyncio.create_task(self._steps(call.spec.script))
         patience = call.spec.patience_seconds or self.settings.patience_seconds
         try:
@@ -112,7 +108,7 @@ class Runner:
                 return
         finally:
             script.cancel()
-            with contextlib.suppress(asyncio.CancelledError, AriError):
+            with contextlib.suppress(asyncio.CancelledError, CallControlError):
                 await script
         if call.ended.is_set():
             return
@@ -125,26 +121,21 @@ class Runner:
 
     async def _human(self) -> None:
         call = self.call
-        answered = self.gateway.expect_stasis(call.tester_id)
+        answered = self.port.expect_entry(call.tester_id)
         try:
-            await self.ari.request(
-                "POST",
-                "/channels",
-                params={
-                    "endpoint": call.spec.tester,
-                    "app": self.gateway.settings.app,
-                    "appArgs": f"{TESTER_ROLE},{call.id}",
-                    "channelId": call.tester_id,
-                    "callerId": f"Mystery call to {call.target}",
-                    "timeout": int(self.settings.tester_answer_seconds),
-                },
-                template="/channels",
+            await self.port.originate(
+                call.spec.tester or "",
+                role=TESTER_ROLE,
+                args=[call.id],
+                channel_id=call.tester_id,
+                caller_id=f"Mystery call to {call.target}",
+                timeout=self.settings.tester_answer_seconds,
             )
             self.created[call.tester_id] = call.tester_ended
             tester_up = await self._first(
                 answered, call.tester_ended, timeout=self.settings.tester_answer_seconds + 2
             )
-        except AriError as exc:
+        except CallControlError as exc:
             call.reason = f"cannot reach the tester at {call.spec.tester}: {exc.reason}"
             return
         finally:
@@ -152,16 +143,9 @@ class Runner:
         if not tester_up or call.tester_ended.is_set():
             call.reason = f"the tester at {call.spec.tester} did not answer"
             return
-        await self.ari.request(
-            "POST",
-            "/bridges",
-            params={"type": "mixing", "bridgeId": call.bridge_id, "name": call.bridge_id},
-            template="/bridges",
-        )
-        await self._bridge_add(call.tester_id)
-        await self.ari.request(
-            "POST", f"/channels/{call.tester_id}/ring", template="/channels/{channelId}/ring"
-        )
+        await self.port.create_bridge(call.bridge_id)
+        await self.port.add_to_bridge(call.bridge_id, call.tester_id)
+        await self.port.ring(call.tester_id)
         dialled = asyncio.create_task(self._dial_target())
         if not await self._first(dialled, call.tester_ended):
             call.we_hung_up = True  # the tester gave up while it rang
@@ -170,35 +154,32 @@ class Runner:
             return
         if not dialled.result():
             return
-        with contextlib.suppress(AriError):
-            await self.ari.request(
-                "DELETE", f"/channels/{call.tester_id}/ring", template="/channels/{channelId}/ring"
-            )
-        await self._bridge_add(call.channel_id)
-        await self.recorder.start()
+        with contextlib.suppress(CallControlError):
+            await self.port.ring(call.tester_id, on=False)
+        await self.port.add_to_bridge(call.bridge_id, call.channel_id)
+        await self._record()
         await self._first(call.ended, call.tester_ended)
         if call.tester_ended.is_set() and not call.ended.is_set():
             call.we_hung_up = True
 
     # ------------------------------------------------------------------ pieces
 
+    async def _record(self) -> None:
+        """Record both sides of the customer leg (a listen-only snoop: the script plays)."""
+        self.recording = await self.port.record(self.call.channel_id, name=self.call.channel_id)
+
     async def _dial_target(self) -> bool:
-        """Originate the customer leg; True once it is answered and in Stasis."""
+        """Originate the customer leg; True once it is answered and in control."""
         call = self.call
-        answered = self.gateway.expect_stasis(call.channel_id)
+        answered = self.port.expect_entry(call.channel_id)
         try:
-            await self.ari.request(
-                "POST",
-                "/channels",
-                params={
-                    "endpoint": call.endpoint,
-                    "app": self.gateway.settings.app,
-                    "appArgs": f"{ROLE},{call.id}",
-                    "channelId": call.channel_id,
-                    "callerId": call.caller_id,
-                    "timeout": int(self.settings.ring_timeout_seconds),
-                },
-                template="/channels",
+            await self.port.originate(
+                call.endpoint,
+                role=ROLE,
+                args=[call.id],
+                channel_id=call.channel_id,
+                caller_id=call.caller_id,
+                timeout=self.settings.ring_timeout_seconds,
             )
             self.created[call.channel_id] = call.ended
             up = await self._first(
@@ -207,7 +188,7 @@ class Runner:
         finally:
             answered.cancel()
         if not up:
-            call.we_hung_up = True  # Asterisk did not end it itself: stop ringing
+            call.we_hung_up = True  # the PBX did not end it itself: stop ringing
             call.reason = f"no answer within {self.settings.ring_timeout_seconds:g} s"
             return False
         return not call.ended.is_set()
@@ -219,12 +200,7 @@ class Runner:
             if step.wait is not None:
                 await asyncio.sleep(step.wait)
             elif step.dtmf is not None:
-                await self.ari.request(
-                    "POST",
-                    f"/channels/{self.call.channel_id}/dtmf",
-                    params={"dtmf": step.dtmf},
-                    template="/channels/{channelId}/dtmf",
-                )
+                await self.port.send_dtmf(self.call.channel_id, step.dtmf)
             elif step.play is not None:
                 await self._play(step.play)
 
@@ -233,28 +209,13 @@ class Runner:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.call.playbacks[playback] = done
         try:
-            await self.ari.request(
-                "POST",
-                f"/channels/{self.call.channel_id}/play",
-                params={"media": media, "playbackId": playback},
-                template="/channels/{channelId}/play",
-            )
+            await self.port.play(self.call.channel_id, media, playback_id=playback)
             await self._first(done, self.call.ended)
         finally:
             self.call.playbacks.pop(playback, None)
             if not done.done():  # cancelled (an agent answered) or the call ended: stop it
-                with contextlib.suppress(AriError):
-                    await self.ari.request(
-                        "DELETE", f"/playbacks/{playback}", template="/playbacks/{playbackId}"
-                    )
-
-    async def _bridge_add(self, channel: str) -> None:
-        await self.ari.request(
-            "POST",
-            f"/bridges/{self.call.bridge_id}/addChannel",
-            params={"channel": channel},
-            template="/bridges/{bridgeId}/addChannel",
-        )
+                with contextlib.suppress(CallControlError):
+                    await self.port.stop_playback(playback)
 
     async def _first(
         self, *waitables: asyncio.Event | asyncio.Future[object], timeout: float | None = None
@@ -278,19 +239,15 @@ class Runner:
         call = self.call
         audio = None
         try:
-            audio = await self.recorder.finish()
-        except AriError as exc:
+            audio = await self.recording.finish() if self.recording else None
+        except CallControlError as exc:
             log.warning("mystery call %s: recording lost: %s", call.id, exc)
         await self._delete_channel(call.channel_id)
         await self._delete_channel(call.tester_id)
-        with contextlib.suppress(AriError):
-            await self.ari.request(
-                "DELETE", f"/bridges/{call.bridge_id}", template="/bridges/{bridgeId}"
-            )
+        with contextlib.suppress(CallControlError):
+            await self.port.destroy_bridge(call.bridge_id)
         return audio
 
     async def _delete_channel(self, channel: str) -> None:
-        with contextlib.suppress(AriError):
-            await self.ari.request(
-                "DELETE", f"/channels/{channel}", template="/channels/{channelId}"
-            )
+        with contextlib.suppress(CallControlError):
+            await self.port.hang_up(channel, missing_ok=True)

@@ -16,26 +16,29 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from medlytt import recordings
-from medlytt.clock import utcnow
-from medlytt.events import (
+from medlytt import (
     CallAnswered,
+    CallControl,
+    CallControlError,
     CallQueued,
+    Capability,
+    ChannelEvent,
     Event,
-    MysteryCallFinished,
-    MysteryCallStarted,
+    http_status,
+    save_recording,
+    utcnow,
 )
 
 from . import store
 from .call import MysteryCall
+from .events import MysteryCallFinished, MysteryCallStarted
 from .model import CallSpec, check_call
 from .runner import ROLE, TESTER_ROLE, Runner
 
 if TYPE_CHECKING:
-    from medlytt.app import Medlytt
-    from medlytt.gateways.asterisk.gateway import AsteriskGateway
+    from medlytt import Medlytt
 
     from .settings import MysterySettings
 
@@ -44,6 +47,23 @@ SOURCE = "mystery_calls"
 HOUR = 3600.0
 #: After the customer leg ended, how long to wait for Asterisk's queue events of the call.
 QUEUE_EVENTS_GRACE = 5.0
+#: What mystery calls need of a gateway's call control.
+NEEDS = (
+    Capability.ORIGINATE,
+    Capability.HANG_UP,
+    Capability.PLAY,
+    Capability.SEND_DTMF,
+    Capability.RECORD,
+    Capability.BRIDGE,
+    Capability.RING,
+)
+
+
+class MonitoringStarter(Protocol):
+    """What mystery calls use of the monitoring plugin's service (``app.service``),
+    without importing that plugin: monitoring applies its own authorisation."""
+
+    async def start_for_user(self, user: str, *, endpoint: str, call_id: str) -> object: ...
 
 
 class Refused(Exception):
@@ -66,9 +86,6 @@ class MysteryService:
     def __init__(self, app: Medlytt, settings: MysterySettings) -> None:
         self.app = app
         self.settings = settings
-        self.gateway: AsteriskGateway | None = next(
-            (g for g in app.gateways if g.name == "asterisk"), None
-        )  # type: ignore[assignment]
         self.running: dict[str, Running] = {}
         #: Start times (monotonic) per target, for the per-hour limit.
         self.recent: dict[str, collections.deque[float]] = collections.defaultdict(
@@ -80,9 +97,8 @@ class MysteryService:
         #: Called with each finished call (metrics, campaigns).
         self.on_finished: list[Callable[[MysteryCall], None]] = []
         self._background: set[asyncio.Task[None]] = set()
-        if self.gateway is not None:
-            self.gateway.ari_listeners.append(self.on_ari)
-            self.gateway.stasis_roles.update((ROLE, TESTER_ROLE, "recorder"))
+        for port in app.call_controls():
+            port.claim(ROLE, TESTER_ROLE)
 
     async def load(self) -> None:
         """Close calls a crash left running; restore the kill switch and hourly counts."""
@@ -115,11 +131,10 @@ class MysteryService:
                 f" by {self.stopped['changed_by']})",
                 "kill_switch",
             )
-        gateway = self.gateway
-        if gateway is None:
-            raise Refused(503, "mystery calls need the Asterisk gateway ([asterisk] ari_url)")
-        if not gateway.connected:
-            raise Refused(503, "not connected to Asterisk")
+        try:
+            port = self.app.call_control(*NEEDS, feature="mystery calls")
+        except CallControlError as exc:
+            raise Refused(http_status(exc), str(exc)) from None
         if len(self.running) >= self.settings.max_concurrent:
             raise Refused(
                 429,
@@ -153,7 +168,7 @@ class MysteryService:
         )
         # Reserved before the first await: concurrent requests see this call.
         starts.append(now_mono)
-        running = Running(call, Runner(call, gateway, self.settings))
+        running = Running(call, Runner(call, port, self.settings))
         self.running[call.id] = running
         try:
             await self.app.storage.run(lambda db: store.insert_call(db, call.row()))
@@ -193,13 +208,13 @@ class MysteryService:
             call.outcome = call.decide_outcome()
             if audio:
                 try:
-                    call.recording_id = await recordings.save(
+                    call.recording_id = await save_recording(
                         self.app,
                         audio,
                         source=SOURCE,
                         call_id=call.call_id or call.channel_id,
                         agent_id=call.agent_id,
-                        mystery_call_id=call.id,
+                        session_id=call.id,
                         hidden_from_agent=True,
                     )
                 except Exception:
@@ -254,9 +269,10 @@ class MysteryService:
 
     # ------------------------------------------------------------------ events
 
-    def on_ari(self, event: dict[str, Any]) -> None:
+    def on_channel_event(self, event: ChannelEvent, port: CallControl) -> None:
         for running in list(self.running.values()):
-            running.call.on_ari(event)
+            if running.runner.port is port:
+                running.call.on_channel(event)
 
     def on_event(self, event: Event) -> None:
         """Medlytt's queue events: match new queue entries, route the rest by call id."""
@@ -280,16 +296,15 @@ class MysteryService:
                     task.add_done_callback(self._background.discard)
 
     async def _listen(self, call: MysteryCall) -> None:
-        """Start live monitoring of an answered mystery call for ``spec.listen``."""
+        """Start live monitoring of an answered mystery call for ``spec.listen``, through
+        the monitoring plugin's service, on behalf of the user who placed the call."""
+        monitoring: MonitoringStarter | None = self.app.service("monitoring")  # type: ignore[assignment]
+        if monitoring is None:
+            log.warning("mystery call %s: live listening needs the monitoring plugin", call.id)
+            return
         try:
-            from medlytt.events import MonitorMode
-            from medlytt.plugins.monitoring.plugin import service_of
-
-            await service_of(self.app).start(
-                supervisor=call.requested_by,
-                endpoint=call.spec.listen or "",
-                mode=MonitorMode.LISTEN,
-                call_id=call.call_id,
+            await monitoring.start_for_user(
+                call.requested_by, endpoint=call.spec.listen or "", call_id=call.call_id or ""
             )
         except Exception as exc:  # listening is optional: the mystery call goes on
             log.warning("mystery call %s: live listening could not start: %s", call.id, exc)

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import sqlite_utils
-from medlytt.storage import Migration, transaction
+from medlytt import Migration, transaction
 
 CALLS = "mystery_calls"
 CAMPAIGNS = "mystery_campaigns"

@@ -17,7 +17,7 @@ from medlytt.events import AgentState
 from .intervals import interval_start
 
 if TYPE_CHECKING:
-    from medlytt.state import LiveState
+    from medlytt import LiveState
 
     from .settings import QueueIntervalsSettings
 

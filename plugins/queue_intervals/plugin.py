@@ -16,11 +16,8 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from medlytt import Migration, hookimpl, json_error, json_response, medlytt_of, utcnow
 from medlytt import events as ev
-from medlytt import hookimpl
-from medlytt.clock import utcnow
-from medlytt.storage import Migration
-from medlytt.web import json_error, json_response, medlytt_of
 
 from . import store
 from .aggregator import Counts, IntervalAggregator, Key
@@ -28,8 +25,7 @@ from .intervals import day_bounds_utc, day_intervals, interval_end, interval_sta
 from .settings import QueueIntervalsSettings
 
 if TYPE_CHECKING:
-    from medlytt.app import Medlytt
-    from medlytt.state import LiveState
+    from medlytt import LiveState, Medlytt
 
 log = logging.getLogger(__name__)
 

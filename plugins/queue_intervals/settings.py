@@ -5,7 +5,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
-from medlytt.config import PositiveFloat
+from medlytt import PositiveFloat
 
 #: Interval lengths that divide an hour, so every hour starts an interval.
 ALLOWED_MINUTES = (5, 10, 15, 20, 30, 60)

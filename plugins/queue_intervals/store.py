@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import sqlite_utils
-from medlytt.storage import Migration, transaction
+from medlytt import Migration, transaction
 
 from .aggregator import COLUMNS, Counts, Key
 

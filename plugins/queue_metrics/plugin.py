@@ -15,8 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 from medlytt import events as ev
-from medlytt import hookimpl
-from medlytt.clock import utcnow
+from medlytt import hookimpl, utcnow
 from medlytt.events import AgentState
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -25,8 +24,7 @@ from prometheus_client.registry import Collector
 from .windows import AgentTime, QueueWindows, parse_window, window_start
 
 if TYPE_CHECKING:
-    from medlytt.app import Medlytt
-    from medlytt.state import LiveState
+    from medlytt import LiveState, Medlytt
 
 log = logging.getLogger(__name__)
 

@@ -12,20 +12,32 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from medlytt import auth, hookimpl, listens_to
-from medlytt.events import CallAnswered, MysteryCallStarted
-from medlytt.web import HttpError, json_response, medlytt_of, query_limit
+from medlytt import (
+    Actor,
+    CallAnswered,
+    CallControl,
+    ChannelEvent,
+    Event,
+    HttpError,
+    authenticate,
+    hookimpl,
+    json_response,
+    listens_to,
+    medlytt_of,
+    query_limit,
+)
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
 from . import store
+from .events import EVENT_TYPES
 from .service import SurveyService
 from .settings import SurveySettings
 from .survey import HUNG_UP, INVALID, NO_ANSWER
 
 if TYPE_CHECKING:
-    from medlytt.app import Medlytt
+    from medlytt import Medlytt
 
 PLUGIN = "surveys"
 RESULTS = ("offered", "completed", "incomplete")
@@ -42,7 +54,7 @@ def _query(request: web.Request, allowed: tuple[str, ...]) -> dict[str, str]:
     return query
 
 
-def _agent_filter(actor: auth.Actor, wanted: str | None) -> str | None:
+def _agent_filter(actor: Actor, wanted: str | None) -> str | None:
     """Agents see their own surveys only; supervisors and admins any agent's."""
     if actor.role != "agent":
         return wanted
@@ -55,7 +67,7 @@ def _agent_filter(actor: auth.Actor, wanted: str | None) -> str | None:
 
 async def list_surveys(request: web.Request) -> web.Response:
     app = medlytt_of(request)
-    actor = await auth.authenticate(request)
+    actor = await authenticate(request)
     query = _query(request, ("queue", "agent", "limit"))
     limit = query_limit(request, default=100)
     agent_id = _agent_filter(actor, query.get("agent"))
@@ -66,7 +78,7 @@ async def list_surveys(request: web.Request) -> web.Response:
 
 async def survey_scores(request: web.Request) -> web.Response:
     app = medlytt_of(request)
-    actor = await auth.authenticate(request)
+    actor = await authenticate(request)
     query = _query(request, ("queue", "agent"))
     agent_id = _agent_filter(actor, query.get("agent"))
     queue = query.get("queue")
@@ -135,25 +147,38 @@ def medlytt_routes(app: Medlytt) -> list[web.RouteDef]:
 
 
 @hookimpl
-def medlytt_startup(app: Medlytt) -> None:
-    """Claim the ``survey`` Stasis role on the Asterisk gateway; without one, do nothing."""
-    gateway = next((g for g in app.gateways if g.name == "asterisk"), None)
-    if gateway is not None:
-        app.plugin_state[PLUGIN] = SurveyService(app, gateway, app.plugin_config(PLUGIN))  # type: ignore[arg-type]
+def medlytt_event_types() -> list[type[Event]]:
+    return EVENT_TYPES
 
 
 @hookimpl
-@listens_to(CallAnswered, MysteryCallStarted)
+def medlytt_startup(app: Medlytt) -> None:
+    """Claim the ``survey`` role on every gateway with call control; without one, do
+    nothing (the demo has none)."""
+    if app.call_controls():
+        app.plugin_state[PLUGIN] = SurveyService(app, app.plugin_config(PLUGIN))
+
+
+@hookimpl
+@listens_to(CallAnswered, "mystery_call.started")
 def medlytt_event(event: Any, app: Medlytt) -> None:
     """Remember answered calls (only their callers are surveyed) and mystery calls (never
-    surveyed: a test caller's answers are not a customer's)."""
+    surveyed: a test caller's answers are not a customer's).  Mystery calls are known by
+    their event's type tag: this plugin does not import the mystery-calls plugin."""
     service: SurveyService | None = app.plugin_state.get(PLUGIN)
     if service is None:
         return
     if isinstance(event, CallAnswered):
         service.remember(event)
-    elif isinstance(event, MysteryCallStarted) and event.call_id:
+    elif event.type == "mystery_call.started" and getattr(event, "call_id", None):
         service.mystery_calls.add(event.call_id)
+
+
+@hookimpl
+def medlytt_channel_event(event: ChannelEvent, port: CallControl, app: Medlytt) -> None:
+    service: SurveyService | None = app.plugin_state.get(PLUGIN)
+    if service is not None:
+        service.on_channel_event(event, port)
 
 
 @hookimpl

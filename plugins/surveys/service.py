@@ -1,7 +1,8 @@
 """Which callers are surveyed, running their surveys, and what is kept of them.
 
 The dialplan sends every caller whose agent hung up first, and every caller whose queue
-timed out, into Medlytt's Stasis application with the role ``survey`` and the call's id.
+timed out, into Medlytt's control (Asterisk: its Stasis application) with the role
+``survey`` and the call's id.
 The service surveys the caller when the call was answered by an agent in a queue listed in
 ``[surveys] queues`` and the caller is that queue's next sampled one; every other channel
 is sent straight back to the dialplan (``continue``), so the site's dialplan goes on.
@@ -15,19 +16,24 @@ import secrets
 from collections import Counter, OrderedDict
 from typing import TYPE_CHECKING, Any
 
-from medlytt.clock import utcnow
-from medlytt.events import CallAnswered, SurveyFinished
-from medlytt.gateways.asterisk.ari import AriError
+from medlytt import (
+    CallAnswered,
+    CallControl,
+    CallControlError,
+    ChannelEntered,
+    ChannelEvent,
+    utcnow,
+)
 
 from . import store
+from .events import SurveyFinished
 from .settings import SurveySettings
 from .survey import SurveyCall
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine
 
-    from medlytt.app import Medlytt
-    from medlytt.gateways.asterisk.gateway import AsteriskGateway
+    from medlytt import Medlytt
 
 log = logging.getLogger(__name__)
 SOURCE = "surveys"
@@ -56,11 +62,10 @@ class Sampler:
 
 
 class SurveyService:
-    """The surveys of one Medlytt, attached to its Asterisk gateway."""
+    """The surveys of one Medlytt, on every gateway with call control."""
 
-    def __init__(self, app: Medlytt, gateway: AsteriskGateway, settings: SurveySettings) -> None:
+    def __init__(self, app: Medlytt, settings: SurveySettings) -> None:
         self.app = app
-        self.gateway = gateway
         self.settings = settings
         self.sampler = Sampler(settings)
         #: call_id → (queue, agent_id) of recently answered calls, oldest first.
@@ -73,8 +78,10 @@ class SurveyService:
         self._tasks: set[asyncio.Task[None]] = set()
         #: Call ids of mystery calls (``mystery_call.started``): never surveyed.
         self.mystery_calls: set[str] = set()
-        gateway.stasis_roles.add(ROLE)
-        gateway.ari_listeners.append(self.on_ari_event)
+        #: The ports the surveys in progress run on, by caller channel id.
+        self._ports: dict[str, CallControl] = {}
+        for port in app.call_controls():
+            port.claim(ROLE)
 
     def remember(self, event: CallAnswered) -> None:
         self.answered[event.call_id] = (event.queue, event.agent_id)
@@ -92,11 +99,12 @@ class SurveyService:
             return call.queue, call.agent_id
         return None
 
-    def on_ari_event(self, event: dict[str, Any]) -> None:
+    def on_channel_event(self, event: ChannelEvent, port: CallControl) -> None:
         for survey in list(self.active.values()):
-            survey.on_ari_event(event)
-        if event.get("type") == "StasisStart" and (event.get("args") or [""])[0] == ROLE:
-            self._spawn(self._arrived(event))
+            if survey.port is port:
+                survey.on_channel_event(event)
+        if isinstance(event, ChannelEntered) and event.role == ROLE:
+            self._spawn(self._arrived(event, port))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -108,35 +116,34 @@ class SurveyService:
         if not task.cancelled() and task.exception() is not None:
             log.error("surveys: a survey failed", exc_info=task.exception())
 
-    async def _arrived(self, event: dict[str, Any]) -> None:
+    async def _arrived(self, event: ChannelEntered, port: CallControl) -> None:
         """A caller reached the survey step: survey them, or send them on."""
-        channel = event["channel"]["id"]
-        args = event.get("args") or []
-        call_id = args[1] if len(args) > 1 else ""
+        channel = event.channel
+        call_id = event.args[0] if event.args else ""
         answered = self.answered_by(call_id) if call_id else None
         if call_id in self.mystery_calls:
             self.mystery_calls.discard(call_id)
             answered = None
         if answered is None or not self.sampler.take(answered[0]):
             log.debug("surveys: %s (call %r) not surveyed; continuing", channel, call_id)
-            await self._continue(channel)
+            await self._continue(port, channel)
             return
         queue, agent_id = answered
-        await self._survey(channel, call_id, queue, agent_id)
+        await self._survey(port, channel, call_id, queue, agent_id)
 
-    async def _continue(self, channel: str) -> None:
+    async def _continue(self, port: CallControl, channel: str) -> None:
         try:
-            await self.gateway.ari.request(
-                "POST", f"/channels/{channel}/continue", template="/channels/{channelId}/continue"
-            )
-        except AriError as exc:  # usually: the caller hung up meanwhile
+            await port.continue_in_dialplan(channel)
+        except CallControlError as exc:  # usually: the caller hung up meanwhile
             log.debug("surveys: could not continue %s: %s", channel, exc)
 
-    async def _survey(self, channel: str, call_id: str, queue: str, agent_id: str) -> None:
+    async def _survey(
+        self, port: CallControl, channel: str, call_id: str, queue: str, agent_id: str
+    ) -> None:
         survey_id = secrets.token_hex(6)
         started = utcnow()
         self.surveys[(queue, "offered")] += 1
-        call = SurveyCall(self.gateway.ari, channel, survey_id, self.settings)
+        call = SurveyCall(port, channel, survey_id, self.settings)
         self.active[channel] = call
         try:
             outcome = await call.run()
@@ -172,12 +179,11 @@ class SurveyService:
     async def stop_all(self) -> None:
         """End the surveys in progress (each is stored as incomplete) and wait for them.
 
-        Medlytt's gateways have stopped by now, so the hang-ups go out on a fresh ARI
-        session, closed again here.
+        Medlytt's gateways have stopped by now; the port still reaches the PBX for the
+        hang-ups (a request needs no event connection).
         """
         if not self._tasks:
             return
         for survey in self.active.values():
             survey.stop()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.gateway.ari.close()

@@ -10,7 +10,7 @@ import re
 from typing import Annotated
 
 import msgspec
-from medlytt.config import PositiveInt
+from medlytt import PositiveInt
 
 #: At most three questions: a keypad survey after a call must stay short to be answered.
 MAX_QUESTIONS = 3

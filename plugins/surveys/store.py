@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlite_utils
-from medlytt.storage import Migration, transaction
+from medlytt import Migration, transaction
 
 RESPONSES = "survey_responses"
 ANSWERS = "survey_answers"

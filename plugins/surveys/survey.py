@@ -1,12 +1,12 @@
-"""One caller's keypress survey in Asterisk: prompts, keys and time-outs over ARI.
+"""One caller's keypress survey: prompts, keys and time-outs through the call-control port.
 
-The caller's channel is already in Medlytt's Stasis application: the dialplan's
+The caller's channel is already in Medlytt's control: with Asterisk, the dialplan's
 ``Stasis(medlytt,survey,${CHANNEL(linkedid)})`` step after ``Queue(...,c...)`` (see
 ../docs/install-asterisk.md).  For each question:
 
-* the prompt is played on the channel (``POST /channels/{id}/play`` with a playback id of
-  Medlytt's own, ``medlytt-srv-<survey>-<n>``);
-* a key pressed while it plays stops it (``DELETE /playbacks/{id}``: barge-in) and counts;
+* the prompt is played on the channel with a playback id of Medlytt's own,
+  ``medlytt-srv-<survey>-<n>``;
+* a key pressed while it plays stops it (barge-in) and counts;
 * after the prompt Medlytt waits ``answer_timeout`` seconds for a key: none is
   ``no_answer``; a key not in the question's ``keys`` plays the prompt once more, and a
   second wrong key is ``invalid``.
@@ -23,9 +23,17 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
-from medlytt.gateways.asterisk.ari import AriClient, AriError
+from medlytt import (
+    CallControl,
+    CallControlError,
+    ChannelEvent,
+    ChannelHangupRequested,
+    ChannelLeft,
+    ChannelNotFound,
+    DtmfReceived,
+    PlaybackFinished,
+)
 
 from .settings import Question, SurveySettings
 
@@ -35,8 +43,6 @@ PREFIX = "medlytt-srv-"
 NO_ANSWER, INVALID, HUNG_UP = "no_answer", "invalid", "hung_up"
 #: How long a prompt may play: a safety net should Asterisk's PlaybackFinished never come.
 PLAY_LIMIT_SECONDS = 120.0
-#: ARI events that mean the caller's channel is going away.
-GONE = ("ChannelHangupRequest", "StasisEnd", "ChannelDestroyed")
 
 
 class CallerGone(Exception):
@@ -52,12 +58,12 @@ class Outcome:
 
 
 class SurveyCall:
-    """The survey of one caller's channel; feed it ARI events, await :meth:`run`."""
+    """The survey of one caller's channel; feed it channel events, await :meth:`run`."""
 
     def __init__(
-        self, ari: AriClient, channel: str, survey_id: str, settings: SurveySettings
+        self, port: CallControl, channel: str, survey_id: str, settings: SurveySettings
     ) -> None:
-        self.ari = ari
+        self.port = port
         self.channel = channel
         self.survey_id = survey_id
         self.settings = settings
@@ -67,24 +73,21 @@ class SurveyCall:
         self._playing: str | None = None
         self._gone = False
 
-    def on_ari_event(self, event: dict[str, Any]) -> None:
+    def on_channel_event(self, event: ChannelEvent) -> None:
         """Take the events about this channel and its playbacks."""
-        kind = event.get("type")
-        if kind == "PlaybackFinished":
-            playback = (event.get("playback") or {}).get("id", "")
-            if playback.startswith(f"{PREFIX}{self.survey_id}-"):
+        if isinstance(event, PlaybackFinished):
+            if event.playback_id.startswith(f"{PREFIX}{self.survey_id}-"):
                 # A prompt cut off by the caller's hang-up ends "failed" too: not worth a word.
-                if event["playback"].get("state") == "failed" and not self._gone:
-                    media = event["playback"].get("media_uri")
-                    log.warning("surveys: Asterisk could not play %s (missing sound?)", media)
-                self._inbox.put_nowait(("played", playback))
-        elif (event.get("channel") or {}).get("id") != self.channel:
+                if event.failed and not self._gone:
+                    log.warning("surveys: could not play %s (missing sound?)", event.media)
+                self._inbox.put_nowait(("played", event.playback_id))
+        elif event.channel != self.channel:
             return
-        elif kind == "ChannelDtmfReceived":
-            self._inbox.put_nowait(("key", str(event.get("digit", ""))))
-        elif kind in GONE:
+        elif isinstance(event, DtmfReceived):
+            self._inbox.put_nowait(("key", event.digit))
+        elif isinstance(event, ChannelHangupRequested | ChannelLeft):
             self._gone = True
-            self._inbox.put_nowait(("gone", kind))
+            self._inbox.put_nowait(("gone", event.type))
 
     def stop(self) -> None:
         """End the survey now (Medlytt stops): it finishes as if the caller hung up."""
@@ -107,7 +110,7 @@ class SurveyCall:
         except CallerGone:
             if current is not None:
                 outcome.answers[current] = HUNG_UP
-        except AriError as exc:
+        except CallControlError as exc:
             log.warning("surveys: survey %s on %s ended: %s", self.survey_id, self.channel, exc)
             if current is not None:
                 outcome.answers[current] = HUNG_UP
@@ -148,16 +151,9 @@ class SurveyCall:
         self._playbacks += 1
         playback = f"{PREFIX}{self.survey_id}-{self._playbacks}"
         try:
-            await self.ari.request(
-                "POST",
-                f"/channels/{self.channel}/play",
-                params={"media": media, "playbackId": playback},
-                template="/channels/{channelId}/play",
-            )
-        except AriError as exc:
-            if exc.status == 404:  # the channel is gone: the caller hung up just now
-                raise CallerGone(exc.reason) from None
-            raise
+            await self.port.play(self.channel, media, playback_id=playback)
+        except ChannelNotFound as exc:  # the channel is gone: the caller hung up just now
+            raise CallerGone(exc.reason) from None
         self._playing = playback
         return playback
 
@@ -181,14 +177,10 @@ class SurveyCall:
     async def _stop_playback(self) -> None:
         playback, self._playing = self._playing, None
         if playback is not None:
-            with contextlib.suppress(AriError):  # it may have finished a moment ago
-                await self.ari.request(
-                    "DELETE", f"/playbacks/{playback}", template="/playbacks/{playbackId}"
-                )
+            with contextlib.suppress(CallControlError):  # it may have finished a moment ago
+                await self.port.stop_playback(playback)
 
     async def _clean_up(self) -> None:
         await self._stop_playback()
-        with contextlib.suppress(AriError):  # gone already when the caller hung up
-            await self.ari.request(
-                "DELETE", f"/channels/{self.channel}", template="/channels/{channelId}"
-            )
+        with contextlib.suppress(CallControlError):  # gone already when the caller hung up
+            await self.port.hang_up(self.channel, missing_ok=True)

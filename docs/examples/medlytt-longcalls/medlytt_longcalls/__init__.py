@@ -10,10 +10,8 @@ import click
 import msgspec
 import sqlite_utils
 from aiohttp import web
-from medlytt import hookimpl
+from medlytt import Migration, hookimpl, json_response, medlytt_of
 from medlytt.events import CallEnded, Event
-from medlytt.storage import Migration
-from medlytt.web import json_response, medlytt_of
 from prometheus_client import CollectorRegistry, Counter
 
 __version__ = "0.2.0"

@@ -1,0 +1,516 @@
+"""The call-control port over ARI: what features ask of Asterisk, and what comes back.
+
+Requests: every method of :class:`medlytt.CallControl` is one or a few ARI requests, with
+Asterisk's errors mapped to the port's typed errors (404 → not found, 409/422 → refused,
+no answer → timeout, unreachable → unavailable).
+
+Events: the gateway hands every ARI event to :meth:`AriCallControl.translate`, which
+turns the ones about Medlytt's channels into typed channel events.  "Medlytt's channels"
+are those whose id starts with ``medlytt-`` (the features create them), those in control
+(in the Stasis application, from ``StasisStart`` until destroyed) and those a feature
+watches (the agent's leg of a monitored call).  Everything else (every other channel in
+the PBX, with ``subscribeAll``) stops here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from medlytt import (
+    AgentLeg,
+    CallControl,
+    CallControlError,
+    CallControlRefused,
+    CallControlTimeout,
+    ChannelEntered,
+    ChannelEvent,
+    ChannelGone,
+    ChannelHangupRequested,
+    ChannelLeft,
+    ChannelNotFound,
+    ChannelStateChanged,
+    DtmfReceived,
+    PlaybackFinished,
+    Recording,
+    RecordingFinished,
+    Spy,
+    TalkingStarted,
+    TalkingStopped,
+    Unavailable,
+    utcnow,
+)
+
+from .ari import AriClient, AriError
+
+if TYPE_CHECKING:
+    from .gateway import AsteriskGateway
+
+log = logging.getLogger(__name__)
+
+#: Ids of the objects Medlytt's features create start with this.
+OWN_PREFIX = "medlytt-"
+#: The Stasis role of the recorder's listen-only snoop (claimed by the gateway itself).
+RECORDER_ROLE = "recorder"
+
+
+def control_error(exc: AriError, what: str) -> CallControlError:
+    """The port's error for an ARI failure."""
+    if exc.status == 404:
+        return ChannelNotFound(what, exc.reason)
+    if exc.status in (409, 422) and "not in Stasis" in exc.reason:
+        return ChannelGone(what, exc.reason)
+    if exc.status is None:
+        if "no answer" in exc.reason:
+            return CallControlTimeout(what, exc.reason)
+        return Unavailable(what, exc.reason)
+    return CallControlRefused(what, f"{exc.status} {exc.reason}")
+
+
+class AriCallControl(CallControl):
+    """:class:`medlytt.CallControl` for one Asterisk, over its ARI connection."""
+
+    def __init__(self, gateway: AsteriskGateway) -> None:
+        super().__init__()
+        self.gateway = gateway
+        self.pbx = gateway.name
+        self.app_name = gateway.settings.app
+        self.claim(RECORDER_ROLE)
+        #: Channels in Medlytt's Stasis application (until they are destroyed).
+        self.in_control: set[str] = set()
+
+    @property
+    def ari(self) -> AriClient:
+        return self.gateway.ari
+
+    @property
+    def connected(self) -> bool:
+        return self.gateway.connected
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        template: str,
+        what: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        missing_ok: bool = False,
+    ) -> Any:
+        try:
+            return await self.ari.request(method, path, params=params, body=body, template=template)
+        except AriError as exc:
+            error = control_error(exc, what)
+            if missing_ok and isinstance(error, ChannelNotFound):
+                return None
+            raise error from None
+
+    def _ours(self, channel_id: str) -> bool:
+        return (
+            channel_id.startswith(OWN_PREFIX)
+            or channel_id in self.in_control
+            or channel_id in self.watched
+        )
+
+    # ------------------------------------------------------------------ events
+
+    def translate(self, event: dict[str, Any]) -> ChannelEvent | None:
+        """The typed channel event of one ARI event, or None when it is not for features."""
+        kind = event.get("type")
+        at = _when(event)
+        if kind in ("PlaybackFinished", "PlaybackFailed"):
+            playback = event.get("playback") or {}
+            target = str(playback.get("target_uri", ""))
+            channel = target.partition(":")[2]
+            playback_id = str(playback.get("id", ""))
+            if not (playback_id.startswith(OWN_PREFIX) or self._ours(channel)):
+                return None
+            return PlaybackFinished(
+                at=at,
+                pbx=self.pbx,
+                channel=channel,
+                playback_id=playback_id,
+                failed=kind == "PlaybackFailed" or playback.get("state") == "failed",
+                media=playback.get("media_uri"),
+            )
+        if kind in ("RecordingFinished", "RecordingFailed"):
+            recording = event.get("recording") or {}
+            channel = str(recording.get("target_uri", "")).partition(":")[2]
+            if not self._ours(channel):
+                return None
+            return RecordingFinished(
+                at=at,
+                pbx=self.pbx,
+                channel=channel,
+                name=str(recording.get("name", "")),
+                failed=kind == "RecordingFailed",
+            )
+        channel_data = event.get("channel") or {}
+        channel = str(channel_data.get("id", ""))
+        if not channel:
+            return None
+        if kind == "StasisStart":
+            self.in_control.add(channel)
+            args = [str(a) for a in event.get("args") or []]
+            entered = ChannelEntered(
+                at=at,
+                pbx=self.pbx,
+                channel=channel,
+                role=args[0] if args else "",
+                args=tuple(args[1:]),
+                caller=(channel_data.get("caller") or {}).get("number") or None,
+                name=channel_data.get("name"),
+            )
+            self.entered(entered)
+            return entered
+        if not self._ours(channel):
+            return None
+        if kind == "StasisEnd":
+            return ChannelLeft(at=at, pbx=self.pbx, channel=channel, destroyed=False)
+        if kind == "ChannelDestroyed":
+            self.in_control.discard(channel)
+            return ChannelLeft(
+                at=at,
+                pbx=self.pbx,
+                channel=channel,
+                destroyed=True,
+                cause=event.get("cause"),
+                cause_text=event.get("cause_txt"),
+            )
+        if kind == "ChannelHangupRequest":
+            return ChannelHangupRequested(at=at, pbx=self.pbx, channel=channel)
+        if kind == "ChannelStateChange":
+            state = str(channel_data.get("state", "")).lower()
+            return ChannelStateChanged(at=at, pbx=self.pbx, channel=channel, state=state)
+        if kind == "ChannelDtmfReceived":
+            digit = str(event.get("digit", ""))
+            return DtmfReceived(at=at, pbx=self.pbx, channel=channel, digit=digit)
+        if kind == "ChannelTalkingStarted":
+            return TalkingStarted(at=at, pbx=self.pbx, channel=channel)
+        if kind == "ChannelTalkingFinished":
+            seconds = float(event.get("duration", 0)) / 1000
+            return TalkingStopped(at=at, pbx=self.pbx, channel=channel, duration_seconds=seconds)
+        return None
+
+    def reset(self) -> None:
+        """A new ARI session: what was in control before is not any more."""
+        self.in_control.clear()
+
+    # ------------------------------------------------------------------ calls in progress
+
+    def agent_leg(self, agent_id: str) -> AgentLeg | None:
+        for entry in self.gateway.translator.entries.values():
+            if entry.answered_by == agent_id and not entry.done and entry.agent_uniqueid:
+                return AgentLeg(entry.call_id, agent_id, entry.agent_uniqueid)
+        return None
+
+    def call_leg(self, call_id: str) -> AgentLeg | None:
+        for entry in self.gateway.translator.entries.values():
+            if entry.call_id == call_id and not entry.done and entry.agent_uniqueid:
+                return AgentLeg(call_id, entry.answered_by or "", entry.agent_uniqueid)
+        return None
+
+    async def channel_exists(self, channel_id: str) -> bool:
+        found = await self._call(
+            "GET",
+            f"/channels/{channel_id}",
+            "/channels/{channelId}",
+            f"look up channel {channel_id}",
+            missing_ok=True,
+        )
+        return found is not None
+
+    # ------------------------------------------------------------------ channels
+
+    async def originate(
+        self,
+        endpoint: str,
+        *,
+        role: str,
+        args: Sequence[str] = (),
+        channel_id: str,
+        caller_id: str | None = None,
+        timeout: float = 30,
+        variables: dict[str, str] | None = None,
+    ) -> None:
+        await self._call(
+            "POST",
+            "/channels",
+            "/channels",
+            f"dial {endpoint}",
+            params={
+                "endpoint": endpoint,
+                "app": self.app_name,
+                "appArgs": ",".join([role, *args]),
+                "channelId": channel_id,
+                "callerId": caller_id,
+                "timeout": int(timeout),
+            },
+            body={"variables": variables} if variables else None,
+        )
+
+    async def answer(self, channel_id: str) -> None:
+        await self._call(
+            "POST",
+            f"/channels/{channel_id}/answer",
+            "/channels/{channelId}/answer",
+            f"answer {channel_id}",
+        )
+
+    async def hang_up(self, channel_id: str, *, missing_ok: bool = False) -> None:
+        await self._call(
+            "DELETE",
+            f"/channels/{channel_id}",
+            "/channels/{channelId}",
+            f"hang up {channel_id}",
+            missing_ok=missing_ok,
+        )
+
+    async def continue_in_dialplan(self, channel_id: str) -> None:
+        await self._call(
+            "POST",
+            f"/channels/{channel_id}/continue",
+            "/channels/{channelId}/continue",
+            f"continue {channel_id} in the dialplan",
+        )
+
+    async def ring(self, channel_id: str, on: bool = True) -> None:
+        await self._call(
+            "POST" if on else "DELETE",
+            f"/channels/{channel_id}/ring",
+            "/channels/{channelId}/ring",
+            f"ring {channel_id}",
+            missing_ok=not on,
+        )
+
+    async def play(self, channel_id: str, media: str, *, playback_id: str) -> None:
+        await self._call(
+            "POST",
+            f"/channels/{channel_id}/play",
+            "/channels/{channelId}/play",
+            f"play {media} to {channel_id}",
+            params={"media": media, "playbackId": playback_id},
+        )
+
+    async def stop_playback(self, playback_id: str, *, missing_ok: bool = True) -> None:
+        await self._call(
+            "DELETE",
+            f"/playbacks/{playback_id}",
+            "/playbacks/{playbackId}",
+            f"stop playback {playback_id}",
+            missing_ok=missing_ok,
+        )
+
+    async def send_dtmf(self, channel_id: str, digits: str) -> None:
+        await self._call(
+            "POST",
+            f"/channels/{channel_id}/dtmf",
+            "/channels/{channelId}/dtmf",
+            f"send DTMF to {channel_id}",
+            params={"dtmf": digits},
+        )
+
+    async def get_variable(self, channel_id: str, name: str) -> str | None:
+        try:
+            found = await self._call(
+                "GET",
+                f"/channels/{channel_id}/variable",
+                "/channels/{channelId}/variable",
+                f"read {name} of {channel_id}",
+                params={"variable": name},
+            )
+        except ChannelNotFound:
+            if await self.channel_exists(channel_id):
+                return None  # Asterisk answers 404 for a variable that is not set
+            raise
+        return None if found is None else found.get("value")
+
+    async def set_variable(self, channel_id: str, name: str, value: str) -> None:
+        await self._call(
+            "POST",
+            f"/channels/{channel_id}/variable",
+            "/channels/{channelId}/variable",
+            f"set {name} on {channel_id}",
+            params={"variable": name, "value": value},
+        )
+
+    async def talk_detect(self, channel_id: str, on: bool = True) -> None:
+        if on:
+            await self.set_variable(channel_id, "TALK_DETECT(set)", "")
+        else:
+            await self.set_variable(channel_id, "TALK_DETECT(remove)", "")
+
+    # ------------------------------------------------------------------ snoops and bridges
+
+    async def snoop(
+        self,
+        channel_id: str,
+        *,
+        snoop_id: str,
+        role: str,
+        args: Sequence[str] = (),
+        spy: Spy = "both",
+        whisper: Spy = "none",
+        timeout: float = 5,
+    ) -> None:
+        entered = self.expect_entry(snoop_id)
+        try:
+            await self._call(
+                "POST",
+                f"/channels/{channel_id}/snoop",
+                "/channels/{channelId}/snoop",
+                f"snoop on {channel_id}",
+                params={
+                    "spy": spy,
+                    "whisper": whisper,
+                    "app": self.app_name,
+                    "appArgs": ",".join([role, *args]),
+                    "snoopId": snoop_id,
+                },
+            )
+        except BaseException:
+            entered.cancel()
+            raise
+        await self.wait_entry(entered, snoop_id, timeout)
+
+    async def create_bridge(self, bridge_id: str) -> None:
+        await self._call(
+            "POST",
+            "/bridges",
+            "/bridges",
+            f"create bridge {bridge_id}",
+            params={"type": "mixing", "bridgeId": bridge_id, "name": bridge_id},
+        )
+
+    async def add_to_bridge(self, bridge_id: str, *channel_ids: str) -> None:
+        await self._call(
+            "POST",
+            f"/bridges/{bridge_id}/addChannel",
+            "/bridges/{bridgeId}/addChannel",
+            f"add {', '.join(channel_ids)} to bridge {bridge_id}",
+            params={"channel": ",".join(channel_ids)},
+        )
+
+    async def remove_from_bridge(self, bridge_id: str, *channel_ids: str) -> None:
+        await self._call(
+            "POST",
+            f"/bridges/{bridge_id}/removeChannel",
+            "/bridges/{bridgeId}/removeChannel",
+            f"remove {', '.join(channel_ids)} from bridge {bridge_id}",
+            params={"channel": ",".join(channel_ids)},
+        )
+
+    async def destroy_bridge(self, bridge_id: str, *, missing_ok: bool = True) -> None:
+        await self._call(
+            "DELETE",
+            f"/bridges/{bridge_id}",
+            "/bridges/{bridgeId}",
+            f"destroy bridge {bridge_id}",
+            missing_ok=missing_ok,
+        )
+
+    # ------------------------------------------------------------------ recording
+
+    async def record(self, channel_id: str, *, name: str, both_sides: bool = True) -> Recording:
+        recording = AriRecording(self, channel_id, name, both_sides)
+        await recording.start()
+        return recording
+
+
+class AriRecording(Recording):
+    """One recording of a channel, by name.
+
+    Both sides: recording a channel directly captures only what it reads, and ARI runs a
+    channel's recording and playbacks one after the other (a recording would block a
+    scripted caller's prompts).  A snoop with ``spy=both whisper=none`` hears both
+    directions and changes nothing on the call, so the recorder never disturbs what it
+    records.
+    """
+
+    def __init__(self, port: AriCallControl, channel: str, name: str, both_sides: bool) -> None:
+        self.port = port
+        self.channel = channel
+        self.name = name
+        self.snoop_id = f"{name}-rec" if both_sides else None
+        self.started = False
+
+    async def start(self) -> None:
+        target = self.channel
+        if self.snoop_id is not None:
+            await self.port.snoop(
+                self.channel, snoop_id=self.snoop_id, role=RECORDER_ROLE, args=[self.name]
+            )
+            target = self.snoop_id
+        try:
+            await self.port._call(
+                "POST",
+                f"/channels/{target}/record",
+                "/channels/{channelId}/record",
+                f"record {self.channel}",
+                params={
+                    "name": self.name,
+                    "format": "wav",
+                    "ifExists": "overwrite",
+                    "maxDurationSeconds": 0,
+                    "terminateOn": "none",
+                },
+            )
+        except BaseException:
+            await self._hang_up_snoop()
+            raise
+        self.started = True
+
+    async def finish(self) -> bytes | None:
+        if not self.started:
+            return None
+        self.started = False
+        port = self.port
+        with contextlib.suppress(CallControlError):  # finished already when the channel went
+            await port._call(
+                "POST",
+                f"/recordings/live/{self.name}/stop",
+                "/recordings/live/{recordingName}/stop",
+                f"stop recording {self.name}",
+            )
+        await self._hang_up_snoop()
+        data = None
+        for _ in range(20):  # the file is complete a moment after the recording stops
+            try:
+                data = await port.ari.get_bytes(
+                    f"/recordings/stored/{self.name}/file",
+                    template="/recordings/stored/{recordingName}/file",
+                )
+                break
+            except AriError as exc:
+                if exc.status != 404:
+                    raise control_error(exc, f"fetch recording {self.name}") from None
+                await asyncio.sleep(0.1)
+        with contextlib.suppress(CallControlError):
+            await port._call(
+                "DELETE",
+                f"/recordings/stored/{self.name}",
+                "/recordings/stored/{recordingName}",
+                f"delete recording {self.name}",
+            )
+        return data
+
+    async def _hang_up_snoop(self) -> None:
+        if self.snoop_id is not None:
+            with contextlib.suppress(CallControlError):
+                await self.port.hang_up(self.snoop_id, missing_ok=True)
+
+
+def _when(event: dict[str, Any]) -> datetime:
+    stamp = event.get("timestamp")
+    if isinstance(stamp, str):
+        with contextlib.suppress(ValueError):
+            return datetime.fromisoformat(stamp)
+    return utcnow()
+
+
+ChannelSink = Callable[[ChannelEvent, CallControl], None]
