@@ -85,10 +85,10 @@ def load_plugins(
     for info in host.plugins():
         schema = schemas.get(info.name)
         if schema is None:
-            extra = set(config.plugin_sections().get(info.name, {})) - {"enabled"}
-            if extra:
+            unknown = set(config.plugin_sections().get(info.name, {})) - {"enabled"}
+            if unknown:
                 raise ConfigError(
-                    f"{info.name}.{sorted(extra)[0]}: unknown key (plugin {info.name!r} "
+                    f"{info.name}.{sorted(unknown)[0]}: unknown key (plugin {info.name!r} "
                     "takes no settings)"
                 )
             plugin_configs[info.name] = None

@@ -142,7 +142,7 @@ class ChannelEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
         return self.__struct_config__.tag  # type: ignore[return-value]
 
 
-class ChannelEntered(ChannelEvent, tag="channel.entered"):
+class ChannelEntered(ChannelEvent, frozen=True, tag="channel.entered"):
     """A channel entered Medlytt's control with ``role`` and ``args`` (``args[0]`` is not
     the role: roles are separate).  ``caller`` is the caller number when known."""
 
@@ -152,7 +152,7 @@ class ChannelEntered(ChannelEvent, tag="channel.entered"):
     name: str | None = None
 
 
-class ChannelLeft(ChannelEvent, tag="channel.left"):
+class ChannelLeft(ChannelEvent, frozen=True, tag="channel.left"):
     """A channel left Medlytt's control or was destroyed (``destroyed``); ``cause`` is the
     hang-up cause code when known (16 normal, 17 busy, 18/19 no answer)."""
 
@@ -161,23 +161,23 @@ class ChannelLeft(ChannelEvent, tag="channel.left"):
     cause_text: str | None = None
 
 
-class ChannelHangupRequested(ChannelEvent, tag="channel.hangup_requested"):
+class ChannelHangupRequested(ChannelEvent, frozen=True, tag="channel.hangup_requested"):
     """Someone asked the channel to hang up; it is going away."""
 
 
-class ChannelStateChanged(ChannelEvent, tag="channel.state_changed"):
+class ChannelStateChanged(ChannelEvent, frozen=True, tag="channel.state_changed"):
     """A channel's line state changed (``ringing``, ``up``, ``busy``, ``down``...)."""
 
     state: str
 
 
-class DtmfReceived(ChannelEvent, tag="channel.dtmf"):
+class DtmfReceived(ChannelEvent, frozen=True, tag="channel.dtmf"):
     """A key was pressed on a channel in control."""
 
     digit: str
 
 
-class PlaybackFinished(ChannelEvent, tag="channel.playback_finished"):
+class PlaybackFinished(ChannelEvent, frozen=True, tag="channel.playback_finished"):
     """A playback started with :meth:`CallControl.play` ended (``failed``: could not play)."""
 
     playback_id: str
@@ -185,18 +185,18 @@ class PlaybackFinished(ChannelEvent, tag="channel.playback_finished"):
     media: str | None = None
 
 
-class RecordingFinished(ChannelEvent, tag="channel.recording_finished"):
+class RecordingFinished(ChannelEvent, frozen=True, tag="channel.recording_finished"):
     """A recording of a channel ended (``failed``: nothing usable was written)."""
 
     name: str
     failed: bool = False
 
 
-class TalkingStarted(ChannelEvent, tag="channel.talking_started"):
+class TalkingStarted(ChannelEvent, frozen=True, tag="channel.talking_started"):
     """Somebody on the channel started talking (talk detection on)."""
 
 
-class TalkingStopped(ChannelEvent, tag="channel.talking_stopped"):
+class TalkingStopped(ChannelEvent, frozen=True, tag="channel.talking_stopped"):
     """Somebody on the channel stopped talking after ``duration_seconds``."""
 
     duration_seconds: float
@@ -461,7 +461,7 @@ class NoCallControl(CallControl):
     async def channel_exists(self, channel_id: str) -> bool:
         raise self._no(Capability.CALL_LOOKUP)
 
-    async def originate(self, endpoint: str, **kwargs: object) -> None:  # type: ignore[override]
+    async def originate(self, endpoint: str, **kwargs: object) -> None:
         raise self._no(Capability.ORIGINATE)
 
     async def answer(self, channel_id: str) -> None:
@@ -494,7 +494,7 @@ class NoCallControl(CallControl):
     async def talk_detect(self, channel_id: str, on: bool = True) -> None:
         raise self._no(Capability.TALK_DETECT)
 
-    async def snoop(self, channel_id: str, **kwargs: object) -> None:  # type: ignore[override]
+    async def snoop(self, channel_id: str, **kwargs: object) -> None:
         raise self._no(Capability.SNOOP)
 
     async def create_bridge(self, bridge_id: str) -> None:

@@ -13,9 +13,9 @@ import json
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 import msgspec
@@ -45,7 +45,7 @@ def read_config(config_path: Path | None) -> Config:
         fail_config(exc)
 
 
-def fail_config(exc: Exception) -> Any:
+def fail_config(exc: Exception) -> NoReturn:
     click.echo(f"medlytt: config error: {exc}", err=True)
     sys.exit(2)
 
@@ -149,7 +149,7 @@ def _status(plugin: dict[str, Any]) -> str:
     return "ok" if breaker == "closed" else breaker
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+def _table(header: tuple[str, ...], rows: Sequence[tuple[object, ...]]) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())

@@ -19,7 +19,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Union
+from typing import Any, Literal, TypeAlias, Union, get_args
 
 import msgspec
 
@@ -39,6 +39,8 @@ HungUpBy = Literal["caller", "agent", "system", "unknown"]
 Leg = Literal["caller", "agent", "supervisor", "other"]
 
 
+# Each subclass repeats ``frozen=True``: msgspec inherits it at run time, but type checkers
+# read ``Struct`` through PEP 681's ``dataclass_transform``, where every class states its own.
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     """Base of all events: when it happened and who reported it."""
 
@@ -54,7 +56,7 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
 # --------------------------------------------------------------------------- queues
 
 
-class QueueConfigured(Event, tag="queue.configured"):
+class QueueConfigured(Event, frozen=True, tag="queue.configured"):
     """A queue exists, or its settings changed; sent by a gateway at start and on change.
 
     ``service_level_seconds`` is the queue's answer-time target (Asterisk's
@@ -71,7 +73,7 @@ class QueueConfigured(Event, tag="queue.configured"):
 # --------------------------------------------------------------------------- calls
 
 
-class CallQueued(Event, tag="call.queued"):
+class CallQueued(Event, frozen=True, tag="call.queued"):
     """A caller entered a queue and waits (``position`` 1 is next in line)."""
 
     call_id: str
@@ -80,7 +82,7 @@ class CallQueued(Event, tag="call.queued"):
     position: int = 0
 
 
-class AgentOffered(Event, tag="agent.offered"):
+class AgentOffered(Event, frozen=True, tag="agent.offered"):
     """An agent's phone rings with a queued call."""
 
     call_id: str
@@ -88,7 +90,7 @@ class AgentOffered(Event, tag="agent.offered"):
     agent_id: str
 
 
-class AgentRingNoAnswer(Event, tag="agent.ring_no_answer"):
+class AgentRingNoAnswer(Event, frozen=True, tag="agent.ring_no_answer"):
     """An agent let an offered call ring out; the call stays in the queue."""
 
     call_id: str
@@ -97,7 +99,7 @@ class AgentRingNoAnswer(Event, tag="agent.ring_no_answer"):
     ring_seconds: float
 
 
-class CallAnswered(Event, tag="call.answered"):
+class CallAnswered(Event, frozen=True, tag="call.answered"):
     """An agent answered a queued call.
 
     ``wait_seconds`` is the time in queue until answer (Asterisk's holdtime);
@@ -111,7 +113,7 @@ class CallAnswered(Event, tag="call.answered"):
     ring_seconds: float = 0.0
 
 
-class CallEnded(Event, tag="call.ended"):
+class CallEnded(Event, frozen=True, tag="call.ended"):
     """An answered call ended: who hung up, and how long the parties talked."""
 
     call_id: str
@@ -122,7 +124,7 @@ class CallEnded(Event, tag="call.ended"):
     wait_seconds: float = 0.0
 
 
-class CallAbandoned(Event, tag="call.abandoned"):
+class CallAbandoned(Event, frozen=True, tag="call.abandoned"):
     """The caller hung up while waiting in the queue."""
 
     call_id: str
@@ -131,7 +133,7 @@ class CallAbandoned(Event, tag="call.abandoned"):
     position: int = 0
 
 
-class CallTimedOut(Event, tag="call.timed_out"):
+class CallTimedOut(Event, frozen=True, tag="call.timed_out"):
     """The call left the queue because it waited longer than the queue allows."""
 
     call_id: str
@@ -139,7 +141,7 @@ class CallTimedOut(Event, tag="call.timed_out"):
     wait_seconds: float
 
 
-class CallTransferred(Event, tag="call.transferred"):
+class CallTransferred(Event, frozen=True, tag="call.transferred"):
     """The agent on a call transferred it to ``target``.
 
     ``to_agent_id`` is set when the target is another known agent; ``kind`` is
@@ -153,7 +155,7 @@ class CallTransferred(Event, tag="call.transferred"):
     kind: Literal["blind", "attended"] = "blind"
 
 
-class CallLost(Event, tag="call.lost"):
+class CallLost(Event, frozen=True, tag="call.lost"):
     """A call vanished without a proper end, e.g. the PBX restarted while it was up.
 
     Gateways send it after a reconnect when a call they tracked no longer exists, so no
@@ -169,7 +171,7 @@ class CallLost(Event, tag="call.lost"):
 # --------------------------------------------------------------------------- agents
 
 
-class AgentStateChanged(Event, tag="agent.state_changed"):
+class AgentStateChanged(Event, frozen=True, tag="agent.state_changed"):
     """An agent's state changed (logged in/out, available, ringing, on call, wrap-up, paused).
 
     ``reason`` carries the pause reason ("lunch", "training", ...).  ``queues``, when not
@@ -183,7 +185,7 @@ class AgentStateChanged(Event, tag="agent.state_changed"):
     queues: tuple[str, ...] | None = None
 
 
-class TalkStarted(Event, tag="talk.started"):
+class TalkStarted(Event, frozen=True, tag="talk.started"):
     """Somebody on one leg of a call started talking (Asterisk ``TALK_DETECT``)."""
 
     call_id: str
@@ -191,7 +193,7 @@ class TalkStarted(Event, tag="talk.started"):
     agent_id: str | None = None
 
 
-class TalkStopped(Event, tag="talk.stopped"):
+class TalkStopped(Event, frozen=True, tag="talk.stopped"):
     """Somebody on one leg of a call stopped talking after ``duration_seconds``."""
 
     call_id: str
@@ -200,7 +202,7 @@ class TalkStopped(Event, tag="talk.stopped"):
     agent_id: str | None = None
 
 
-class HeadsetHook(Event, tag="headset.hook"):
+class HeadsetHook(Event, frozen=True, tag="headset.hook"):
     """An agent's headset or phone went off hook (``off_hook``) or back on hook."""
 
     agent_id: str
@@ -208,7 +210,7 @@ class HeadsetHook(Event, tag="headset.hook"):
     off_hook: bool
 
 
-class HeadsetMute(Event, tag="headset.mute"):
+class HeadsetMute(Event, frozen=True, tag="headset.mute"):
     """An agent muted or unmuted the headset microphone."""
 
     agent_id: str
@@ -219,7 +221,7 @@ class HeadsetMute(Event, tag="headset.mute"):
 # --------------------------------------------------------------------------- recordings
 
 
-class RecordingReady(Event, tag="recording.ready"):
+class RecordingReady(Event, frozen=True, tag="recording.ready"):
     """A recording was finished and stored; ``uri`` is where Medlytt serves it.
 
     ``source`` is the plugin that recorded; ``session_id`` that plugin's id of what was
@@ -234,28 +236,28 @@ class RecordingReady(Event, tag="recording.ready"):
     format: str = "wav"
 
 
-#: Every concrete event type, in catalogue order.
-EVENT_TYPES: tuple[type[Event], ...] = (
-    QueueConfigured,
-    CallQueued,
-    AgentOffered,
-    AgentRingNoAnswer,
-    CallAnswered,
-    CallEnded,
-    CallAbandoned,
-    CallTimedOut,
-    CallTransferred,
-    CallLost,
-    AgentStateChanged,
-    TalkStarted,
-    TalkStopped,
-    HeadsetHook,
-    HeadsetMute,
-    RecordingReady,
+#: The union of the core's event types, for decoding tagged JSON into the right class.
+AnyEvent: TypeAlias = (
+    QueueConfigured
+    | CallQueued
+    | AgentOffered
+    | AgentRingNoAnswer
+    | CallAnswered
+    | CallEnded
+    | CallAbandoned
+    | CallTimedOut
+    | CallTransferred
+    | CallLost
+    | AgentStateChanged
+    | TalkStarted
+    | TalkStopped
+    | HeadsetHook
+    | HeadsetMute
+    | RecordingReady
 )
 
-#: The union of the core's event types, for decoding tagged JSON into the right class.
-AnyEvent = Union[EVENT_TYPES]  # noqa: UP007 - built from the tuple above
+#: Every concrete event type, in catalogue order.
+EVENT_TYPES: tuple[type[Event], ...] = get_args(AnyEvent)
 
 _encoder = msgspec.json.Encoder()
 
@@ -327,7 +329,7 @@ class EventCatalogue:
     def decode(self, data: bytes | str) -> Event | RawEvent:
         """The typed event of a journal row; :class:`RawEvent` when its type is unknown."""
         if self._decoder is None:
-            self._decoder = msgspec.json.Decoder(Union[tuple(self.types.values())])  # type: ignore[arg-type]  # noqa: UP007
+            self._decoder = msgspec.json.Decoder(Union[tuple(self.types.values())])  # noqa: UP007
         try:
             return self._decoder.decode(data)
         except msgspec.ValidationError as exc:

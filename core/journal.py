@@ -28,7 +28,7 @@ _encoder = msgspec.json.Encoder()
 
 
 def _create_events_table(db: sqlite_utils.Database) -> None:
-    db[TABLE].create(
+    db.table(TABLE).create(
         {
             "seq": int,
             "at": str,
@@ -42,8 +42,8 @@ def _create_events_table(db: sqlite_utils.Database) -> None:
         pk="seq",
         if_not_exists=True,
     )
-    db[TABLE].create_index(["call_id"], if_not_exists=True)
-    db[TABLE].create_index(["type", "at"], if_not_exists=True)
+    db.table(TABLE).create_index(["call_id"], if_not_exists=True)
+    db.table(TABLE).create_index(["type", "at"], if_not_exists=True)
 
 
 MIGRATIONS = [Migration("create_events", _create_events_table)]

@@ -45,12 +45,12 @@ COLUMNS: dict[str, type] = {
 
 
 def _create(db: sqlite_utils.Database) -> None:
-    db[TABLE].create(COLUMNS, pk="id", if_not_exists=True)
+    db.table(TABLE).create(COLUMNS, pk="id", if_not_exists=True)
     # Databases whose table was created by the monitoring plugin before it moved here.
-    existing = set(db[TABLE].columns_dict)
+    existing = set(db.table(TABLE).columns_dict)
     for name, kind in COLUMNS.items():
         if name not in existing:
-            db[TABLE].add_column(name, kind)
+            db.table(TABLE).add_column(name, kind)
 
 
 MIGRATIONS = [Migration("create_recordings", _create)]
@@ -86,26 +86,27 @@ async def save_recording(
     :func:`reveal_recording` (e.g. a mystery call before its evaluation is published).
     """
     recording_id = secrets.token_hex(8)
+    path = recordings_dir(app) / f"{recording_id}.wav"
+    duration = wav_seconds(audio)
     row = {
         "id": recording_id,
         "created_at": utcnow().isoformat(),
         "call_id": call_id,
         "session_id": session_id,
         "agent_id": agent_id,
-        "path": str(recordings_dir(app) / f"{recording_id}.wav"),
+        "path": str(path),
         "format": "wav",
         "bytes": len(audio),
-        "duration_seconds": wav_seconds(audio),
+        "duration_seconds": duration,
         "source": source,
         "hidden_from_agent": int(hidden_from_agent),
     }
 
     def write(db: sqlite_utils.Database) -> None:
-        path = Path(row["path"])
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(audio)
         with transaction(db):
-            db[TABLE].insert(row)
+            db.table(TABLE).insert(row)
 
     await app.storage.run(write)
     app.publish(
@@ -115,7 +116,7 @@ async def save_recording(
             recording_id=recording_id,
             call_id=call_id,
             uri=f"/api/recordings/{recording_id}",
-            duration_seconds=row["duration_seconds"],
+            duration_seconds=duration,
             session_id=session_id,
         )
     )

@@ -120,11 +120,11 @@ def transaction(db: sqlite_utils.Database) -> Iterator[None]:
 
 def apply_migrations(db: sqlite_utils.Database, items: list[tuple[str, Migration]]) -> list[str]:
     """Apply pending migrations in order, each in its own transaction."""
-    if not db[MIGRATIONS_TABLE].exists():
-        db[MIGRATIONS_TABLE].create(
+    if not db.table(MIGRATIONS_TABLE).exists():
+        db.table(MIGRATIONS_TABLE).create(
             {"plugin": str, "name": str, "applied_at": str}, pk=("plugin", "name")
         )
-    done = {(row["plugin"], row["name"]) for row in db[MIGRATIONS_TABLE].rows}
+    done = {(row["plugin"], row["name"]) for row in db.table(MIGRATIONS_TABLE).rows}
     applied: list[str] = []
     for plugin, migration in items:
         if (plugin, migration.name) in done:

@@ -15,6 +15,7 @@ import contextlib
 import itertools
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +50,11 @@ class AmiClient:
         """Open the TCP connection, read the banner and log in."""
         where = f"AMI {self.host}:{self.port}"
         try:
-            self._reader, self._writer = await asyncio.wait_for(
+            reader, self._writer = await asyncio.wait_for(
                 asyncio.open_connection(self.host, self.port), self.timeout
             )
-            banner = await asyncio.wait_for(self._reader.readline(), self.timeout)
+            self._reader = reader
+            banner = await asyncio.wait_for(reader.readline(), self.timeout)
         except (OSError, TimeoutError) as exc:
             raise AmiError(f"cannot connect to {where}: {exc or 'timed out'}") from exc
         self.banner = banner.decode(errors="replace").strip()
@@ -184,7 +186,8 @@ class AmiClient:
             return
         self.closed.set()
         error = AmiError("AMI connection closed")
-        for future in [*self._pending.values(), *self._list_done.values()]:
+        futures: list[asyncio.Future[Any]] = [*self._pending.values(), *self._list_done.values()]
+        for future in futures:
             if not future.done():
                 future.set_exception(error)
         self._events.put_nowait(None)

@@ -21,7 +21,7 @@ it, from whole seconds of the join and leave times.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -300,7 +300,7 @@ class AmiTranslator:
             )
         ]
 
-    def learn_start(self, status: list[AmiMessage]) -> None:
+    def learn_start(self, status: Sequence[AmiMessage]) -> None:
         """Take app_queue's start second of each waiting caller from ``QueueStatus``.
 
         app_queue stamps a caller's start (whole seconds) a moment before it announces the

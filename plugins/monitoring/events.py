@@ -19,7 +19,7 @@ class MonitorMode(enum.StrEnum):
     BARGE = "barge"  # caller and agent hear the supervisor
 
 
-class MonitoringStarted(Event, tag="monitoring.started"):
+class MonitoringStarted(Event, frozen=True, tag="monitoring.started"):
     """A supervisor started monitoring a call (``supervisor`` is the user's name)."""
 
     session_id: str
@@ -30,7 +30,7 @@ class MonitoringStarted(Event, tag="monitoring.started"):
     recording: bool = False
 
 
-class MonitoringModeChanged(Event, tag="monitoring.mode_changed"):
+class MonitoringModeChanged(Event, frozen=True, tag="monitoring.mode_changed"):
     """A supervisor switched mode within a session without leaving the call."""
 
     session_id: str
@@ -38,7 +38,7 @@ class MonitoringModeChanged(Event, tag="monitoring.mode_changed"):
     previous_mode: MonitorMode
 
 
-class MonitoringStopped(Event, tag="monitoring.stopped"):
+class MonitoringStopped(Event, frozen=True, tag="monitoring.stopped"):
     """A monitoring session ended; ``reason`` says why (stopped, call ended, hung up)."""
 
     session_id: str

@@ -10,6 +10,7 @@ Routes (``Authorization: Bearer <token>`` on every one; see docs/monitoring.md):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -66,10 +67,10 @@ class ModeRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 def service_of(app: Medlytt) -> MonitoringService:
     """The app's monitoring service (made at start, also offered as ``app.service``)."""
-    service = app.plugin_state.get(PLUGIN)
+    service: MonitoringService | None = app.plugin_state.get(PLUGIN)
     if service is None:
         raise HttpError(503, "the monitoring plugin did not start; see the Medlytt log")
-    return service  # type: ignore[no-any-return]
+    return service
 
 
 async def start_monitoring(request: web.Request) -> web.Response:
@@ -172,7 +173,7 @@ class MonitoringCollector(Collector):
     def __init__(self, app: Medlytt) -> None:
         self.app = app
 
-    def collect(self):  # type: ignore[no-untyped-def]
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         service: MonitoringService | None = self.app.plugin_state.get(PLUGIN)
         active = GaugeMetricFamily(
             "medlytt_monitor_sessions_active", "Monitoring sessions now, by mode.", labels=["mode"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 from medlytt import (
     CallControl,
@@ -88,8 +89,9 @@ class SnoopSession:
                     )
                 except CallControlError as exc:
                     raise SupervisorUnreachable(endpoint, exc.reason) from exc
+                waiters: list[asyncio.Future[Any]] = [answered, self._supervisor_gone]
                 done, _ = await asyncio.wait(
-                    [answered, self._supervisor_gone],
+                    waiters,
                     timeout=timeout + 2,
                     return_when=asyncio.FIRST_COMPLETED,
                 )

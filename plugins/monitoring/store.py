@@ -16,7 +16,7 @@ AUDIT = "monitoring_audit"
 
 
 def _create_audit(db: sqlite_utils.Database) -> None:
-    db[AUDIT].create(
+    db.table(AUDIT).create(
         {
             "seq": int,
             "at": str,
@@ -34,7 +34,7 @@ def _create_audit(db: sqlite_utils.Database) -> None:
         pk="seq",
         if_not_exists=True,
     )
-    db[AUDIT].create_index(["agent_id", "at"], if_not_exists=True)
+    db.table(AUDIT).create_index(["agent_id", "at"], if_not_exists=True)
 
 
 MIGRATIONS = [
@@ -50,6 +50,7 @@ def append_audit(db: sqlite_utils.Database, row: dict[str, Any]) -> None:
 
 
 def audit_rows(db: sqlite_utils.Database, agent_id: str | None, limit: int) -> list[dict[str, Any]]:
+    params: list[str | int]
     if agent_id is None:
         sql, params = f"SELECT * FROM {AUDIT} ORDER BY seq DESC LIMIT ?", [limit]
     else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from medlytt import Event
 
 
-class MysteryCallStarted(Event, tag="mystery_call.started"):
+class MysteryCallStarted(Event, frozen=True, tag="mystery_call.started"):
     """A test call as a customer was placed to ``target`` (a queue or a number)."""
 
     mystery_call_id: str
@@ -18,7 +18,7 @@ class MysteryCallStarted(Event, tag="mystery_call.started"):
     call_id: str | None = None
 
 
-class MysteryCallFinished(Event, tag="mystery_call.finished"):
+class MysteryCallFinished(Event, frozen=True, tag="mystery_call.finished"):
     """A mystery call ended with ``outcome`` (answered, abandoned, busy, failed, no_answer)."""
 
     mystery_call_id: str

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from medlytt import CallControl, CallControlError, Recording
 
@@ -218,7 +218,7 @@ class Runner:
                     await self.port.stop_playback(playback)
 
     async def _first(
-        self, *waitables: asyncio.Event | asyncio.Future[object], timeout: float | None = None
+        self, *waitables: asyncio.Event | asyncio.Future[Any], timeout: float | None = None
     ) -> bool:
         """Wait until the first of ``waitables`` is done; False on timeout."""
         tasks = [

@@ -260,7 +260,7 @@ def check_window(starts_at: datetime | None, ends_at: datetime | None, now: date
     start = None if starts_at is None else _aware("starts_at", starts_at)
     end = None if ends_at is None else _aware("ends_at", ends_at)
     now = _aware("now", now)
-    if end is None:
+    if end is None or ends_at is None:  # None together; the message names ``ends_at`` as given
         return
     if start is not None and end <= start:
         raise ScheduleError("ends_at must be after starts_at")

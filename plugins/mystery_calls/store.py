@@ -20,7 +20,7 @@ SWITCH = "mystery_switch"
 
 
 def _create(db: sqlite_utils.Database) -> None:
-    db[CALLS].create(
+    db.table(CALLS).create(
         {
             "id": str,
             "campaign": str,
@@ -48,14 +48,14 @@ def _create(db: sqlite_utils.Database) -> None:
         pk="id",
         if_not_exists=True,
     )
-    db[CALLS].create_index(["target", "started_at"], if_not_exists=True)
-    db[CALLS].create_index(["agent_id", "started_at"], if_not_exists=True)
-    db[CAMPAIGNS].create(
+    db.table(CALLS).create_index(["target", "started_at"], if_not_exists=True)
+    db.table(CALLS).create_index(["agent_id", "started_at"], if_not_exists=True)
+    db.table(CAMPAIGNS).create(
         {"name": str, "spec": str, "active": int, "created_at": str, "created_by": str},
         pk="name",
         if_not_exists=True,
     )
-    db[PLANNED].create(
+    db.table(PLANNED).create(
         {
             "id": int,
             "campaign": str,
@@ -67,8 +67,8 @@ def _create(db: sqlite_utils.Database) -> None:
         pk="id",
         if_not_exists=True,
     )
-    db[PLANNED].create_index(["state", "due_at"], if_not_exists=True)
-    db[SWITCH].create(
+    db.table(PLANNED).create_index(["state", "due_at"], if_not_exists=True)
+    db.table(SWITCH).create(
         {"id": int, "stopped": int, "changed_at": str, "changed_by": str, "reason": str},
         pk="id",
         if_not_exists=True,
@@ -80,12 +80,12 @@ MIGRATIONS = [Migration("create_mystery_tables", _create)]
 
 def insert_call(db: sqlite_utils.Database, row: dict[str, Any]) -> None:
     with transaction(db):
-        db[CALLS].insert(row)
+        db.table(CALLS).insert(row)
 
 
 def update_call(db: sqlite_utils.Database, call_id: str, changes: dict[str, Any]) -> None:
     with transaction(db):
-        db[CALLS].update(call_id, changes)
+        db.table(CALLS).update(call_id, changes)
 
 
 def close_orphans(db: sqlite_utils.Database, now: str) -> int:
@@ -139,9 +139,9 @@ def get_call(db: sqlite_utils.Database, call_id: str) -> dict[str, Any] | None:
 
 def save_campaign(db: sqlite_utils.Database, row: dict[str, Any], planned: list[str]) -> None:
     with transaction(db):
-        db[CAMPAIGNS].insert(row)
+        db.table(CAMPAIGNS).insert(row)
         for due in planned:
-            db[PLANNED].insert({"campaign": row["name"], "due_at": due, "state": "planned"})
+            db.table(PLANNED).insert({"campaign": row["name"], "due_at": due, "state": "planned"})
 
 
 def campaigns(db: sqlite_utils.Database) -> list[dict[str, Any]]:
@@ -153,7 +153,7 @@ def campaigns(db: sqlite_utils.Database) -> list[dict[str, Any]]:
 
 def set_campaign_active(db: sqlite_utils.Database, name: str, active: bool) -> None:
     with transaction(db):
-        db[CAMPAIGNS].update(name, {"active": int(active)})
+        db.table(CAMPAIGNS).update(name, {"active": int(active)})
         if not active:
             db.execute(
                 f"UPDATE {PLANNED} SET state = 'cancelled', reason = 'campaign stopped' "
@@ -175,12 +175,12 @@ def last_due(db: sqlite_utils.Database, campaign: str) -> str | None:
 
 def add_planned(db: sqlite_utils.Database, campaign: str, due_at: str) -> None:
     with transaction(db):
-        db[PLANNED].insert({"campaign": campaign, "due_at": due_at, "state": "planned"})
+        db.table(PLANNED).insert({"campaign": campaign, "due_at": due_at, "state": "planned"})
 
 
 def settle_planned(db: sqlite_utils.Database, planned_id: int, changes: dict[str, Any]) -> None:
     with transaction(db):
-        db[PLANNED].update(planned_id, changes)
+        db.table(PLANNED).update(planned_id, changes)
 
 
 def switch(db: sqlite_utils.Database) -> dict[str, Any] | None:
@@ -190,4 +190,4 @@ def switch(db: sqlite_utils.Database) -> dict[str, Any] | None:
 
 def set_switch(db: sqlite_utils.Database, row: dict[str, Any]) -> None:
     with transaction(db):
-        db[SWITCH].upsert({"id": 1, **row}, pk="id")
+        db.table(SWITCH).upsert({"id": 1, **row}, pk="id")

@@ -113,16 +113,16 @@ class IntervalAggregator:
                 self._waiting.pop(call_id, None)
                 self._talking.pop(call_id, None)
             case ev.CallEnded(call_id=call_id, queue=queue, agent_id=agent_id, at=at):
-                key = self._talking.pop(call_id, None)
-                if key is None:
+                arrival = self._talking.pop(call_id, None)
+                if arrival is None:
                     if queue is None:
                         return  # not a queue call
-                    key = self.key(queue, at)
-                counts = self._counts(key)
+                    arrival = self.key(queue, at)
+                counts = self._counts(arrival)
                 counts.handled += 1
                 counts.talk_sum_seconds += event.talk_seconds
                 if agent_id is not None:
-                    _remember(self._last_call, agent_id, key)
+                    _remember(self._last_call, agent_id, arrival)
             case ev.AgentStateChanged(agent_id=agent_id, state=new_state, at=at):
                 self._agent_state(agent_id, new_state, at, state)
 

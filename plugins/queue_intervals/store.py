@@ -13,7 +13,7 @@ TABLE = "queue_intervals"
 
 
 def _create(db: sqlite_utils.Database) -> None:
-    db[TABLE].create(
+    db.table(TABLE).create(
         {
             "queue": str,
             "interval_start": str,  # ISO with the zone's offset: 2026-06-02T00:45:00+02:00
@@ -33,7 +33,7 @@ def _create(db: sqlite_utils.Database) -> None:
         not_null={"queue", "interval_start", "start_utc"},
         if_not_exists=True,
     )
-    db[TABLE].create_index(["queue", "start_utc"], if_not_exists=True)
+    db.table(TABLE).create_index(["queue", "start_utc"], if_not_exists=True)
 
 
 MIGRATIONS = [Migration("create_queue_intervals", _create)]

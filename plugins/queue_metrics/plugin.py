@@ -208,8 +208,8 @@ class QueueStateCollector(Collector):
         )
         counts: dict[tuple[str, str], int] = {}
         for agent in state.agents.values():
-            for queue in agent.queues:
-                key = (queue, agent.state.value)
+            for queue_name in agent.queues:
+                key = (queue_name, agent.state.value)
                 counts[key] = counts.get(key, 0) + 1
         for queue in state.queues.values():
             waiting.add_metric([queue.name], len(queue.waiting))

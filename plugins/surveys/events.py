@@ -5,7 +5,7 @@ from __future__ import annotations
 from medlytt import Event
 
 
-class SurveyFinished(Event, tag="survey.finished"):
+class SurveyFinished(Event, frozen=True, tag="survey.finished"):
     """A caller's post-call keypress survey ended.
 
     ``result`` is ``completed`` (every question got an answer) or ``incomplete`` (the

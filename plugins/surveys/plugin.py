@@ -9,6 +9,7 @@ Routes (``Authorization: Bearer <token>``; agents see only their own; see docs/s
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -92,7 +93,7 @@ class SurveyCollector(Collector):
     def __init__(self, app: Medlytt) -> None:
         self.app = app
 
-    def collect(self):  # type: ignore[no-untyped-def]
+    def collect(self) -> Iterator[CounterMetricFamily]:
         settings: SurveySettings = self.app.plugin_config(PLUGIN)
         service: SurveyService | None = self.app.plugin_state.get(PLUGIN)
         responses: Counter[tuple[str, str, str]] = Counter()
@@ -110,15 +111,15 @@ class SurveyCollector(Collector):
             "Survey answers by queue, question and answer (a key, no_answer, invalid, hung_up).",
             labels=["queue", "question", "answer"],
         )
-        for labels, count in sorted(responses.items()):
-            response_family.add_metric(list(labels), count)
+        for response, count in sorted(responses.items()):
+            response_family.add_metric(list(response), count)
         survey_family = CounterMetricFamily(
             "medlytt_surveys",
             "Surveys by queue and result (offered, completed, incomplete).",
             labels=["queue", "result"],
         )
-        for labels, count in sorted(surveys.items()):
-            survey_family.add_metric(list(labels), count)
+        for survey, count in sorted(surveys.items()):
+            survey_family.add_metric(list(survey), count)
         yield response_family
         yield survey_family
 

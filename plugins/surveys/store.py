@@ -17,7 +17,7 @@ ANSWERS = "survey_answers"
 
 
 def _create_responses(db: sqlite_utils.Database) -> None:
-    db[RESPONSES].create(
+    db.table(RESPONSES).create(
         {
             "id": str,
             "call_id": str,
@@ -30,12 +30,12 @@ def _create_responses(db: sqlite_utils.Database) -> None:
         pk="id",
         if_not_exists=True,
     )
-    db[RESPONSES].create_index(["agent_id", "started_at"], if_not_exists=True)
-    db[RESPONSES].create_index(["queue", "started_at"], if_not_exists=True)
+    db.table(RESPONSES).create_index(["agent_id", "started_at"], if_not_exists=True)
+    db.table(RESPONSES).create_index(["queue", "started_at"], if_not_exists=True)
 
 
 def _create_answers(db: sqlite_utils.Database) -> None:
-    db[ANSWERS].create(
+    db.table(ANSWERS).create(
         {
             "survey_id": str,
             "question": str,
