@@ -24,9 +24,12 @@ install: $(BIN)/.installed
 run: install
 	$(BIN)/medlytt serve $(ARGS)
 
+# ruff, the import contracts (plugins use only the public API) and mypy.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python tests/lint_layout.py imports
+	$(BIN)/python tests/lint_layout.py types
 
 test: lint $(BIN)/.installed-examples
 	$(BIN)/python -m pytest $(ARGS)

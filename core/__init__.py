@@ -116,7 +116,7 @@ from .events import (  # noqa: E402
     TalkStarted,
     TalkStopped,
 )
-from .forms import EvaluationForm  # noqa: E402
+from .forms import EvaluationForm, FormItem, FormSection  # noqa: E402
 from .gateway import Gateway, Publish  # noqa: E402
 from .recordings import reveal_recording, save_recording  # noqa: E402
 from .state import Agent, Call, LiveState, Queue, StateSlot  # noqa: E402
@@ -155,6 +155,8 @@ __all__ = [
     "DtmfReceived",
     "EvaluationForm",
     "Event",
+    "FormItem",
+    "FormSection",
     "Gateway",
     "HeadsetHook",
     "HeadsetMute",

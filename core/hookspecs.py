@@ -7,10 +7,16 @@ How Medlytt calls hooks (the same for built-in and third-party plugins):
 
 * **Keyword arguments only.**  An implementation may accept any subset of a hook's
   arguments, so hooks can grow new arguments without breaking anyone.
-* **Sync or async.**  An implementation may be ``def`` or ``async def``; Medlytt awaits
-  coroutines.  Async implementations run under ``plugins.hook_timeout_seconds`` (config);
-  one that takes longer is cancelled and counted as an error.  Sync implementations run
-  on the event loop: they must not block.
+* **Sync or async**, except where a hook says **synchronous only**
+  (:data:`SYNC_ONLY`: they run while plugins load, before the event loop).  Medlytt
+  awaits coroutines; async implementations run under ``plugins.hook_timeout_seconds``
+  (config); one that takes longer is cancelled and counted as an error.  Sync
+  implementations run on the event loop: they must not block.  An ``async def``
+  implementation of a synchronous-only hook is refused when the plugin is registered,
+  naming the plugin and the hook.
+* **No wrappers.**  pluggy's ``hookwrapper=True`` and ``wrapper=True`` implementations
+  are refused at registration: Medlytt calls each implementation on its own (below), so
+  there is nothing for a wrapper to wrap.
 * **One implementation at a time, isolated.**  Medlytt calls each plugin's implementation
   separately.  An exception or a timeout is logged with the plugin's name, counted in
   ``medlytt_plugin_errors_total{plugin}`` and never reaches the core or other plugins.
@@ -57,7 +63,7 @@ hookspec = pluggy.HookspecMarker("medlytt")
 
 @hookspec
 def medlytt_config_schema() -> type[msgspec.Struct] | None:
-    """Declare the plugin's configuration section.
+    """Declare the plugin's configuration section.  **Synchronous only.**
 
     Called once when plugins are loaded, before any other hook.
 
@@ -154,7 +160,9 @@ def medlytt_routes(app: Medlytt) -> list[web.RouteDef] | None:
 
     Called once while the web application is built.  Return a list of aiohttp route
     definitions (``web.get("/api/myplugin/...", handler)``, ...).  Put JSON APIs under
-    ``/api/<plugin>/``.  Handlers find the application as ``request.app["medlytt"]``.
+    ``/api/<plugin>/``.  Handlers find the application with
+    ``medlytt.medlytt_of(request)``, and the caller with ``await
+    medlytt.authenticate(request)``.
     """
 
 
@@ -171,7 +179,7 @@ def medlytt_metrics(registry: CollectorRegistry, app: Medlytt) -> None:
 
 @hookspec
 def medlytt_migrations() -> list[Migration] | None:
-    """Provide the plugin's storage migrations.
+    """Provide the plugin's storage migrations.  **Synchronous only.**
 
     Called once at start, before ``medlytt_startup``.  Return a list of
     :class:`medlytt.storage.Migration` in the order they must run.  Each migration runs
@@ -186,8 +194,9 @@ def medlytt_event_types() -> list[type[Event]] | None:
     """Declare the plugin's own event types.  **Synchronous only.**
 
     Called once when plugins are loaded.  Return the :class:`medlytt.Event` subclasses the
-    plugin publishes, each with a tag of its own (``class Flagged(Event,
-    tag="longcalls.flagged")``).  Medlytt then journals them, serves them on
+    plugin publishes, each with a tag of its own (``class Flagged(Event, frozen=True,
+    tag="longcalls.flagged")``; repeating ``frozen=True`` tells type checkers what msgspec
+    already does).  Medlytt then journals them, serves them on
     ``/api/events``, decodes them again after a restart and lists them in the event
     catalogue.  A tag another plugin (or the core) already uses stops Medlytt at start
     naming both.  The journal keeps the events of a plugin that is later removed; they
@@ -219,13 +228,24 @@ def medlytt_forms() -> list[EvaluationForm] | None:
 
 @hookspec
 def medlytt_cli_commands(cli: click.Group) -> None:
-    """Add sub-commands to the ``medlytt`` command line.
+    """Add sub-commands to the ``medlytt`` command line.  **Synchronous only.**
 
     Called when the ``medlytt`` command starts, for every installed plugin (the config
     file is not read yet).  Add commands with ``@cli.command()`` or
     ``cli.add_command(...)``.  Return value ignored.
     """
 
+
+#: Hooks called before the event loop runs: an ``async def`` implementation is refused.
+SYNC_ONLY: frozenset[str] = frozenset(
+    {
+        "medlytt_config_schema",
+        "medlytt_migrations",
+        "medlytt_cli_commands",
+        "medlytt_event_types",
+        "medlytt_state_slot",
+    }
+)
 
 #: Names of all hooks, in the order they appear above (used by docs and tests).
 HOOK_NAMES: tuple[str, ...] = tuple(

@@ -104,7 +104,11 @@ class PluginHost:
             log.exception("plugin %s: cannot import %s", ep.name, ep.value)
             self.disabled[ep.name] = f"import failed: {exc!r}"
             return
-        self.register(plugin, name=ep.name, version=version, source=source)
+        try:
+            self.register(plugin, name=ep.name, version=version, source=source)
+        except PluginLoadError as exc:
+            log.error("%s", exc)
+            self.disabled[ep.name] = str(exc)
 
     def load_module(self, module_name: str) -> PluginInfo:
         """Import a plugin module by name (config ``plugins.modules``) and register it."""
@@ -124,6 +128,11 @@ class PluginHost:
             self.pm.register(plugin, name=name)
         except (ValueError, pluggy.PluginValidationError) as exc:
             raise PluginLoadError(f"plugin {name!r} cannot be registered: {exc}") from exc
+        try:
+            self._check_contract(plugin, name)
+        except PluginLoadError:
+            self.pm.unregister(plugin)
+            raise
         module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__module__
         info = PluginInfo(
             name=name,
@@ -136,6 +145,27 @@ class PluginHost:
         info.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
         self._plugins[name] = info
         return info
+
+    def _check_contract(self, plugin: object, name: str) -> None:
+        """Refuse what Medlytt would never call correctly (docs/hooks.md): wrappers, and
+        coroutines for hooks that run before the event loop."""
+        for caller in self.pm.get_hookcallers(plugin) or []:
+            for impl in caller.get_hookimpls():
+                if impl.plugin is not plugin:
+                    continue
+                if impl.hookwrapper or impl.wrapper:
+                    raise PluginLoadError(
+                        f"plugin {name!r}: {caller.name} is a pluggy wrapper; Medlytt calls "
+                        "each implementation on its own, so wrappers are not supported "
+                        "(drop hookwrapper=True/wrapper=True)"
+                    )
+                if caller.name in hookspecs.SYNC_ONLY and inspect.iscoroutinefunction(
+                    impl.function
+                ):
+                    raise PluginLoadError(
+                        f"plugin {name!r}: {caller.name} must be a plain def, not async def: "
+                        "Medlytt calls it while plugins load, before the event loop runs"
+                    )
 
     def unregister(self, name: str, why: str) -> None:
         """Remove a plugin (e.g. ``enabled = false`` in its section) and remember why."""

@@ -26,7 +26,7 @@ def test_medlytt_plugins_lists_builtins_and_the_third_party_plugin():
     assert result.returncode == 0, result.stderr
     lines = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
     assert "builtin" in lines["demo"] and "builtin" in lines["queue_metrics"]
-    assert "0.2.0" in lines["longcalls"]
+    assert "0.3.0" in lines["longcalls"]
     assert "package medlytt-longcalls" in lines["longcalls"]
     assert "medlytt_routes" in lines["longcalls"]
 
@@ -75,3 +75,46 @@ async def test_its_hooks_work_end_to_end(medlytt, medlytt_client, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "support  A1  700 s" in result.stdout
+
+
+async def test_its_own_event_type_is_journaled_served_and_decoded_after_a_restart(
+    medlytt, medlytt_client
+):
+    from medlytt_longcalls import LongCallFlagged
+
+    async with medlytt({"longcalls": {"threshold_seconds": 100}}) as app:
+        assert app.events.owners["longcalls.flagged"] == "longcalls"
+        app.publish(
+            ev.CallEnded(
+                at=utcnow(),
+                source="t",
+                call_id="long",
+                queue="support",
+                agent_id="A1",
+                hung_up_by="agent",
+                talk_seconds=700.0,
+            )
+        )
+        await app.settle()
+        client = await medlytt_client(app)
+        body = await (await client.get("/api/events?type=longcalls.flagged")).json()
+        [row] = body["events"]
+        assert row["plugin"] == "longcalls" and row["known"] is True
+        assert row["event"]["call_id"] == "long" and row["event"]["threshold_seconds"] == 100
+    async with medlytt() as app:  # a restart: read back as the plugin's own class
+        (data,) = await app.storage.run(
+            lambda db: db.execute(
+                "SELECT data FROM events WHERE type = 'longcalls.flagged'"
+            ).fetchone()
+        )
+        flagged = app.events.decode(data)
+        assert isinstance(flagged, LongCallFlagged) and flagged.talk_seconds == 700.0
+    # Without the plugin (disabled here; uninstalled is the same: it is never registered)
+    # the journal still reads, the row served as stored.
+    async with medlytt({"longcalls": {"enabled": False}}) as app:
+        assert "longcalls.flagged" not in app.events.types
+        client = await medlytt_client(app)
+        body = await (await client.get("/api/events")).json()
+        [row] = [r for r in body["events"] if r["event"]["type"] == "longcalls.flagged"]
+        assert row["known"] is False and row["plugin"] is None
+        assert row["event"]["talk_seconds"] == 700.0

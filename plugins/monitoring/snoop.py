@@ -101,6 +101,7 @@ class SnoopSession:
                 raise SupervisorUnreachable(endpoint, f"no answer within {timeout:g} s")
             if self._supervisor_gone in done:
                 raise SupervisorUnreachable(endpoint, self._supervisor_gone.result())
+            self._supervisor_gone = None  # answered: from now on a hang-up ends the session
             await port.add_to_bridge(self.bridge_id, self.supervisor_id)
         except BaseException:
             await self.remove()

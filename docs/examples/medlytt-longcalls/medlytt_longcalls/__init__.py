@@ -1,7 +1,8 @@
 """Flag calls whose talk time is longer than ``[longcalls] threshold_seconds``.
 
 An example of a third-party Medlytt plugin, installed as its own package and found
-through the ``medlytt`` entry-point group.
+through the ``medlytt`` entry-point group.  It imports only Medlytt's public API
+(``medlytt``), and publishes an event type of its own, ``longcalls.flagged``.
 """
 
 from __future__ import annotations
@@ -10,12 +11,30 @@ import click
 import msgspec
 import sqlite_utils
 from aiohttp import web
-from medlytt import Migration, hookimpl, json_response, medlytt_of
-from medlytt.events import CallEnded, Event
+from medlytt import (
+    CallEnded,
+    Event,
+    Migration,
+    hookimpl,
+    json_response,
+    listens_to,
+    medlytt_of,
+    utcnow,
+)
 from prometheus_client import CollectorRegistry, Counter
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 NAME = "longcalls"
+
+
+class LongCallFlagged(Event, frozen=True, tag="longcalls.flagged"):
+    """A queue call talked longer than ``[longcalls] threshold_seconds``."""
+
+    call_id: str
+    queue: str | None
+    agent_id: str | None
+    talk_seconds: float
+    threshold_seconds: float
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True):
@@ -48,10 +67,15 @@ def medlytt_metrics(registry: CollectorRegistry, app):
 
 
 @hookimpl
-async def medlytt_event(event: Event, app):
-    if not isinstance(event, CallEnded):
-        return
-    if event.talk_seconds <= app.plugin_config(NAME).threshold_seconds:
+def medlytt_event_types():
+    return [LongCallFlagged]
+
+
+@hookimpl
+@listens_to(CallEnded)
+async def medlytt_event(event: CallEnded, app):
+    threshold = app.plugin_config(NAME).threshold_seconds
+    if event.talk_seconds <= threshold:
         return
     app.plugin_state[NAME].labels(event.queue or "none").inc()
     row = {
@@ -62,6 +86,17 @@ async def medlytt_event(event: Event, app):
         "talk_seconds": event.talk_seconds,
     }
     await app.storage.run(lambda db: db["long_calls"].upsert(row, pk="call_id"))
+    app.publish(
+        LongCallFlagged(
+            at=utcnow(),
+            source=NAME,
+            call_id=event.call_id,
+            queue=event.queue,
+            agent_id=event.agent_id,
+            talk_seconds=event.talk_seconds,
+            threshold_seconds=threshold,
+        )
+    )
 
 
 async def list_long_calls(request: web.Request) -> web.Response:

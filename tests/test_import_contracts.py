@@ -1,0 +1,77 @@
+"""The import contracts of ``make lint`` hold, and they can fail.
+
+Plugins act on calls only through the call-control port and import only the public API
+(``medlytt`` and ``medlytt.events``); the core imports no feature; plugins do not import
+each other.  A contract that can never fail protects nothing, so a deliberate violation
+in a laid-out copy of the tree must break it.
+"""
+
+from __future__ import annotations
+
+import pytest
+from lint_layout import ROOT, check
+
+
+def test_the_tree_keeps_every_contract():
+    result = check("imports")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Contracts: 4 kept, 0 broken." in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "broken"),
+    [
+        (
+            "medlytt/plugins/monitoring/sneaky.py",
+            "import medlytt.gateways.asterisk\n",
+            "medlytt.plugins.monitoring.sneaky -> medlytt.gateways.asterisk",
+        ),
+        (
+            "medlytt/plugins/surveys/sneaky.py",
+            "from medlytt.app import Medlytt\n",
+            "medlytt.plugins.surveys.sneaky -> medlytt.app",
+        ),
+        (
+            "medlytt/plugins/mystery_calls/sneaky.py",
+            "from medlytt.plugins.monitoring import service\n",
+            "medlytt.plugins.mystery_calls.sneaky -> medlytt.plugins.monitoring.service",
+        ),
+        (
+            "medlytt/clock.py",
+            (ROOT / "core/clock.py").read_text()
+            + "\nfrom medlytt.plugins.queue_metrics import plugin\n",
+            "medlytt.clock -> medlytt.plugins.queue_metrics.plugin",
+        ),
+        (
+            "medlytt_longcalls/sneaky.py",
+            "from medlytt.storage import Storage\n",
+            "medlytt_longcalls.sneaky -> medlytt.storage",
+        ),
+    ],
+    ids=[
+        "plugin-imports-gateway",
+        "plugin-imports-private-core",
+        "plugins-import-each-other",
+        "core-imports-plugin",
+        "third-party-imports-private-core",
+    ],
+)
+def test_a_deliberate_violation_breaks_a_contract(module, source, broken):
+    result = check("imports", {module: source})
+    assert result.returncode != 0
+    assert broken in result.stdout, result.stdout
+
+
+def test_every_core_module_is_in_the_core_contract():
+    """The core contract lists modules one by one (a package's descendants would include
+    plugins); a new core module must be listed or it escapes the check."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    contracts = {c["id"]: c for c in config["contracts"]}
+    listed = set(contracts["core-knows-no-feature"]["source_modules"])
+    modules = {f"medlytt.{p.stem}" for p in (ROOT / "core").glob("*.py") if p.stem != "__init__"}
+    assert listed == modules
+    public = {"medlytt.events"}
+    private = set(contracts["public-api-only"]["forbidden_modules"])
+    assert private == modules - public
