@@ -95,11 +95,12 @@ from .callcontrol import (  # noqa: E402
 )
 from .client import Api, ApiError, Unreachable, fail, token_option, url_option  # noqa: E402
 from .clock import utcnow  # noqa: E402
-from .config import PositiveFloat, PositiveInt  # noqa: E402
+from .config import Instances, PositiveFloat, PositiveInt  # noqa: E402
 from .events import (  # noqa: E402
     AgentOffered,
     AgentRingNoAnswer,
     AgentState,
+    AgentStateChanged,
     CallAbandoned,
     CallAnswered,
     CallEnded,
@@ -130,6 +131,7 @@ __all__ = [
     "AgentOffered",
     "AgentRingNoAnswer",
     "AgentState",
+    "AgentStateChanged",
     "Api",
     "ApiError",
     "Call",
@@ -161,6 +163,7 @@ __all__ = [
     "HeadsetHook",
     "HeadsetMute",
     "HttpError",
+    "Instances",
     "LiveState",
     "Medlytt",
     "Migration",

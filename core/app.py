@@ -18,7 +18,6 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-import msgspec
 from prometheus_client import CollectorRegistry
 
 from . import auth, recordings
@@ -51,7 +50,7 @@ CORE_MIGRATIONS: list[Migration] = [
 
 def load_plugins(
     config: Config, extra: Sequence[tuple[str, object]] = ()
-) -> tuple[PluginHost, dict[str, msgspec.Struct | None]]:
+) -> tuple[PluginHost, dict[str, object]]:
     """Load installed and configured plugins, drop disabled ones, validate their sections.
 
     ``extra`` registers plugin objects directly as ``(name, plugin)`` (tests, embedding).
@@ -80,7 +79,7 @@ def load_plugins(
     for info in host.plugins():
         if not config.plugin_enabled(info.name):
             host.unregister(info.name, "enabled = false in config")
-    plugin_configs: dict[str, msgspec.Struct | None] = {}
+    plugin_configs: dict[str, object] = {}
     schemas = {info.name: schema for info, schema in host.call_sync("medlytt_config_schema")}
     for info in host.plugins():
         schema = schemas.get(info.name)
@@ -104,7 +103,7 @@ class Medlytt:
         self,
         config: Config,
         host: PluginHost | None = None,
-        plugin_configs: dict[str, msgspec.Struct | None] | None = None,
+        plugin_configs: dict[str, object] | None = None,
     ) -> None:
         if host is None:
             host, plugin_configs = load_plugins(config)

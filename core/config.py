@@ -21,8 +21,9 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import msgspec
 
@@ -87,6 +88,20 @@ class ConfigError(ValueError):
     """The configuration is wrong; the message names the key and what is expected."""
 
 
+#: A named instance of a plugin section: ``[asterisk.oslo]``.
+INSTANCE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+
+
+@dataclass(frozen=True)
+class Instances(Generic[S]):
+    """A plugin section with named instances: ``[asterisk]`` (``default``) and
+    ``[asterisk.oslo]``, ``[asterisk.bergen]`` (``named``), each validated by the same
+    schema (e.g. several PBXs in one Medlytt)."""
+
+    default: S
+    named: dict[str, S]
+
+
 class Config:
     """The loaded configuration: validated core sections plus raw plugin sections."""
 
@@ -136,11 +151,35 @@ class Config:
             )
         return enabled
 
-    def plugin_section(self, name: str, schema: type[S]) -> S:
-        """Validate ``[name]`` (without its ``enabled`` key) against a plugin's schema."""
+    def plugin_section(self, name: str, schema: type[S]) -> S | Instances[S]:
+        """Validate ``[name]`` (without its ``enabled`` key) against a plugin's schema.
+
+        A schema with ``named_instances = True`` (a ``ClassVar``) also takes named
+        instances of itself as sub-tables, ``[asterisk.oslo]`` beside ``[asterisk]``; the
+        result is then :class:`Instances`.
+        """
         section = dict(self._data.get(name, {}))
         section.pop("enabled", None)
-        return convert(section, schema, origins=self._origins, prefix=name)
+        if not getattr(schema, "named_instances", False):
+            return convert(section, schema, origins=self._origins, prefix=name)
+        fields = set(getattr(schema, "__struct_fields__", ()))
+        named = {k: v for k, v in section.items() if k not in fields and isinstance(v, dict)}
+        for key in named:
+            section.pop(key)
+            if not INSTANCE_NAME.fullmatch(key):
+                raise ConfigError(
+                    f"{name}.{key}: an instance name is lower-case letters, digits, - and _, "
+                    f"starting with a letter{_origin_note(f'{name}.{key}', self._origins)}"
+                )
+            if key == name:
+                raise ConfigError(f"{name}.{key}: an instance may not be called {name!r}")
+        return Instances(
+            default=convert(section, schema, origins=self._origins, prefix=name),
+            named={
+                key: convert(value, schema, origins=self._origins, prefix=f"{name}.{key}")
+                for key, value in sorted(named.items())
+            },
+        )
 
     def check_sections(self, known_plugins: set[str]) -> None:
         """Fail on a section that is neither core nor the name of an installed plugin."""

@@ -55,6 +55,8 @@ class Queue(msgspec.Struct, kw_only=True):
     service_level_seconds: float | None = None
     max_wait_seconds: float | None = None
     waiting: dict[str, datetime] = msgspec.field(default_factory=dict)
+    #: The gateway (PBX) that reported the queue: where calls to it are placed.
+    source: str | None = None
 
     def longest_wait(self, now: datetime) -> float:
         """Seconds the oldest waiting call has waited, 0 when nobody waits."""
@@ -206,6 +208,7 @@ class LiveState:
 
     def _queue_configured(self, e: ev.QueueConfigured) -> None:
         queue = self.queue(e.queue)
+        queue.source = e.source
         queue.strategy = e.strategy
         queue.service_level_seconds = e.service_level_seconds
         queue.max_wait_seconds = e.max_wait_seconds

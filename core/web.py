@@ -152,7 +152,12 @@ async def readyz(request: web.Request) -> web.Response:
         "gateways": bool(gateways) and all(gateways.values()),
     }
     ready = all(checks.values())
-    body = {"ready": ready, "checks": checks, "gateways": gateways, "demo": app.demo}
+    body: dict[str, Any] = {"ready": ready, "checks": checks, "gateways": gateways}
+    down = sorted(name for name, up in gateways.items() if not up)
+    if down:
+        body["down"] = down
+        body["error"] = f"not connected: gateway {', '.join(down)}"
+    body["demo"] = app.demo
     return json_response(body, status=200 if ready else 503)
 
 

@@ -65,3 +65,10 @@ def test_issue_event_list_is_covered():
     assert required <= {ev.event_type_name(cls) for cls in ev.EVENT_TYPES}
     states = {s.value for s in ev.AgentState}
     assert {"logged_out", "available", "ringing", "on_call", "wrap_up", "paused"} == states
+
+
+def test_every_core_event_type_is_in_the_public_api():
+    import medlytt
+
+    for cls in ev.EVENT_TYPES:
+        assert getattr(medlytt, cls.__name__) is cls

@@ -203,16 +203,30 @@ class AriCallControl(CallControl):
 
     # ------------------------------------------------------------------ calls in progress
 
+    def _local(self, value: str) -> str | None:
+        """The PBX's own id of an id as Medlytt knows it (qualified for a named PBX)."""
+        qualifier = self.gateway.qualifier
+        return value if qualifier is None else qualifier.local(value)
+
+    def _leg(self, entry: Any) -> AgentLeg:
+        qualifier = self.gateway.qualifier
+        call_id, agent_id = entry.call_id, entry.answered_by or ""
+        if qualifier is not None:
+            call_id, agent_id = qualifier.id(call_id), qualifier.id(agent_id)
+        return AgentLeg(call_id, agent_id, entry.agent_uniqueid)
+
     def agent_leg(self, agent_id: str) -> AgentLeg | None:
+        local = self._local(agent_id)
         for entry in self.gateway.translator.entries.values():
-            if entry.answered_by == agent_id and not entry.done and entry.agent_uniqueid:
-                return AgentLeg(entry.call_id, agent_id, entry.agent_uniqueid)
+            if entry.answered_by == local and not entry.done and entry.agent_uniqueid:
+                return self._leg(entry)
         return None
 
     def call_leg(self, call_id: str) -> AgentLeg | None:
+        local = self._local(call_id)
         for entry in self.gateway.translator.entries.values():
-            if entry.call_id == call_id and not entry.done and entry.agent_uniqueid:
-                return AgentLeg(call_id, entry.answered_by or "", entry.agent_uniqueid)
+            if entry.call_id == local and not entry.done and entry.agent_uniqueid:
+                return self._leg(entry)
         return None
 
     async def channel_exists(self, channel_id: str) -> bool:

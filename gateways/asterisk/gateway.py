@@ -33,6 +33,7 @@ from medlytt import (
 from .ami import AmiClient, AmiError
 from .ari import AriClient, AriError
 from .control import AriCallControl
+from .qualify import Qualifier
 from .settings import AsteriskSettings
 from .translate import AmiTranslator
 
@@ -44,8 +45,12 @@ class AsteriskGateway(Gateway):
 
     name = "asterisk"
 
-    def __init__(self, settings: AsteriskSettings) -> None:
+    def __init__(self, settings: AsteriskSettings, name: str | None = None) -> None:
         super().__init__()
+        #: ``asterisk`` for ``[asterisk]``; a named PBX (``[asterisk.oslo]``) is called by
+        #: its name and qualifies its ids with it (see qualify.py).
+        self.name = name or "asterisk"
+        self.qualifier = Qualifier(name) if name else None
         self.settings = settings
         self.translator = AmiTranslator(settings.agents)
         self.ari = AriClient(
@@ -88,10 +93,10 @@ class AsteriskGateway(Gateway):
                     await self._session(publish)
                     delay = 0.5  # the session was up: start the backoff again
                 except (AmiError, AriError, OSError) as exc:
-                    log.warning("asterisk: %s", exc)
+                    log.warning("%s: %s", self.name, exc)
                 self.connected = False
                 wait = min(delay, self.settings.reconnect_max_seconds) * random.uniform(0.5, 1.0)
-                log.info("asterisk: reconnecting in %.1f s", wait)
+                log.info("%s: reconnecting in %.1f s", self.name, wait)
                 await asyncio.sleep(wait)
                 delay = min(delay * 2, self.settings.reconnect_max_seconds)
         finally:
@@ -138,7 +143,7 @@ class AsteriskGateway(Gateway):
         for event in self.translator.lost_calls(
             still_there, utcnow(), "gone after reconnecting to Asterisk"
         ):
-            publish(event)
+            self._emit(event)
         for message in status:
             self._publish_all(self.translator.translate(message))
         self.translator.learn_start(status)
@@ -207,10 +212,14 @@ class AsteriskGateway(Gateway):
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def _publish_all(self, events: list[Event]) -> None:
+    def _emit(self, event: Event) -> None:
+        """Hand one event to the core, its ids qualified when this is a named PBX."""
         assert self._publish is not None
+        self._publish(self.qualifier.event(event) if self.qualifier else event)
+
+    def _publish_all(self, events: list[Event]) -> None:
         for event in events:
-            self._publish(event)
+            self._emit(event)
             if isinstance(event, CallQueued) and self.ami is not None:
                 task = asyncio.get_running_loop().create_task(
                     self._learn_start(self.ami, event.queue)

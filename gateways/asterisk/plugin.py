@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import click
-from medlytt import hookimpl
+from medlytt import Instances, hookimpl
 
 from .gateway import AsteriskGateway
 from .settings import AsteriskSettings
@@ -21,8 +21,13 @@ def medlytt_config_schema() -> type[AsteriskSettings]:
 
 @hookimpl
 def medlytt_gateways(app: Medlytt) -> list[AsteriskGateway]:
-    settings: AsteriskSettings = app.plugin_config("asterisk")
-    return [AsteriskGateway(settings)] if settings.configured else []
+    """One gateway for ``[asterisk]`` and one for each named PBX, ``[asterisk.oslo]``."""
+    config: Instances[AsteriskSettings] = app.plugin_config("asterisk")
+    gateways = [AsteriskGateway(config.default)] if config.default.configured else []
+    for name, settings in config.named.items():
+        if settings.configured:
+            gateways.append(AsteriskGateway(settings, name=name))
+    return gateways
 
 
 @hookimpl

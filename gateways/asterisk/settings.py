@@ -3,7 +3,7 @@ docs/install-asterisk.md)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import msgspec
 
@@ -15,7 +15,11 @@ class AsteriskSettings(msgspec.Struct, forbid_unknown_fields=True):
     """``[asterisk]``: ARI (REST + WebSocket) and AMI of one Asterisk.
 
     The gateway runs when ``ari_url`` is set; otherwise Medlytt falls back to the demo.
+    Several PBXs are named instances of the same section, ``[asterisk.oslo]``,
+    ``[asterisk.bergen]``: one gateway each (docs/install-asterisk.md).
     """
+
+    named_instances: ClassVar[bool] = True
 
     ari_url: str = ""
     ari_user: str = "medlytt"

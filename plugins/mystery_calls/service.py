@@ -131,8 +131,13 @@ class MysteryService:
                 f" by {self.stopped['changed_by']})",
                 "kill_switch",
             )
+        # A queue is called on the PBX that reported it (several PBXs: [asterisk.oslo]).
+        queue = self.app.state.queues.get(spec.queue) if spec.queue else None
+        pbx = queue.source if queue is not None and queue.source else None
+        if pbx is not None and pbx not in {p.pbx for p in self.app.call_controls()}:
+            pbx = None
         try:
-            port = self.app.call_control(*NEEDS, feature="mystery calls")
+            port = self.app.call_control(*NEEDS, feature="mystery calls", pbx=pbx)
         except CallControlError as exc:
             raise Refused(http_status(exc), str(exc)) from None
         if len(self.running) >= self.settings.max_concurrent:
