@@ -31,7 +31,6 @@ class CircuitBreaker:
         self.reset_seconds = reset_seconds
         self._clock = clock
         self.consecutive_failures = 0
-        self.trips = 0
         self._opened_at: float | None = None
 
     @property
@@ -55,10 +54,8 @@ class CircuitBreaker:
         self.consecutive_failures += 1
         if self.state is BreakerState.HALF_OPEN:
             self._opened_at = self._clock()
-            self.trips += 1
             return True
         if self._opened_at is None and self.consecutive_failures >= self.threshold:
             self._opened_at = self._clock()
-            self.trips += 1
             return True
         return False

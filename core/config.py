@@ -134,10 +134,6 @@ class Config:
         """The raw sections that are not core sections (one per plugin)."""
         return {k: v for k, v in self._data.items() if k not in CORE_SECTIONS}
 
-    def has_section(self, name: str) -> bool:
-        """Whether the file or the environment set anything in ``[name]``."""
-        return name in self._data
-
     def plugin_enabled(self, name: str) -> bool:
         """A plugin is enabled unless its section says ``enabled = false``."""
         section = self._data.get(name, {})

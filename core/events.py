@@ -323,9 +323,6 @@ class EventCatalogue:
         self.owners[tag] = plugin
         self._decoder = None
 
-    def of_plugin(self, plugin: str) -> list[type[Event]]:
-        return [cls for tag, cls in self.types.items() if self.owners[tag] == plugin]
-
     def decode(self, data: bytes | str) -> Event | RawEvent:
         """The typed event of a journal row; :class:`RawEvent` when its type is unknown."""
         if self._decoder is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable
 
-from .callcontrol import CallControl, ChannelEvent
+from .callcontrol import ALL_CAPABILITIES, CallControl, ChannelEvent
 from .events import Event
 
 #: How a gateway hands an event to the core.  Non-blocking; safe to call from the loop.
@@ -68,10 +68,11 @@ class Gateway(abc.ABC):
     def describe(self) -> dict[str, object]:
         """What ``/readyz`` and ``/api/gateways`` show about this gateway."""
         control = self.call_control
-        capabilities = sorted(c.value for c in control.capabilities) if control else []
+        has = control.capabilities if control else frozenset()
         return {
             "name": self.name,
             "connected": self.connected,
             "demo": self.demo,
-            "call_control": capabilities,
+            "call_control": sorted(c.value for c in has),
+            "call_control_lacks": sorted(c.value for c in ALL_CAPABILITIES - has),
         }

@@ -274,6 +274,3 @@ class PluginHost:
                 info.breaker.consecutive_failures,
                 info.breaker.reset_seconds,
             )
-
-    def breaker_states(self) -> dict[str, BreakerState]:
-        return {info.name: info.breaker.state for info in self.plugins()}

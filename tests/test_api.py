@@ -68,3 +68,29 @@ async def test_metrics_exposition(medlytt, medlytt_client):
         text = await response.text()
         assert "medlytt_build_info{version=" in text
         assert "_created" not in text
+
+
+async def test_the_demo_says_what_call_control_it_lacks_and_features_answer_503(
+    medlytt, medlytt_client
+):
+    from medlytt import auth
+
+    async with medlytt({"demo": {"enabled": True, "speed": 1}}) as app:
+        client = await medlytt_client(app)
+        [gateway] = (await (await client.get("/api/gateways")).json())["gateways"]
+        assert gateway["name"] == "demo" and gateway["call_control"] == []
+        assert {"snoop", "originate", "record", "play"} <= set(gateway["call_control_lacks"])
+
+        def admin(db):
+            auth.add_user(db, "ada", "admin", phone="PJSIP/2001")
+            return auth.create_token(db, "ada")[1]
+
+        headers = {"Authorization": f"Bearer {app.storage.run_sync(admin)}"}
+        monitor = await client.post("/api/monitor", json={"agent": "x"}, headers=headers)
+        assert monitor.status == 503
+        assert "which gateway demo lacks" in (await monitor.json())["error"]
+        mystery = await client.post("/api/mystery-calls", json={"number": "555"}, headers=headers)
+        assert mystery.status == 503
+        body = await mystery.json()
+        assert "mystery calls: needs call control (" in body["error"]
+        assert "which gateway demo lacks" in body["error"]

@@ -75,3 +75,18 @@ def test_every_core_module_is_in_the_core_contract():
     public = {"medlytt.events"}
     private = set(contracts["public-api-only"]["forbidden_modules"])
     assert private == modules - public
+
+
+def test_the_core_defines_no_feature():
+    """No class of monitoring, mystery calls or surveys lives in the core (the issue's own
+    check: ``grep -rniE "class .*(Mystery|Survey|Monitor)" core/`` finds nothing)."""
+    import re
+
+    pattern = re.compile(r"class .*(Mystery|Survey|Monitor)", re.IGNORECASE)
+    found = [
+        f"{path.name}:{number}: {line.strip()}"
+        for path in sorted((ROOT / "core").rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert found == []

@@ -12,7 +12,12 @@ from .simulation import ContactCenterSimulation
 
 
 class DemoGateway(Gateway):
-    """Feeds Medlytt the events of a simulated contact center, labelled as demo."""
+    """Feeds Medlytt the events of a simulated contact center, labelled as demo.
+
+    It has no call control (``call_control`` stays None): there are no calls to listen
+    to, so monitoring, mystery calls and surveys answer 503 naming what the demo lacks,
+    and ``/api/gateways`` lists every capability under ``call_control_lacks``.
+    """
 
     name = "demo"
     demo = True
@@ -21,11 +26,9 @@ class DemoGateway(Gateway):
         super().__init__()
         self.settings = settings
         self.fallback = settings.mode == "fallback"
-        self.simulation: ContactCenterSimulation | None = None
 
     async def run(self, publish: Publish) -> None:
         sim = ContactCenterSimulation(self.settings, start=utcnow(), seed=self.settings.seed)
-        self.simulation = sim
         speed = self.settings.speed
         self.connected = True
         try:
