@@ -50,7 +50,9 @@ async def through_core(events: list, db: Path) -> float:
             await app.settle(timeout=600)  # sustainable rate: every plugin keeps up
         await app.journal.flush()
         elapsed = time.perf_counter() - start
-        assert app.journal.written == len(events)
+        # Every event published is journaled: the simulated ones and those plugins publish
+        # in turn (e.g. longcalls.flagged when the example plugin is installed).
+        assert app.journal.written == app.bus.published >= len(events)
         assert not any(app.bus.dropped().values())
         print("plugins:", ", ".join(p.name for p in app.host.plugins()))
     return len(events) / elapsed

@@ -189,11 +189,16 @@ class Medlytt:
             raise Unavailable(feature or "call control", f"no gateway called {pbx!r}")
         if not gateways:
             raise Unsupported(None, needs or list(Capability), feature)
-        for gateway in gateways:
-            control = gateway.call_control
-            if control is not None and set(needs) <= control.capabilities:
-                control.require(*needs, feature=feature)
+        capable = [
+            g.call_control
+            for g in gateways
+            if g.call_control is not None and set(needs) <= g.call_control.capabilities
+        ]
+        for control in capable:  # a connected one first: one site down leaves the others
+            if control.connected:
                 return control
+        if capable:
+            capable[0].require(*needs, feature=feature)  # raises Unavailable
         first = gateways[0]
         have = first.call_control.capabilities if first.call_control else frozenset()
         raise Unsupported(first.name, set(needs or Capability) - have, feature)

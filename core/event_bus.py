@@ -163,7 +163,12 @@ class EventBus:
         for listener in self.listeners:
             listener(event)
         for mailbox in self.mailboxes:
-            if mailbox.accepts(event):
+            types = mailbox.types  # inline of mailbox.accepts(): this loop is the hot path
+            if (
+                types is None
+                or isinstance(event, types)
+                or (mailbox.tags and mailbox.accepts(event))
+            ):
                 mailbox.offer(event)
 
     def publish_channel(self, event: ChannelEvent, port: CallControl) -> None:

@@ -35,6 +35,19 @@ async def answered(app: TestMedlytt, sandbox: AsteriskSandbox, talk: float) -> s
     )
 
 
+async def listen(client, token: str, agent: str):
+    """``POST /api/monitor`` in listen mode, the supervisor a fresh sandbox phone."""
+    return await client.post(
+        "/api/monitor",
+        json={
+            "agent": agent,
+            "mode": "listen",
+            "supervisor": f"Local/sup-b{secrets.token_hex(3)}@supervisor/n",
+        },
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
 async def test_a_faulty_channel_handler_is_isolated_and_monitoring_goes_on(
     asterisk_sandbox, tmp_path, medlytt_client
 ):
@@ -59,15 +72,7 @@ async def test_a_faulty_channel_handler_is_isolated_and_monitoring_goes_on(
         client = await medlytt_client(app)
         token = make_user(app, "kari-faulty", "supervisor")
         agent = await answered(app, asterisk_sandbox, talk=6)
-        response = await client.post(
-            "/api/monitor",
-            json={
-                "agent": agent,
-                "mode": "listen",
-                "supervisor": f"Local/sup-f{secrets.token_hex(3)}@supervisor/n",
-            },
-            headers={"Authorization": f"Bearer {token}"},
-        )
+        response = await listen(client, token, agent)
         assert response.status == 201, await response.text()
         info = app.host.get("faulty")
         await wait_until(lambda: info.breaker.state.value == "open", timeout=10)
@@ -99,15 +104,7 @@ async def test_the_audit_is_written_even_when_the_monitoring_mailboxes_are_full(
     dropped = mailbox.dropped
     assert mailbox.queue.full() and dropped >= 1
     headers = {"Authorization": f"Bearer {token}"}
-    response = await client.post(
-        "/api/monitor",
-        json={
-            "agent": agent,
-            "mode": "listen",
-            "supervisor": f"Local/sup-a{secrets.token_hex(3)}@supervisor/n",
-        },
-        headers=headers,
-    )
+    response = await listen(client, token, agent)
     assert response.status == 201, await response.text()
     session = await response.json()
     # In the audit trail the moment the API answered: no event had to be delivered.
