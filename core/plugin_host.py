@@ -22,7 +22,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .breaker import BreakerState, CircuitBreaker
+from .breaker import CircuitBreaker
 
 log = logging.getLogger(__name__)
 
