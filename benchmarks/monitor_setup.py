@@ -42,7 +42,12 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from medlytt import auth
-from medlytt.gateways.asterisk.sandbox import AsteriskSandbox, SandboxSettings, free_ports
+from medlytt.gateways.asterisk.sandbox import (
+    AsteriskSandbox,
+    SandboxSettings,
+    free_ports,
+    place_call,
+)
 from medlytt.testing import running_medlytt, wait_until
 from medlytt.web import build_web_app, plugin_routes
 
@@ -214,7 +219,7 @@ async def run(sandbox: AsteriskSandbox, sessions: int, warmup: int, tmp: Path) -
         floor_s: list[float] = []
         try:
             for i in range(warmup + sessions):
-                callid = await asyncio.to_thread(sandbox.place_call, "support", ring=0.2, talk=60)
+                callid = await asyncio.to_thread(place_call, sandbox, "support", ring=0.2, talk=60)
                 agent, channel = await wait_until(
                     functools.partial(agent_on, gateway, callid), timeout=15
                 )

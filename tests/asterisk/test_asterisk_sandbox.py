@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import socket
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from medlytt.gateways.asterisk import sandbox as sandbox_module
 from medlytt.gateways.asterisk.sandbox import (
     ROOT_MARKER,
     AsteriskSandbox,
@@ -18,9 +18,12 @@ from medlytt.gateways.asterisk.sandbox import (
     SandboxError,
     SandboxSettings,
     mounts_under,
+    place_call,
     processes_in_root,
     render_config,
+    wait_for_call,
 )
+from medlytt.gateways.asterisk.sandbox import root as sandbox_root
 
 
 def only(lines: list[QueueLogLine], event: str) -> QueueLogLine:
@@ -94,7 +97,7 @@ def test_templates_render_a_complete_contact_center() -> None:
 
 
 def test_without_root_start_says_root_is_needed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sandbox_module.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
     with pytest.raises(SandboxError, match="needs root"):
         AsteriskSandbox(SandboxSettings(instance="never-started")).start()
 
@@ -136,8 +139,8 @@ def test_secrets_are_private(asterisk_sandbox: AsteriskSandbox) -> None:
 
 
 def test_answered_call_enters_connects_and_completes(asterisk_sandbox: AsteriskSandbox) -> None:
-    callid = asterisk_sandbox.place_call("support", ring=2, talk=1, caller_id='"Ada" <5550123>')
-    lines = asterisk_sandbox.wait_for_call(callid, timeout=20)
+    callid = place_call(asterisk_sandbox, "support", ring=2, talk=1, caller_id='"Ada" <5550123>')
+    lines = wait_for_call(asterisk_sandbox, callid, timeout=20)
     assert events(lines)[0] == "ENTERQUEUE"
     assert {line.queue for line in lines} == {"support"}
     assert "5550123" in only(lines, "ENTERQUEUE").data
@@ -153,23 +156,23 @@ def test_answered_call_enters_connects_and_completes(asterisk_sandbox: AsteriskS
 def test_caller_hanging_up_while_talking_is_completecaller(
     asterisk_sandbox: AsteriskSandbox,
 ) -> None:
-    callid = asterisk_sandbox.place_call("support", patience=2.5, ring=1, talk=30)
-    lines = asterisk_sandbox.wait_for_call(callid, timeout=20)
+    callid = place_call(asterisk_sandbox, "support", patience=2.5, ring=1, talk=30)
+    lines = wait_for_call(asterisk_sandbox, callid, timeout=20)
     assert events(lines)[:2] == ["ENTERQUEUE", "CONNECT"]
     assert only(lines, "COMPLETECALLER").queue == "support"
 
 
 def test_impatient_caller_abandons(asterisk_sandbox: AsteriskSandbox) -> None:
-    callid = asterisk_sandbox.place_call("support", patience=1.5, ring=10)
-    lines = asterisk_sandbox.wait_for_call(callid, timeout=20)
+    callid = place_call(asterisk_sandbox, "support", patience=1.5, ring=10)
+    lines = wait_for_call(asterisk_sandbox, callid, timeout=20)
     abandon = only(lines, "ABANDON")
     assert "CONNECT" not in events(lines)
     assert abandon.field_int(2) <= 3  # position|origposition|waittime
 
 
 def test_queue_max_wait_exits_with_timeout(asterisk_sandbox: AsteriskSandbox) -> None:
-    callid = asterisk_sandbox.place_call("sales", answer=False, max_wait=2)
-    lines = asterisk_sandbox.wait_for_call(callid, timeout=20)
+    callid = place_call(asterisk_sandbox, "sales", answer=False, max_wait=2)
+    lines = wait_for_call(asterisk_sandbox, callid, timeout=20)
     exit_line = only(lines, "EXITWITHTIMEOUT")
     assert "CONNECT" not in events(lines)
     assert 1 <= exit_line.field_int(2) <= 4  # waittime
@@ -177,8 +180,8 @@ def test_queue_max_wait_exits_with_timeout(asterisk_sandbox: AsteriskSandbox) ->
 
 def test_agent_ringing_too_long_is_ringnoanswer(asterisk_sandbox: AsteriskSandbox) -> None:
     timeout = asterisk_sandbox.settings.agent_timeout  # queues.conf member ring timeout
-    callid = asterisk_sandbox.place_call("support", ring=timeout + 5, max_wait=timeout + 2)
-    lines = asterisk_sandbox.wait_for_call(callid, timeout=30)
+    callid = place_call(asterisk_sandbox, "support", ring=timeout + 5, max_wait=timeout + 2)
+    lines = wait_for_call(asterisk_sandbox, callid, timeout=30)
     rna = [line for line in lines if line.event == "RINGNOANSWER"]
     assert rna, lines
     # The first agent rang for the queue's member timeout (ms), not for the max wait.
@@ -195,7 +198,7 @@ def test_ringall_rings_both_agents_and_connects_one(asterisk_sandbox: AsteriskSa
             ami.login(section["ami_user"], section["ami_secret"], events="agent")["Response"]
             == "Success"
         )
-        callid = asterisk_sandbox.place_call("sales", ring=1, talk=1)
+        callid = place_call(asterisk_sandbox, "sales", ring=1, talk=1)
         called: set[str] = set()
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -209,7 +212,7 @@ def test_ringall_rings_both_agents_and_connects_one(asterisk_sandbox: AsteriskSa
     finally:
         ami.close()
     assert called == {"agent3", "agent4"}
-    lines = asterisk_sandbox.wait_for_call(callid, timeout=20)
+    lines = wait_for_call(asterisk_sandbox, callid, timeout=20)
     assert only(lines, "CONNECT").agent in called
     assert only(lines, "COMPLETEAGENT").queue == "sales"
 
@@ -235,15 +238,15 @@ def test_stop_leaves_nothing_behind_and_restart_reuses_the_cache(
     def no_debootstrap(*args: object, **kwargs: object) -> bool:
         raise AssertionError("debootstrap ran although the root is cached")
 
-    monkeypatch.setattr(sandbox_module, "_run_debootstrap", no_debootstrap)
+    monkeypatch.setattr(sandbox_root, "_run_debootstrap", no_debootstrap)
     info = sandbox.start()
     assert info.cache_reused is True
     assert (sandbox.root / ROOT_MARKER).read_text() == marker
     after = bootstrap_log.read_text().count("\n=== ") if bootstrap_log.exists() else 0
     assert after == bootstraps
     # The restarted sandbox still takes calls.
-    callid = sandbox.place_call("support", ring=1, talk=1)
-    assert "COMPLETEAGENT" in events(sandbox.wait_for_call(callid, timeout=20))
+    callid = place_call(sandbox, "support", ring=1, talk=1)
+    assert "COMPLETEAGENT" in events(wait_for_call(sandbox, callid, timeout=20))
 
 
 def test_start_is_idempotent(asterisk_sandbox: AsteriskSandbox) -> None:

@@ -16,7 +16,7 @@ from medlytt import events as ev
 from medlytt.events import AgentState
 from medlytt.gateways.asterisk.ami import AmiClient, AmiError
 from medlytt.gateways.asterisk.ari import AriClient, AriError
-from medlytt.gateways.asterisk.sandbox import AsteriskSandbox, QueueLogLine
+from medlytt.gateways.asterisk.sandbox import AsteriskSandbox, QueueLogLine, place_call
 from medlytt.testing import TestMedlytt, wait_until
 
 AGENT = "Local/{}@agents/n"
@@ -72,7 +72,7 @@ async def test_gateway_announces_queues_and_members(app):
 
 
 async def test_answered_call_matches_queue_log(app, asterisk_sandbox):
-    callid = await asyncio.to_thread(asterisk_sandbox.place_call, "support", ring=2, talk=2)
+    callid = await asyncio.to_thread(place_call, asterisk_sandbox, "support", ring=2, talk=2)
     cid = call_id(callid)
     ended = await outcome(app, cid, (ev.CallEnded,))
     types = [e.type for e in recorded(app, cid) if not e.type.startswith("talk.")]
@@ -93,7 +93,7 @@ async def test_answered_call_matches_queue_log(app, asterisk_sandbox):
 
 async def test_caller_hangs_up_during_the_call(app, asterisk_sandbox):
     callid = await asyncio.to_thread(
-        asterisk_sandbox.place_call, "support", ring=1, talk=30, patience=4
+        place_call, asterisk_sandbox, "support", ring=1, talk=30, patience=4
     )
     ended = await outcome(app, call_id(callid), (ev.CallEnded,))
     complete = queue_log(asterisk_sandbox, callid)["COMPLETECALLER"]
@@ -109,7 +109,7 @@ async def test_a_dropped_agent_complete_is_recovered_from_the_hangups(
     call and check the call is still ended with app_queue's own numbers."""
     app.gateways[0].translator._handlers["AgentComplete"] = lambda message: []
     callid = await asyncio.to_thread(
-        asterisk_sandbox.place_call, "support", ring=1, talk=talk, patience=patience
+        place_call, asterisk_sandbox, "support", ring=1, talk=talk, patience=patience
     )
     ended = await outcome(app, call_id(callid), (ev.CallEnded,), timeout=40)
     log = queue_log(asterisk_sandbox, callid)
@@ -120,7 +120,7 @@ async def test_a_dropped_agent_complete_is_recovered_from_the_hangups(
 
 
 async def test_abandoned_while_waiting(app, asterisk_sandbox):
-    callid = await asyncio.to_thread(asterisk_sandbox.place_call, "support", ring=8, patience=2)
+    callid = await asyncio.to_thread(place_call, asterisk_sandbox, "support", ring=8, patience=2)
     abandoned = await outcome(app, call_id(callid), (ev.CallAbandoned,))
     log = queue_log(asterisk_sandbox, callid)["ABANDON"]
     assert abandoned.wait_seconds == log.field_int(2)  # position|origposition|waittime
@@ -133,7 +133,7 @@ async def test_abandoned_while_waiting(app, asterisk_sandbox):
 
 async def test_timeout_after_queue_max_wait(app, asterisk_sandbox):
     callid = await asyncio.to_thread(
-        asterisk_sandbox.place_call, "support", answer=False, max_wait=2
+        place_call, asterisk_sandbox, "support", answer=False, max_wait=2
     )
     timed_out = await outcome(app, call_id(callid), (ev.CallTimedOut,))
     log = queue_log(asterisk_sandbox, callid)["EXITWITHTIMEOUT"]
@@ -142,7 +142,7 @@ async def test_timeout_after_queue_max_wait(app, asterisk_sandbox):
 
 
 async def test_ringall_rings_both_and_one_answers(app, asterisk_sandbox):
-    callid = await asyncio.to_thread(asterisk_sandbox.place_call, "sales", ring=1, talk=1)
+    callid = await asyncio.to_thread(place_call, asterisk_sandbox, "sales", ring=1, talk=1)
     cid = call_id(callid)
     answered = await outcome(app, cid, (ev.CallAnswered,))
     offered = {e.agent_id for e in recorded(app, cid) if isinstance(e, ev.AgentOffered)}
@@ -168,7 +168,7 @@ async def test_a_mix_of_calls_equals_queue_log(app, asterisk_sandbox):
             plan.append((queue, {"answer": False, "max_wait": 1 + i % 2}))
     callids = []
     for queue, options in plan:
-        callids.append(await asyncio.to_thread(asterisk_sandbox.place_call, queue, **options))
+        callids.append(await asyncio.to_thread(place_call, asterisk_sandbox, queue, **options))
         await asyncio.sleep(0.3)
     finals = (ev.CallAnswered, ev.CallAbandoned, ev.CallTimedOut)
     got = {}
@@ -257,7 +257,7 @@ async def test_reconnects_after_asterisk_restart_and_closes_vanished_calls(app, 
     leaves Medlytt with calls nobody will ever end, which the resync must close.
     """
     gateway = app.gateways[0]
-    callid = await asyncio.to_thread(asterisk_sandbox.place_call, "support", ring=0.5, talk=120)
+    callid = await asyncio.to_thread(place_call, asterisk_sandbox, "support", ring=0.5, talk=120)
     cid = call_id(callid)
     await outcome(app, cid, (ev.CallAnswered,))
     assert cid in app.state.calls
@@ -276,5 +276,5 @@ async def test_reconnects_after_asterisk_restart_and_closes_vanished_calls(app, 
     assert cid not in app.state.calls
     assert all(a.call_id is None for a in app.state.agents.values())
     # New calls are tracked.
-    new = await asyncio.to_thread(asterisk_sandbox.place_call, "sales", ring=0.5, talk=1)
+    new = await asyncio.to_thread(place_call, asterisk_sandbox, "sales", ring=0.5, talk=1)
     await outcome(app, call_id(new), (ev.CallEnded,))

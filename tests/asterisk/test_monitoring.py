@@ -12,8 +12,9 @@ import secrets
 import time
 
 import pytest
+from driver import rx_file
 from medlytt import auth
-from medlytt.gateways.asterisk.sandbox import AsteriskSandbox
+from medlytt.gateways.asterisk.sandbox import AsteriskSandbox, place_call
 from medlytt.plugins.monitoring.snoop import BEEP_HZ
 from medlytt.testing import TestMedlytt, wait_until
 from tones import tones
@@ -41,7 +42,7 @@ async def answered_call(
 ) -> tuple[str, str]:
     """Place a recorded support call; return (queue_log callid, agent interface)."""
     callid = await asyncio.to_thread(
-        sandbox.place_call, "support", ring=0.3, talk=talk, record=True
+        place_call, sandbox, "support", ring=0.3, talk=talk, record=True
     )
     gateway = app.gateways[0]
 
@@ -75,9 +76,9 @@ def heard(
 ) -> dict:
     freqs = [CALLER, AGENT_TONE[agent], SUPERVISOR]
     return {
-        "supervisor": tones(sandbox.rx_file(sup, "supervisor"), freqs),
-        "agent": tones(sandbox.rx_file(callid, "agent"), freqs, start, end),
-        "caller": tones(sandbox.rx_file(callid, "caller"), freqs, start, end),
+        "supervisor": tones(rx_file(sandbox, sup, "supervisor"), freqs),
+        "agent": tones(rx_file(sandbox, callid, "agent"), freqs, start, end),
+        "caller": tones(rx_file(sandbox, callid, "caller"), freqs, start, end),
     }
 
 
@@ -144,7 +145,7 @@ async def test_switching_modes_in_one_session(app, client, asterisk_sandbox):
     await client.delete(f"/api/monitor/{session['id']}", headers=headers)
     await nothing_left(asterisk_sandbox)
     await wait_until(lambda: not app.state.calls, timeout=20)
-    sup_rx = asterisk_sandbox.rx_file(sup, "supervisor")
+    sup_rx = rx_file(asterisk_sandbox, sup, "supervisor")
     assert tones(sup_rx, [CALLER])[CALLER] > HEARD  # one supervisor leg heard the whole call
     for mode, start, end in phases:
         got = await asyncio.to_thread(
@@ -161,7 +162,7 @@ async def test_switching_modes_in_one_session(app, client, asterisk_sandbox):
 async def test_session_ends_when_the_caller_hangs_up(app, client, asterisk_sandbox):
     token = make_user(app, "kari-hangup", "supervisor")
     callid = await asyncio.to_thread(
-        asterisk_sandbox.place_call, "support", ring=0.3, talk=30, patience=3
+        place_call, asterisk_sandbox, "support", ring=0.3, talk=30, patience=3
     )
     agent = await wait_until(
         lambda: next((a for a in AGENT_TONE if app.gateways[0].agent_leg(a)), None), timeout=10
@@ -374,8 +375,8 @@ async def test_the_agent_hears_a_beep_when_monitoring_starts(app, client, asteri
     )
     await nothing_left(asterisk_sandbox)
     await wait_until(lambda: not app.state.calls, timeout=20)
-    agent_heard = tones(asterisk_sandbox.rx_file(callid, "agent"), [BEEP_HZ])[BEEP_HZ]
-    caller_heard = tones(asterisk_sandbox.rx_file(callid, "caller"), [BEEP_HZ])[BEEP_HZ]
+    agent_heard = tones(rx_file(asterisk_sandbox, callid, "agent"), [BEEP_HZ])[BEEP_HZ]
+    caller_heard = tones(rx_file(asterisk_sandbox, callid, "caller"), [BEEP_HZ])[BEEP_HZ]
     # A 0.4 s beep in a 6 s recording: a smaller share of the whole file than a steady tone.
     assert agent_heard > HEARD / 10, agent_heard
     assert caller_heard < 5, caller_heard
@@ -386,7 +387,7 @@ async def test_ten_supervisors_monitor_ten_calls_at_once(app, client, asterisk_s
     agents = [f"Local/agent{n}@agents/n" for n in range(10)]
     tokens = [make_user(app, f"sup{n}", "supervisor") for n in range(10)]
     for queue in ["support", "support", "sales", "sales"] + ["bulk"] * 6:
-        await asyncio.to_thread(asterisk_sandbox.place_call, queue, ring=0.3, talk=30)
+        await asyncio.to_thread(place_call, asterisk_sandbox, queue, ring=0.3, talk=30)
     await wait_until(lambda: all(gateway.agent_leg(a) for a in agents), timeout=20)
 
     async def monitor(agent: str, token: str) -> dict:

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
+from driver import rx_file
 from medlytt import auth
-from medlytt.gateways.asterisk.sandbox import AsteriskSandbox
+from medlytt.gateways.asterisk.sandbox import AsteriskSandbox, call_lines, place_call
 from medlytt.plugins.mystery_calls.model import CallSpec
 from medlytt.testing import TestMedlytt, running_medlytt, wait_until
 from tones import tones
@@ -110,7 +111,7 @@ def recording_path(app: TestMedlytt, recording_id: str) -> Path:
 
 def queue_log_of(sandbox: AsteriskSandbox, channel_id: str) -> dict[str, list[str]]:
     """The queue_log lines of a mystery call (the callid is its ``;2`` half)."""
-    lines = sandbox.call_lines(f"{channel_id};2")
+    lines = call_lines(sandbox, f"{channel_id};2")
     return {line.event: [line.agent, *line.data] for line in lines}
 
 
@@ -181,7 +182,7 @@ async def test_patience_shorter_than_the_wait_is_abandoned(
 ):
     # Both support agents busy for a while, so the mystery caller has to wait.
     for _ in range(2):
-        await asyncio.to_thread(asterisk_sandbox.place_call, "support", ring=0, talk=8)
+        await asyncio.to_thread(place_call, asterisk_sandbox, "support", ring=0, talk=8)
     await wait_until(
         lambda: sum(1 for c in app.state.calls.values() if c.agent_id) == 2, timeout=10
     )
@@ -323,7 +324,7 @@ async def test_human_tester_is_rung_first_then_connected_and_recorded(
     agent_tone = AGENT_TONE[row["agent_id"]]
     recorded = tones(recording_path(app, row["recording_id"]), [agent_tone, TESTER_TONE])
     assert recorded[agent_tone] > HEARD and recorded[TESTER_TONE] > HEARD, recorded
-    heard = tones(asterisk_sandbox.rx_file("tester", "supervisor"), [agent_tone])
+    heard = tones(rx_file(asterisk_sandbox, "tester", "supervisor"), [agent_tone])
     assert heard[agent_tone] > HEARD, heard  # the tester talked to the agent
     await nothing_left(asterisk_sandbox)
 
@@ -339,7 +340,7 @@ async def test_a_coach_listens_live_once_an_agent_answers(app: TestMedlytt, api,
     row = await result(api, placed["id"])
     assert row["outcome"] == "answered", row
     agent_tone = AGENT_TONE[row["agent_id"]]
-    heard = tones(asterisk_sandbox.rx_file("coach", "supervisor"), [agent_tone, TESTER_TONE])
+    heard = tones(rx_file(asterisk_sandbox, "coach", "supervisor"), [agent_tone, TESTER_TONE])
     assert heard[agent_tone] > HEARD, heard  # the coach heard the agent
     audit = app.storage.run_sync(lambda db: list(db.query("SELECT * FROM monitoring_audit")))
     assert [(a["action"], a["supervisor"]) for a in audit][:1] == [("started", "ada")]

@@ -12,7 +12,7 @@ import time
 from collections import Counter, defaultdict
 
 from medlytt import events as ev
-from medlytt.gateways.asterisk.sandbox import AsteriskSandbox
+from medlytt.gateways.asterisk.sandbox import AsteriskSandbox, place_call
 from medlytt.testing import TestMedlytt, wait_until
 
 FINAL = {"CONNECT": "answered", "ABANDON": "abandoned", "EXITWITHTIMEOUT": "timeout"}
@@ -48,7 +48,7 @@ async def test_counters_and_histograms_equal_queue_log(
     watcher = asyncio.create_task(watch_first_answer())
     callids = []
     for queue, options in plan(32):
-        callids.append(await asyncio.to_thread(asterisk_sandbox.place_call, queue, **options))
+        callids.append(await asyncio.to_thread(place_call, asterisk_sandbox, queue, **options))
         await asyncio.sleep(0.25)
 
     def finished() -> bool:
