@@ -1,7 +1,9 @@
-"""A small client for Medlytt's HTTP API, shared by the command-line tools.
+"""A small client for Medlytt's HTTP API, and the options shared by the command-line tools.
 
 Only the standard library (urllib), so a command such as ``medlytt monitor`` starts fast
-and works from any machine that reaches the server.
+and works from any machine that reaches the server.  A command that reads the configured
+database instead (``medlytt audit verify``) takes :func:`config_option` and finds the file
+with :func:`storage_path`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -108,3 +111,27 @@ def token_option(function: Any) -> Any:
         metavar="TOKEN",
         help="Bearer token of a supervisor or admin (better: env MEDLYTT_TOKEN).",
     )(function)
+
+
+def config_option(function: Any) -> Any:
+    """``--config F`` (env ``MEDLYTT_CONFIG``): the TOML config file, as ``config_path``."""
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(path_type=Path),
+        envvar="MEDLYTT_CONFIG",
+        help="TOML config file (default: none, built-in defaults; env MEDLYTT_CONFIG).",
+    )(function)
+
+
+def storage_path(config_path: Path | None) -> Path:
+    """``[storage] path`` of the configuration (the file and the environment), for a
+    command that reads the database; a configuration error exits 2 like every ``medlytt``
+    command."""
+    from .config import ConfigError, load_config
+
+    try:
+        return Path(load_config(config_path).storage.path)
+    except ConfigError as exc:
+        click.echo(f"medlytt: config error: {exc}", err=True)
+        sys.exit(2)

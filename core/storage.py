@@ -107,9 +107,13 @@ class Storage:
 
 
 @contextlib.contextmanager
-def transaction(db: sqlite_utils.Database) -> Iterator[None]:
-    """One explicit transaction (the connection is in autocommit mode otherwise)."""
-    db.conn.execute("BEGIN")
+def transaction(db: sqlite_utils.Database, *, immediate: bool = False) -> Iterator[None]:
+    """One explicit transaction (the connection is in autocommit mode otherwise).
+
+    ``immediate=True`` takes the write lock at once (``BEGIN IMMEDIATE``): for a transaction
+    that reads what it is about to extend, so that no other connection writes in between.
+    """
+    db.conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
     try:
         yield
     except BaseException:
