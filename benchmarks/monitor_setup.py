@@ -188,9 +188,9 @@ async def floor_session(floor: Floor, channel: str, name: str) -> float:
 def agent_on(gateway: Any, callid: str) -> tuple[str, str] | None:
     """(agent id, agent channel) of the agent who answered the sandbox call ``callid``."""
     for agent_id in AGENTS:
-        found = gateway.agent_leg(agent_id)
-        if found and found[0] == f"phone-{callid}":
-            return agent_id, found[1]
+        found = gateway.control.agent_leg(agent_id)
+        if found and found.call_id == f"phone-{callid}":
+            return agent_id, found.channel
     return None
 
 
@@ -245,7 +245,7 @@ async def run(sandbox: AsteriskSandbox, sessions: int, warmup: int, tmp: Path) -
                     if time.monotonic() > deadline:
                         raise RuntimeError("channels still up 20 s after hanging up the caller")
                     await asyncio.sleep(0.05)
-                await wait_until(lambda: not any(gateway.agent_leg(a) for a in AGENTS), 10)
+                await wait_until(lambda: not any(gateway.control.agent_leg(a) for a in AGENTS), 10)
         finally:
             await floor.close()
             await api.close()

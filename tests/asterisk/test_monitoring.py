@@ -16,6 +16,7 @@ from driver import rx_file
 from medlytt import auth
 from medlytt.gateways.asterisk.sandbox import AsteriskSandbox, place_call
 from medlytt.plugins.monitoring.snoop import BEEP_HZ
+from medlytt.plugins.monitoring.state import MonitoringState
 from medlytt.testing import TestMedlytt, wait_until
 from tones import tones
 
@@ -48,8 +49,8 @@ async def answered_call(
 
     def agent() -> str | None:
         for agent_id in AGENT_TONE:
-            leg = gateway.agent_leg(agent_id)
-            if leg and leg[0] == f"phone-{callid}":
+            leg = gateway.control.agent_leg(agent_id)
+            if leg and leg.call_id == f"phone-{callid}":
                 return agent_id
         return None
 
@@ -165,7 +166,8 @@ async def test_session_ends_when_the_caller_hangs_up(app, client, asterisk_sandb
         place_call, asterisk_sandbox, "support", ring=0.3, talk=30, patience=3
     )
     agent = await wait_until(
-        lambda: next((a for a in AGENT_TONE if app.gateways[0].agent_leg(a)), None), timeout=10
+        lambda: next((a for a in AGENT_TONE if app.gateways[0].control.agent_leg(a)), None),
+        timeout=10,
     )
     response = await client.post(
         "/api/monitor",
@@ -177,7 +179,7 @@ async def test_session_ends_when_the_caller_hangs_up(app, client, asterisk_sandb
         headers={"Authorization": f"Bearer {token}"},
     )
     assert response.status == 201
-    await wait_until(lambda: not app.state.monitor_sessions, timeout=10)
+    await wait_until(lambda: not app.state.slot(MonitoringState).sessions, timeout=10)
     stopped = [e for e in app.plugin_state["recorder"] if e.type == "monitoring.stopped"]
     assert stopped[-1].reason == "call ended"
     await nothing_left(asterisk_sandbox)
@@ -187,7 +189,7 @@ async def test_session_ends_when_the_caller_hangs_up(app, client, asterisk_sandb
 async def test_session_ends_when_the_supervisor_hangs_up(app, client, asterisk_sandbox):
     token = make_user(app, "kari-suphangup", "supervisor")
     await answered_call(app, asterisk_sandbox, talk=20)
-    agent = next(a for a in AGENT_TONE if app.gateways[0].agent_leg(a))
+    agent = next(a for a in AGENT_TONE if app.gateways[0].control.agent_leg(a))
     response = await client.post(
         "/api/monitor",
         json={
@@ -201,7 +203,7 @@ async def test_session_ends_when_the_supervisor_hangs_up(app, client, asterisk_s
     await asyncio.to_thread(
         asterisk_sandbox.ari().request, "DELETE", f"/channels/medlytt-mon-{session['id']}-sup"
     )
-    await wait_until(lambda: not app.state.monitor_sessions, timeout=10)
+    await wait_until(lambda: not app.state.slot(MonitoringState).sessions, timeout=10)
     stopped = [e for e in app.plugin_state["recorder"] if e.type == "monitoring.stopped"]
     assert stopped[-1].reason == "supervisor hung up"
     await nothing_left(asterisk_sandbox)
@@ -388,7 +390,7 @@ async def test_ten_supervisors_monitor_ten_calls_at_once(app, client, asterisk_s
     tokens = [make_user(app, f"sup{n}", "supervisor") for n in range(10)]
     for queue in ["support", "support", "sales", "sales"] + ["bulk"] * 6:
         await asyncio.to_thread(place_call, asterisk_sandbox, queue, ring=0.3, talk=30)
-    await wait_until(lambda: all(gateway.agent_leg(a) for a in agents), timeout=20)
+    await wait_until(lambda: all(gateway.control.agent_leg(a) for a in agents), timeout=20)
 
     async def monitor(agent: str, token: str) -> dict:
         response = await client.post(
@@ -448,14 +450,15 @@ async def test_terminal_console_switches_modes_and_quits(app, client, asterisk_s
         stderr=asyncio.subprocess.STDOUT,
         env=medlytt_env(MEDLYTT_TOKEN=token),
     )
-    await wait_until(lambda: app.state.monitor_sessions, timeout=15)
+    await wait_until(lambda: app.state.slot(MonitoringState).sessions, timeout=15)
     for command in ("w", "b"):
         proc.stdin.write(f"{command}\n".encode())
         await proc.stdin.drain()
         expected = {"w": "whisper", "b": "barge"}[command]
         await wait_until(
             lambda expected=expected: (
-                [s.mode.value for s in app.state.monitor_sessions.values()] == [expected]
+                [s.mode.value for s in app.state.slot(MonitoringState).sessions.values()]
+                == [expected]
             ),
             timeout=10,
         )
@@ -464,6 +467,6 @@ async def test_terminal_console_switches_modes_and_quits(app, client, asterisk_s
     output, _ = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == 0, output.decode()
     assert token not in output.decode()
-    assert not app.state.monitor_sessions
+    assert not app.state.slot(MonitoringState).sessions
     await nothing_left(asterisk_sandbox)
     assert callid
