@@ -21,7 +21,8 @@ What is here, by purpose:
   :func:`read_json`, :func:`query_limit`; who is asking: :class:`Actor`,
   :func:`authenticate`, :func:`require_role`, :func:`may_monitor`, :func:`actor_named`.
 * **Command line**: :class:`Api` and its options and errors, for plugin commands that
-  talk to a running Medlytt.
+  talk to a running Medlytt; :func:`config_option` and :func:`storage_path` for plugin
+  commands that read the configured database.
 """
 
 from collections.abc import Callable
@@ -66,6 +67,7 @@ def listens_to(*event_types: type | str) -> Callable[[F], F]:
 
 # The public names of the core, imported after the definitions above (core modules
 # import ``__version__`` from here).
+from .access import Forbidden, Scope, allow, public, scope_of  # noqa: E402
 from .app import Medlytt  # noqa: E402
 from .auth import Actor, actor_named, authenticate, may_monitor, require_role  # noqa: E402
 from .callcontrol import (  # noqa: E402
@@ -93,7 +95,16 @@ from .callcontrol import (  # noqa: E402
     Unsupported,
     http_status,
 )
-from .client import Api, ApiError, Unreachable, fail, token_option, url_option  # noqa: E402
+from .client import (  # noqa: E402
+    Api,
+    ApiError,
+    Unreachable,
+    config_option,
+    fail,
+    storage_path,
+    token_option,
+    url_option,
+)
 from .clock import utcnow  # noqa: E402
 from .config import Instances, PositiveFloat, PositiveInt  # noqa: E402
 from .events import (  # noqa: E402
@@ -157,6 +168,7 @@ __all__ = [
     "DtmfReceived",
     "EvaluationForm",
     "Event",
+    "Forbidden",
     "FormItem",
     "FormSection",
     "Gateway",
@@ -177,6 +189,7 @@ __all__ = [
     "Recording",
     "RecordingFinished",
     "RecordingReady",
+    "Scope",
     "Spy",
     "StateSlot",
     "TalkStarted",
@@ -188,7 +201,9 @@ __all__ = [
     "Unsupported",
     "__version__",
     "actor_named",
+    "allow",
     "authenticate",
+    "config_option",
     "fail",
     "hookimpl",
     "http_status",
@@ -197,11 +212,14 @@ __all__ = [
     "listens_to",
     "may_monitor",
     "medlytt_of",
+    "public",
     "query_limit",
     "read_json",
     "require_role",
     "reveal_recording",
     "save_recording",
+    "scope_of",
+    "storage_path",
     "token_option",
     "transaction",
     "url_option",

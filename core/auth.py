@@ -50,6 +50,10 @@ class Actor:
     phone: str | None
 
 
+#: Where a request keeps its authenticated actor (authenticated once per request).
+ACTOR_KEY = web.RequestKey("medlytt.actor", Actor)
+
+
 # --------------------------------------------------------------------------- schema
 
 
@@ -262,6 +266,9 @@ async def authenticate(request: web.Request) -> Actor:
     """The actor behind ``Authorization: Bearer <token>``, or raise 401 (JSON)."""
     from .web import medlytt_of
 
+    known = request.get(ACTOR_KEY)
+    if known is not None:  # authenticated once per request (the access middleware)
+        return known
     header = request.headers.get("Authorization")
     if not header:
         raise unauthorized("missing Authorization: Bearer <token> header")
@@ -272,6 +279,7 @@ async def authenticate(request: web.Request) -> Actor:
     result = await medlytt_of(request).storage.run(lambda db: actor_for_token(db, token))
     if isinstance(result, str):
         raise unauthorized(result)
+    request[ACTOR_KEY] = result
     return result
 
 

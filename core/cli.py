@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -22,19 +20,14 @@ import msgspec
 
 from . import __version__
 from .app import load_plugins
+from .client import Api, ApiError, Unreachable, check_url, config_option, fail, token_option
 from .config import Config, ConfigError, load_config, redact
 from .logs import configure_logging
 from .plugin_host import PluginHost
 
 T = TypeVar("T")
 
-CONFIG_OPTION = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    envvar="MEDLYTT_CONFIG",
-    help="TOML config file (default: none, built-in defaults; env MEDLYTT_CONFIG).",
-)
+CONFIG_OPTION = config_option
 
 
 def read_config(config_path: Path | None) -> Config:
@@ -113,12 +106,21 @@ def check_config(config_path: Path | None) -> None:
 
 @cli.command()
 @CONFIG_OPTION
-@click.option("--url", help="Ask a running Medlytt (e.g. http://127.0.0.1:8470) for live status.")
+@click.option(
+    "--url",
+    callback=lambda ctx, param, value: check_url(ctx, param, value) if value else value,
+    help="Ask a running Medlytt (e.g. http://127.0.0.1:8470) for live status (an admin's "
+    "token: --token or MEDLYTT_TOKEN).",
+)
+@token_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def plugins(config_path: Path | None, url: str | None, as_json: bool) -> None:
+def plugins(config_path: Path | None, url: str | None, token: str | None, as_json: bool) -> None:
     """List plugins: name, version, source, status (breaker) and hooks."""
     if url:
-        data = _fetch_json(url.rstrip("/") + "/api/plugins")
+        try:
+            data = Api(url, token).request("GET", "/api/plugins")
+        except (ApiError, Unreachable) as exc:
+            fail(exc, has_token=bool(token))
     else:
         config = read_config(config_path)
         try:
@@ -153,15 +155,6 @@ def _table(header: tuple[str, ...], rows: Sequence[tuple[object, ...]]) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
-
-
-def _fetch_json(url: str) -> Any:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return json.load(response)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        click.echo(f"medlytt: cannot read {url}: {exc}", err=True)
-        sys.exit(1)
 
 
 # --------------------------------------------------------------------------- users, tokens

@@ -43,6 +43,9 @@ class ServerConfig(msgspec.Struct, forbid_unknown_fields=True):
 
     host: str = "127.0.0.1"
     port: Port = 8470
+    #: When set, ``/metrics`` needs it as a bearer token or basic-auth password (the
+    #: ``authorization`` or ``basic_auth`` settings of a Prometheus scrape config).
+    metrics_token: str = ""
 
 
 class StorageConfig(msgspec.Struct, forbid_unknown_fields=True):

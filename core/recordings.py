@@ -20,6 +20,7 @@ import sqlite_utils
 from aiohttp import web
 
 from . import auth
+from .access import allow, scope_of
 from .clock import utcnow
 from .events import RecordingReady
 from .storage import Migration, transaction
@@ -138,6 +139,13 @@ async def reveal_recording(app: Medlytt, recording_id: str) -> None:
     await app.storage.run(reveal)
 
 
+@allow(
+    "admin",
+    "supervisor",
+    "agent",
+    rows="admin: all; supervisor: agents of own teams; agent: own calls since their user "
+    "was created, once no longer hidden (a mystery call until it is evaluated)",
+)
 async def serve(request: web.Request) -> web.StreamResponse:
     """``GET /api/recordings/{id}``: the WAV, to whoever may hear it (module docstring)."""
     app = medlytt_of(request)
@@ -146,11 +154,9 @@ async def serve(request: web.Request) -> web.StreamResponse:
     row = await app.storage.run(lambda db: get(db, recording_id))
     if row is None:
         return json_error(404, f"no recording {recording_id!r}")
-    if actor.role == "agent":
-        if actor.agent_id != row["agent_id"]:
-            return json_error(403, "agents may only hear recordings of their own calls")
-        if row["hidden_from_agent"]:
-            return json_error(403, "this recording is shown to the agent once it is evaluated")
-    if actor.role == "supervisor" and not await auth.may_monitor(app, actor, row["agent_id"]):
-        return json_error(403, f"{actor.name} may not hear recordings of agent {row['agent_id']}")
+    scope = await scope_of(app, actor)
+    if not scope.sees(row["agent_id"], row["created_at"]):
+        return json_error(403, f"{actor.name} may not hear recordings of this agent's calls")
+    if actor.role == "agent" and row["hidden_from_agent"]:
+        return json_error(403, "this recording is shown to the agent once it is evaluated")
     return web.FileResponse(row["path"], headers={"Content-Type": "audio/wav"})

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
@@ -26,6 +27,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from . import auth
 from .app import Medlytt, load_plugins
 from .config import Config
 from .web import build_web_app, plugin_routes
@@ -132,13 +134,39 @@ def medlytt(tmp_path: Path) -> Callable[..., contextlib.AbstractAsyncContextMana
     return factory
 
 
+def add_user_with_token(
+    app: Medlytt,
+    name: str,
+    role: str,
+    *,
+    teams: Sequence[str] = (),
+    agent_id: str | None = None,
+    phone: str | None = None,
+) -> str:
+    """Create a user in the app's database and return a new API token of theirs."""
+
+    def create(db: Any) -> str:
+        auth.add_user(db, name, role, teams=list(teams), agent_id=agent_id, phone=phone)
+        return auth.create_token(db, name)[1]
+
+    return app.storage.run_sync(create)
+
+
 @pytest.fixture
-async def medlytt_client() -> AsyncIterator[Callable[[Medlytt], Any]]:
-    """Factory: ``client = await medlytt_client(app)`` gives an aiohttp TestClient."""
+async def medlytt_client() -> AsyncIterator[Callable[..., Any]]:
+    """Factory: ``client = await medlytt_client(app)`` gives an aiohttp TestClient whose
+    requests carry an admin's token (every API route needs one); ``role=None`` sends
+    none, ``role="agent"`` etc. a user of that role."""
     clients: list[TestClient] = []
 
-    async def factory(app: Medlytt) -> TestClient:
-        client = TestClient(TestServer(build_web_app(app, await plugin_routes(app))))
+    async def factory(app: Medlytt, *, role: str | None = "admin") -> TestClient:
+        headers = {}
+        if role is not None:
+            name = f"test-{role}-{len(clients)}-{secrets.token_hex(3)}"
+            token = add_user_with_token(app, name, role, agent_id=None)
+            headers["Authorization"] = f"Bearer {token}"
+        server = TestServer(build_web_app(app, await plugin_routes(app)))
+        client = TestClient(server, headers=headers)
         await client.start_server()
         clients.append(client)
         return client

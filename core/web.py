@@ -6,6 +6,8 @@ Plugins add routes through the ``medlytt_routes`` hook.  Every error leaves as J
 
 from __future__ import annotations
 
+import base64
+import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -15,6 +17,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
 from . import __version__
+from .access import Forbidden, access_of, allow, public, rule_table, scope_of
+from .auth import authenticate, require_role
 from .clock import utcnow
 from .events import RawEvent
 
@@ -29,6 +33,15 @@ APP_KEY = web.AppKey("medlytt", object)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _json = msgspec.json.Encoder()
+
+
+#: Which rows of per-agent listings each role sees (medlytt.access.scope_of).
+ROWS_BY_AGENT = (
+    "admin: all; supervisor: agents of own teams (all with no team); agent: own row only"
+)
+ROWS_OF_CALLS = (
+    "admin: all; supervisor: calls waiting and calls of agents of own teams; agent: own call only"
+)
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -92,35 +105,80 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return json_error(500, "internal error; see the Medlytt log")
 
 
+@web.middleware
+async def enforce_access(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Apply the route's declared rule (medlytt.access) before its handler runs."""
+    match = request.match_info
+    if match.http_exception is not None:  # 404/405: nothing to protect
+        return await handler(request)
+    rule = access_of(match.handler)
+    if rule is None:  # cannot happen for routes added by build_web_app; refuse, never serve
+        return json_error(500, "this route declares no access rule")
+    if not rule.public:
+        actor = await authenticate(request)
+        require_role(actor, *rule.roles)
+    try:
+        return await handler(request)
+    except Forbidden as exc:
+        return json_error(403, str(exc))
+
+
+class UndeclaredRoute(ValueError):
+    """A route without an access rule (``medlytt.allow`` or ``medlytt.public``)."""
+
+
+def _checked(routes: list[web.RouteDef], owner: str) -> list[web.RouteDef]:
+    for route in routes:
+        if not isinstance(route, web.RouteDef) or access_of(route.handler) is None:
+            where = f"{route.method} {route.path}" if isinstance(route, web.RouteDef) else route
+            raise UndeclaredRoute(
+                f"{owner}: route {where} declares no access rule; decorate its handler with "
+                "@medlytt.allow(...) or @medlytt.public(...)"
+            )
+    return routes
+
+
 def build_web_app(
     app: Medlytt, plugin_routes: list[tuple[str, list[web.RouteDef]]]
 ) -> web.Application:
-    """The aiohttp application with the core routes and every plugin's routes."""
+    """The aiohttp application with the core routes and every plugin's routes.
+
+    A plugin route without an access rule is not served: that plugin's routes are left
+    out and the reason logged and shown by ``medlytt plugins`` (``last_error``).
+    """
     from .recordings import serve as serve_recording  # recordings imports this module
 
-    web_app = web.Application(middlewares=[json_errors])
+    web_app = web.Application(middlewares=[json_errors, enforce_access])
     web_app[APP_KEY] = app
     web_app.add_routes(
-        [
-            web.get("/healthz", healthz),
-            web.get("/readyz", readyz),
-            web.get("/metrics", metrics),
-            web.get("/api", api_index),
-            web.get("/api/state", api_state),
-            web.get("/api/queues", api_queues),
-            web.get("/api/agents", api_agents),
-            web.get("/api/calls", api_calls),
-            web.get("/api/plugins", api_plugins),
-            web.get("/api/gateways", api_gateways),
-            web.get("/api/events", api_events),
-            web.get("/api/forms", api_forms),
-            web.get("/api/me", api_me),
-            web.get("/api/recordings/{id}", serve_recording),
-        ]
+        _checked(
+            [
+                web.get("/healthz", healthz),
+                web.get("/readyz", readyz),
+                web.get("/metrics", metrics),
+                web.get("/api", api_index),
+                web.get("/api/state", api_state),
+                web.get("/api/queues", api_queues),
+                web.get("/api/agents", api_agents),
+                web.get("/api/calls", api_calls),
+                web.get("/api/plugins", api_plugins),
+                web.get("/api/gateways", api_gateways),
+                web.get("/api/events", api_events),
+                web.get("/api/forms", api_forms),
+                web.get("/api/me", api_me),
+                web.get("/api/recordings/{id}", serve_recording),
+            ],
+            "core",
+        )
     )
     for plugin, routes in plugin_routes:
         try:
-            web_app.add_routes(routes)
+            web_app.add_routes(_checked(routes, f"plugin {plugin}"))
+        except UndeclaredRoute as exc:
+            log.error("%s; none of the plugin's routes are served", exc)
+            info = app.host.get(plugin)
+            if info is not None:
+                info.last_error = f"medlytt_routes: {exc}"
         except Exception:
             log.exception("plugin %s: its routes could not be added", plugin)
     return web_app
@@ -137,11 +195,13 @@ async def plugin_routes(app: Medlytt) -> list[tuple[str, list[web.RouteDef]]]:
 # --------------------------------------------------------------------------- health
 
 
+@public("liveness: says only that the process serves HTTP")
 async def healthz(request: web.Request) -> web.Response:
     """Liveness: the process serves HTTP."""
     return json_response({"status": "ok", "version": __version__})
 
 
+@public("readiness for load balancers: gateway names, up or down; no calls")
 async def readyz(request: web.Request) -> web.Response:
     """Readiness: started, storage open, and every gateway connected to its source."""
     app = medlytt_of(request)
@@ -161,6 +221,7 @@ async def readyz(request: web.Request) -> web.Response:
     return json_response(body, status=200 if ready else 503)
 
 
+@public("Prometheus; needs server.metrics_token (bearer or basic) when set")
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus exposition of the application's registry.
 
@@ -168,32 +229,71 @@ async def metrics(request: web.Request) -> web.Response:
     parses; Medlytt's metric names need none of format 1.0.0's UTF-8 escaping.
     """
     app = medlytt_of(request)
+    token = app.config.server.metrics_token
+    if token and not _scrape_token_ok(request.headers.get("Authorization", ""), token):
+        return web.Response(
+            status=401,
+            body=b'{"error": "/metrics needs server.metrics_token (bearer or basic auth)", '
+            b'"status": 401}',
+            content_type="application/json",
+            headers={"WWW-Authenticate": 'Bearer realm="medlytt", Basic realm="medlytt"'},
+        )
     body = generate_latest(app.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
+
+
+def _scrape_token_ok(header: str, token: str) -> bool:
+    """``Bearer <token>``, or ``Basic`` with ``<token>`` as the password (any user name)."""
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() == "bearer":
+        given = value.strip()
+    elif scheme.lower() == "basic":
+        try:
+            given = base64.b64decode(value.strip(), validate=True).decode().partition(":")[2]
+        except (ValueError, UnicodeDecodeError):
+            return False
+    else:
+        return False
+    return hmac.compare_digest(given.encode(), token.encode())
 
 
 # --------------------------------------------------------------------------- API
 
 
-async def api_index(request: web.Request) -> web.Response:
-    routes = sorted(
+def declared_routes(web_app: web.Application) -> list[tuple[str, str, Any]]:
+    """(method, path, rule) of every route, by path; HEAD routes left out."""
+    return sorted(
         {
-            f"{route.method} {route.resource.canonical}"
-            for route in request.app.router.routes()
+            (route.method, route.resource.canonical, access_of(route.handler))
+            for route in web_app.router.routes()
             if route.resource is not None and route.method != "HEAD"
+        },
+        key=lambda r: (r[1], r[0]),
+    )
+
+
+@allow("admin", "supervisor", "agent", rows="every route and its rule")
+async def api_index(request: web.Request) -> web.Response:
+    """Every route and who may call it (``access``: roles and rows, or public)."""
+    routes = declared_routes(request.app)
+    return json_response(
+        {
+            "version": __version__,
+            "demo": medlytt_of(request).demo,
+            "routes": [f"{method} {path}" for method, path, _ in routes],
+            "access": rule_table(routes),
         }
     )
-    return json_response(
-        {"version": __version__, "demo": medlytt_of(request).demo, "routes": routes}
-    )
 
 
+@allow("admin", rows="admin: the whole live state, every plugin's slot")
 async def api_state(request: web.Request) -> web.Response:
     """The whole live state, labelled ``demo`` when the events are simulated."""
     app = medlytt_of(request)
     return json_response({"demo": app.demo, **app.state.snapshot()})
 
 
+@allow("admin", "supervisor", "agent", rows="every queue: counts, no names")
 async def api_queues(request: web.Request) -> web.Response:
     app = medlytt_of(request)
     now = utcnow()
@@ -218,16 +318,28 @@ async def api_queues(request: web.Request) -> web.Response:
     return json_response({"demo": app.demo, "queues": queues})
 
 
+@allow("admin", "supervisor", "agent", rows=ROWS_BY_AGENT)
 async def api_agents(request: web.Request) -> web.Response:
     app = medlytt_of(request)
-    return json_response({"demo": app.demo, "agents": list(app.state.agents.values())})
+    scope = await scope_of(app, await authenticate(request))
+    agents = [a for a in app.state.agents.values() if scope.sees(a.agent_id)]
+    return json_response({"demo": app.demo, "agents": agents})
 
 
+@allow("admin", "supervisor", "agent", rows=ROWS_OF_CALLS)
 async def api_calls(request: web.Request) -> web.Response:
     app = medlytt_of(request)
-    return json_response({"demo": app.demo, "calls": list(app.state.calls.values())})
+    actor = await authenticate(request)
+    scope = await scope_of(app, actor)
+    calls = [
+        c
+        for c in app.state.calls.values()
+        if scope.sees(c.agent_id) or (actor.role != "agent" and c.agent_id is None)
+    ]
+    return json_response({"demo": app.demo, "calls": calls})
 
 
+@allow("admin", rows="admin: every plugin")
 async def api_plugins(request: web.Request) -> web.Response:
     app = medlytt_of(request)
     plugins = [p.describe() for p in app.host.plugins()]
@@ -235,11 +347,13 @@ async def api_plugins(request: web.Request) -> web.Response:
     return json_response({"plugins": plugins, "disabled": disabled})
 
 
+@allow("admin", rows="admin: every gateway, with its PBX address")
 async def api_gateways(request: web.Request) -> web.Response:
     app = medlytt_of(request)
     return json_response({"gateways": [g.describe() for g in app.gateways]})
 
 
+@allow("admin", rows="admin: the whole journal")
 async def api_events(request: web.Request) -> web.Response:
     """Journal rows, newest last: ``?after=SEQ&limit=N&type=call.answered&call_id=...``."""
     app = medlytt_of(request)
@@ -278,18 +392,13 @@ def _journal_row(app: Medlytt, seq: int, data: str) -> dict[str, Any]:
     return {"seq": seq, "event": event, "known": True, "plugin": app.events.owners[event.type]}
 
 
+@allow("admin", "supervisor", "agent", rows="every form")
 async def api_forms(request: web.Request) -> web.Response:
     app = medlytt_of(request)
     return json_response({"forms": list(app.forms.values())})
 
 
+@allow("admin", "supervisor", "agent", rows="the caller's own user")
 async def api_me(request: web.Request) -> web.Response:
     """The authenticated user (``Authorization: Bearer <token>``): name, role, teams."""
-    from . import auth
-
-    try:
-        actor = await auth.authenticate(request)
-    except web.HTTPUnauthorized as exc:
-        # Answered here, not raised: json_errors would drop WWW-Authenticate.
-        return web.Response(body=exc.body, status=exc.status, headers=exc.headers)
-    return json_response(actor)
+    return json_response(await authenticate(request))

@@ -39,10 +39,24 @@ def medlytt_env(**extra: str) -> dict[str, str]:
 class Server:
     """A ``medlytt serve`` child process and where it listens."""
 
-    def __init__(self, proc: subprocess.Popen[str], url: str, log: Path) -> None:
+    def __init__(
+        self, proc: subprocess.Popen[str], url: str, log: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.proc = proc
         self.url = url
         self.log = log
+        self.env = env or {}
+
+    def admin_token(self) -> str:
+        """A new admin user of this server's database, and its token (every API route
+        needs one), made with the CLI as an operator would."""
+        name = f"admin-{os.urandom(3).hex()}"
+        for args in (["user", "add", name, "--role", "admin"], ["token", "create", name]):
+            done = subprocess.run(
+                [MEDLYTT, *args], env=self.env, capture_output=True, text=True, timeout=60
+            )
+            assert done.returncode == 0, done.stderr
+        return done.stdout.strip().splitlines()[-1]
 
     def terminate(self, timeout: float = 20) -> int:
         self.proc.send_signal(signal.SIGTERM)
@@ -66,7 +80,7 @@ def start_server(args: list[str], env: dict[str, str], log: Path, timeout: float
         for line in log.read_text().splitlines():
             if "serving on http://" in line:
                 url = line.split("serving on ", 1)[1].split()[0]
-                return Server(proc, url, log)
+                return Server(proc, url, log, env)
         if proc.poll() is not None:
             raise AssertionError(f"server exited with {proc.returncode}:\n{log.read_text()}")
         time.sleep(0.1)

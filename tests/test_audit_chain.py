@@ -10,7 +10,6 @@ import asyncio
 import itertools
 import sqlite3
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,10 @@ import sqlite_utils
 from medlytt.plugins.monitoring import store
 from medlytt.plugins.monitoring.events import MonitorMode
 from medlytt.plugins.monitoring.service import ActiveSession, MonitoringService
-from support import medlytt_env
+from support import MEDLYTT, medlytt_env
 
 # The command as a process; ``[MEDLYTT, "audit"]`` once plugin.py registers it.
-AUDIT = [sys.executable, "-m", "medlytt.plugins.monitoring.audit_cli"]
+AUDIT = [MEDLYTT, "audit"]
 
 
 def open_db(path: Path) -> sqlite_utils.Database:

@@ -42,7 +42,7 @@ async def test_cli_round_trip_and_api_me(tmp_path, medlytt, medlytt_client):
     assert auth.hash_token(token).encode() in stored
 
     async with medlytt() as app:
-        client = await medlytt_client(app)
+        client = await medlytt_client(app, role=None)
         response = await client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status == 200
         assert await response.json() == {
@@ -64,7 +64,7 @@ async def test_cli_round_trip_and_api_me(tmp_path, medlytt, medlytt_client):
     assert tokens[0]["label"] == "laptop" and tokens[0]["last_used_at"] is not None
     run_cli(db, "token", "revoke", str(tokens[0]["id"]))
     async with medlytt() as app:
-        client = await medlytt_client(app)
+        client = await medlytt_client(app, role=None)
         response = await client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status == 401
         assert "revoked" in (await response.json())["error"]
@@ -76,7 +76,7 @@ async def test_disabled_user_is_refused(tmp_path, medlytt, medlytt_client):
     token = run_cli(db, "token", "create", "ola").stdout.strip()
     run_cli(db, "user", "disable", "OLA")
     async with medlytt() as app:
-        client = await medlytt_client(app)
+        client = await medlytt_client(app, role=None)
         response = await client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status == 401
         assert "disabled" in (await response.json())["error"]

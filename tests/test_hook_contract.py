@@ -25,6 +25,7 @@ from medlytt import (
     Migration,
     RawEvent,
     StateSlot,
+    allow,
     hookimpl,
     json_response,
     listens_to,
@@ -248,19 +249,35 @@ async def test_hook_medlytt_gateways(medlytt):
 
 
 async def test_hook_medlytt_routes(medlytt, medlytt_client):
+    @allow("admin", "supervisor", rows="counts only")
     async def hello(request: web.Request) -> web.Response:
         return json_response({"plugins": len(medlytt_of(request).host.plugins())})
+
+    async def undeclared(request: web.Request) -> web.Response:
+        return json_response({"secret": "everything"})
 
     class Plugin:
         @hookimpl
         def medlytt_routes(self, app):
             return [web.get("/api/p/hello", hello)]
 
-    async with medlytt(plugins=[("p", Plugin())]) as app:
+    class Careless:
+        @hookimpl
+        def medlytt_routes(self, app):
+            return [web.get("/api/careless", undeclared)]
+
+    async with medlytt(plugins=[("p", Plugin()), ("careless", Careless())]) as app:
         client = await medlytt_client(app)
         response = await client.get("/api/p/hello")
         assert response.status == 200
         assert (await response.json())["plugins"] == len(app.host.plugins())
+        anonymous = await medlytt_client(app, role=None)
+        assert (await anonymous.get("/api/p/hello")).status == 401
+        agent = await medlytt_client(app, role="agent")
+        assert (await agent.get("/api/p/hello")).status == 403
+        # A route without an access rule is never served, and the plugin says why.
+        assert (await client.get("/api/careless")).status == 404
+        assert "declares no access rule" in app.host.get("careless").last_error
 
 
 async def test_hook_medlytt_metrics(medlytt):

@@ -33,7 +33,7 @@ async def setup(medlytt, medlytt_client):
         app.publish(QueueConfigured(at=utcnow(), source="t", queue="support"))
         app.publish(QueueConfigured(at=utcnow(), source="t", queue="sales"))
         await app.settle()
-        client = await medlytt_client(app)
+        client = await medlytt_client(app, role=None)
         yield app, client, token(app, "ada", "admin")
 
 
@@ -152,12 +152,12 @@ async def test_without_asterisk_a_call_is_refused_with_503(setup):
 
 async def test_the_kill_switch_refuses_first_and_survives_a_restart(medlytt, medlytt_client):
     async with medlytt(SECTIONS) as app:
-        client = await medlytt_client(app)
+        client = await medlytt_client(app, role=None)
         admin = token(app, "ada", "admin")
         switched = await client.put("/api/mystery-kill-switch", json={"on": True}, headers=admin)
         assert (await switched.json())["on"] is True
     async with medlytt(SECTIONS) as app:
-        client = await medlytt_client(app)
+        client = await medlytt_client(app, role=None)
         admin = {"Authorization": admin["Authorization"]}
         state = await (await client.get("/api/mystery-kill-switch", headers=admin)).json()
         assert state["on"] is True and state["changed_by"] == "ada"

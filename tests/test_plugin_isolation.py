@@ -106,15 +106,20 @@ def test_medlytt_plugins_shows_an_open_breaker_of_a_running_server(serve):
         MEDLYTT_DEMO__SPEED="50",
     )
 
+    token = server.admin_token()
+
     def failing_breaker() -> str:
-        with urllib.request.urlopen(server.url + "/api/plugins", timeout=5) as r:
+        request = urllib.request.Request(
+            server.url + "/api/plugins", headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as r:
             plugins = {p["name"]: p for p in json.load(r)["plugins"]}
         return plugins["failing"]["breaker"] == "open"
 
     poll_until(failing_breaker, timeout=15, what="breaker of the failing plugin open")
     result = subprocess.run(
         [MEDLYTT, "plugins", "--url", server.url],
-        env=medlytt_env(),
+        env=medlytt_env(MEDLYTT_TOKEN=token),
         capture_output=True,
         text=True,
         timeout=30,

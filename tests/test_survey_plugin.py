@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 import pytest
 import sqlite_utils
-from medlytt import auth
+from medlytt import Scope, auth
 from medlytt import events as ev
 from medlytt.app import load_plugins
 from medlytt.config import ConfigError, load_config
@@ -35,6 +35,8 @@ QUESTIONS = [
     {"id": "resolved", "prompt": "sound:resolved-1-yes-2-no", "keys": "12"},
 ]
 AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+EVERYONE = Scope(agents=None)  # what an admin sees
 
 
 def settings(**extra: Any) -> SurveySettings:
@@ -357,7 +359,7 @@ async def test_only_answered_calls_of_surveyed_queues_are_surveyed(medlytt):
             deliver(key(digit))
         await wait_until(lambda: not service.active, timeout=2)
         await app.settle()
-        [survey] = app.storage.run_sync(lambda db: store.surveys(db, None, None, 10))
+        [survey] = app.storage.run_sync(lambda db: store.surveys(db, None, EVERYONE, 10))
         assert survey["answers"] == {"satisfaction": "4", "resolved": "1"}
         assert (survey["call_id"], survey["queue"], survey["agent_id"]) == ("c1", "support", "A1")
         labels = {"queue": "support", "question": "satisfaction", "answer": "4"}
@@ -412,7 +414,7 @@ def test_scores_average_only_the_keys():
     db = sqlite_utils.Database(memory=True)
     apply_migrations(db, [("surveys", m) for m in store.MIGRATIONS])
     fill(db)
-    assert store.scores(db, "support", None) == [
+    assert store.scores(db, "support", EVERYONE) == [
         {
             "agent_id": "A1",
             "surveys": 3,
@@ -429,9 +431,9 @@ def test_scores_average_only_the_keys():
             "questions": {"resolved": {"answers": 1, "mean": 2.0}},
         },
     ]
-    [a2] = store.scores(db, None, "A2")
+    [a2] = store.scores(db, None, Scope(agents=frozenset({"A2"})))
     assert a2["surveys"] == 2 and a2["questions"]["resolved"] == {"answers": 2, "mean": 1.5}
-    assert store.scores(db, "billing", None) == []
+    assert store.scores(db, "billing", EVERYONE) == []
 
 
 @pytest.fixture
@@ -442,17 +444,18 @@ async def api(medlytt, medlytt_client):
 
         def users(db: sqlite_utils.Database) -> dict[str, str]:
             auth.add_user(db, "ada", "admin")
-            auth.add_user(db, "sue", "supervisor", teams=["x"])
-            auth.add_user(db, "a1", "agent", agent_id="A1")
-            auth.add_user(db, "a2", "agent", agent_id="A2")
+            auth.add_user(db, "sue", "supervisor")  # no team: every agent
+            auth.add_user(db, "tom", "supervisor", teams=["Team-B"])
+            auth.add_user(db, "a1", "agent", agent_id="A1", teams=["Team-A"])
+            auth.add_user(db, "a2", "agent", agent_id="A2", teams=["team-b"])
             auth.add_user(db, "nobody", "agent")
             return {
                 name: auth.create_token(db, name)[1]
-                for name in ("ada", "sue", "a1", "a2", "nobody")
+                for name in ("ada", "sue", "tom", "a1", "a2", "nobody")
             }
 
         tokens = app.storage.run_sync(users)
-        client = await medlytt_client(app)
+        client = await medlytt_client(app, role=None)
 
         async def get(path: str, who: str | None, **query: str) -> tuple[int, Any]:
             headers = {"Authorization": f"Bearer {tokens[who]}"} if who else {}
@@ -469,11 +472,20 @@ async def test_agents_see_their_own_surveys_and_scores_only(api):
     status, body = await api("/api/surveys/scores", "a2")
     assert status == 200 and [s["agent_id"] for s in body["scores"]] == ["A2"]
     status, body = await api("/api/surveys", "a1", agent="A2")
-    assert status == 403 and body["error"] == "agents may only see their own surveys"
-    status, body = await api("/api/surveys/scores", "nobody")
-    assert status == 403 and "no agent_id" in body["error"]
+    assert status == 403 and body["error"] == "you may not see the rows of agent 'A2'"
+    status, body = await api("/api/surveys/scores", "nobody")  # no agent id: nothing
+    assert status == 200 and body["scores"] == []
     status, _ = await api("/api/surveys", None)
     assert status == 401
+
+
+async def test_a_supervisor_sees_only_the_agents_of_their_teams(api):
+    status, body = await api("/api/surveys", "tom")
+    assert status == 200 and {s["agent_id"] for s in body["surveys"]} == {"A2"}
+    status, body = await api("/api/surveys/scores", "tom")
+    assert [s["agent_id"] for s in body["scores"]] == ["A2"]
+    status, body = await api("/api/surveys", "tom", agent="A1")
+    assert status == 403 and "A1" in body["error"]
 
 
 async def test_supervisors_and_admins_see_every_agent_and_can_filter(api):

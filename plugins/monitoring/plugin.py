@@ -21,6 +21,7 @@ from medlytt import (
     Event,
     HttpError,
     Medlytt,
+    allow,
     authenticate,
     hookimpl,
     http_status,
@@ -30,6 +31,7 @@ from medlytt import (
     query_limit,
     read_json,
     require_role,
+    scope_of,
 )
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -65,6 +67,14 @@ class ModeRequest(msgspec.Struct, forbid_unknown_fields=True):
     mode: MonitorMode
 
 
+#: Which sessions and audit rows each role sees (medlytt.scope_of).
+SESSION_ROWS = "admin: all; supervisor: sessions on agents of own teams (all with no team)"
+AUDIT_ROWS = (
+    "admin: all; supervisor: agents of own teams (all with no team); agent: rows about "
+    "themselves since their user was created; ?agent= narrows, 403 for an agent not visible"
+)
+
+
 def service_of(app: Medlytt) -> MonitoringService:
     """The app's monitoring service (made at start, also offered as ``app.service``)."""
     service: MonitoringService | None = app.plugin_state.get(PLUGIN)
@@ -73,6 +83,7 @@ def service_of(app: Medlytt) -> MonitoringService:
     return service
 
 
+@allow("admin", "supervisor", rows="supervisor: calls of agents of own teams (all with no team)")
 async def start_monitoring(request: web.Request) -> web.Response:
     app = medlytt_of(request)
     actor = await authenticate(request)
@@ -111,6 +122,7 @@ async def start_monitoring(request: web.Request) -> web.Response:
     return json_response(service.describe(session), status=201)
 
 
+@allow("admin", "supervisor", rows="supervisor: own sessions; admin: all")
 async def change_mode(request: web.Request) -> web.Response:
     app = medlytt_of(request)
     actor = await authenticate(request)
@@ -131,6 +143,7 @@ async def change_mode(request: web.Request) -> web.Response:
     return json_response(service.describe(session))
 
 
+@allow("admin", "supervisor", rows="supervisor: own sessions; admin: all")
 async def stop_monitoring(request: web.Request) -> web.Response:
     app = medlytt_of(request)
     actor = await authenticate(request)
@@ -146,14 +159,16 @@ async def stop_monitoring(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+@allow("admin", "supervisor", rows=SESSION_ROWS)
 async def list_monitoring(request: web.Request) -> web.Response:
     app = medlytt_of(request)
-    actor = await authenticate(request)
-    require_role(actor, "admin", "supervisor")
+    scope = await scope_of(app, await authenticate(request))
     service = service_of(app)
-    return json_response({"sessions": [service.describe(s) for s in service.sessions.values()]})
+    sessions = [s for s in service.sessions.values() if scope.sees(s.agent_id)]
+    return json_response({"sessions": [service.describe(s) for s in sessions]})
 
 
+@allow("admin", "supervisor", "agent", rows=AUDIT_ROWS)
 async def monitoring_audit(request: web.Request) -> web.Response:
     """The audit trail: an agent sees the rows about themselves, supervisors and admins all."""
     app = medlytt_of(request)
@@ -219,6 +234,9 @@ def medlytt_cli_commands(cli: Any) -> None:
     from .cli import monitor
 
     cli.add_command(monitor)
+    from .audit_cli import audit
+
+    cli.add_command(audit)
 
 
 @hookimpl

@@ -27,6 +27,7 @@ from medlytt import (
     ChannelEvent,
     Event,
     HttpError,
+    allow,
     authenticate,
     hookimpl,
     json_response,
@@ -36,6 +37,7 @@ from medlytt import (
     read_json,
     require_role,
     reveal_recording,
+    scope_of,
     utcnow,
 )
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -89,6 +91,7 @@ def _refused(exc: Refused | RequestError) -> HttpError:
 # ---------------------------------------------------------------------------- calls
 
 
+@allow("admin", "supervisor", rows="places calls; any target")
 async def place_call(request: web.Request) -> web.Response:
     app = medlytt_of(request)
     actor = await authenticate(request)
@@ -104,43 +107,62 @@ async def place_call(request: web.Request) -> web.Response:
     return json_response(call.row(), status=201)
 
 
+#: Which results each role sees (medlytt.scope_of).
+ROWS = (
+    "admin: all; supervisor: calls answered by agents of own teams (all with no team) and "
+    "calls no agent answered; agent: own calls once evaluated, since their user was created"
+)
+
+
+@allow("admin", "supervisor", "agent", rows=ROWS)
 async def list_calls(request: web.Request) -> web.Response:
     """Results; an agent sees only evaluated calls they answered (transparency)."""
     app = medlytt_of(request)
     actor = await authenticate(request)
     limit = query_limit(request)
     campaign = request.query.get("campaign")
-    if actor.role == "agent":
-        agent_id = actor.agent_id or "\0"
-        rows = await app.storage.run(
-            lambda db: store.calls(db, agent_id=agent_id, evaluated_only=True, limit=limit)
+    wanted = request.query.get("agent")
+    scope = (await scope_of(app, actor)).only(wanted)
+    agent = actor.role == "agent"
+    rows = await app.storage.run(
+        lambda db: store.calls(
+            db,
+            campaign=campaign,
+            scope=scope,
+            unanswered=not agent and wanted is None,
+            evaluated_only=agent,
+            limit=limit,
         )
-    else:
-        agent = request.query.get("agent")
-        rows = await app.storage.run(
-            lambda db: store.calls(db, campaign=campaign, agent_id=agent, limit=limit)
-        )
+    )
     return json_response({"mystery_calls": rows})
 
 
 async def _visible_row(request: web.Request) -> dict[str, Any]:
+    """The result named in the path, if the caller may see it (404 otherwise: an agent
+    learns nothing of calls that are not theirs)."""
     app = medlytt_of(request)
     actor = await authenticate(request)
     mystery_call_id = request.match_info["id"]
     row = await app.storage.run(lambda db: store.get_call(db, mystery_call_id))
-    hidden = row is None or (
-        actor.role == "agent" and (row["agent_id"] != actor.agent_id or row["evaluated_at"] is None)
+    scope = await scope_of(app, actor)
+    visible = row is not None and (
+        scope.sees(row["agent_id"], row["started_at"])
+        if row["agent_id"] is not None
+        else actor.role != "agent"
     )
-    if hidden:
+    if visible and actor.role == "agent":
+        visible = row is not None and row["evaluated_at"] is not None
+    if not visible or row is None:
         raise HttpError(404, f"no mystery call {mystery_call_id!r}")
-    assert row is not None
     return row
 
 
+@allow("admin", "supervisor", "agent", rows=ROWS)
 async def get_call(request: web.Request) -> web.Response:
     return json_response(await _visible_row(request))
 
 
+@allow("admin", "supervisor", rows="any running call")
 async def stop_call(request: web.Request) -> web.Response:
     app = medlytt_of(request)
     actor = await authenticate(request)
@@ -155,6 +177,7 @@ async def stop_call(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+@allow("admin", "supervisor", rows=ROWS)
 async def evaluate_call(request: web.Request) -> web.Response:
     """Mark a finished call evaluated: from now on the answering agent sees it and its audio."""
     app = medlytt_of(request)
@@ -179,6 +202,7 @@ async def evaluate_call(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------------------- campaigns
 
 
+@allow("admin", "supervisor", rows="any queue or number")
 async def create_campaign(request: web.Request) -> web.Response:
     app = medlytt_of(request)
     actor = await authenticate(request)
@@ -191,6 +215,7 @@ async def create_campaign(request: web.Request) -> web.Response:
         raise _refused(exc) from None
 
 
+@allow("admin", "supervisor", rows="every campaign")
 async def list_campaigns(request: web.Request) -> web.Response:
     app = medlytt_of(request)
     _staff(await authenticate(request))
@@ -200,19 +225,24 @@ async def list_campaigns(request: web.Request) -> web.Response:
     )
 
 
+@allow("admin", "supervisor", rows="every campaign; its results as in GET /api/mystery-calls")
 async def get_campaign(request: web.Request) -> web.Response:
     app = medlytt_of(request)
-    _staff(await authenticate(request))
+    actor = await authenticate(request)
     _, scheduler = parts(app)
     name = request.match_info["name"]
     try:
         described = await scheduler.describe(name)
     except Refused as exc:
         raise _refused(exc) from None
-    results = await app.storage.run(lambda db: store.calls(db, campaign=name))
+    scope = await scope_of(app, actor)
+    results = await app.storage.run(
+        lambda db: store.calls(db, campaign=name, scope=scope, unanswered=True)
+    )
     return json_response({**described, "results": results})
 
 
+@allow("admin", "supervisor", rows="every campaign")
 async def change_campaign(request: web.Request) -> web.Response:
     app = medlytt_of(request)
     _staff(await authenticate(request))
@@ -227,6 +257,7 @@ async def change_campaign(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------------------- kill switch
 
 
+@allow("admin", "supervisor", rows="the one switch")
 async def get_kill_switch(request: web.Request) -> web.Response:
     app = medlytt_of(request)
     _staff(await authenticate(request))
@@ -234,6 +265,7 @@ async def get_kill_switch(request: web.Request) -> web.Response:
     return json_response(_switch_state(service))
 
 
+@allow("admin", "supervisor", rows="the one switch")
 async def put_kill_switch(request: web.Request) -> web.Response:
     app = medlytt_of(request)
     actor = await authenticate(request)

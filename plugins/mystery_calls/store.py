@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import sqlite_utils
-from medlytt import Migration, transaction
+from medlytt import Migration, Scope, transaction
 
 CALLS = "mystery_calls"
 CAMPAIGNS = "mystery_campaigns"
@@ -112,17 +112,22 @@ def calls(
     db: sqlite_utils.Database,
     *,
     campaign: str | None = None,
-    agent_id: str | None = None,
+    scope: Scope | None = None,
+    unanswered: bool = False,
     evaluated_only: bool = False,
     limit: int = 200,
 ) -> list[dict[str, Any]]:
-    where, params = [], []
+    """The newest results of the agents ``scope`` sees, and with ``unanswered`` the calls
+    no agent answered (they name no person)."""
+    where: list[str] = []
+    params: list[Any] = []
     if campaign is not None:
         where.append("campaign = ?")
         params.append(campaign)
-    if agent_id is not None:
-        where.append("agent_id = ?")
-        params.append(agent_id)
+    if scope is not None and not scope.everything:
+        clause, scope_params = scope.sql("agent_id", "started_at")
+        where.append(f"({clause} OR agent_id IS NULL)" if unanswered else clause)
+        params.extend(scope_params)
     if evaluated_only:
         where.append("evaluated_at IS NOT NULL")
     sql = f"SELECT * FROM {CALLS}"

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from medlytt import Migration, hookimpl, json_error, json_response, medlytt_of, utcnow
+from medlytt import Migration, allow, hookimpl, json_error, json_response, medlytt_of, utcnow
 from medlytt import events as ev
 
 from . import store
@@ -121,6 +121,7 @@ def _row(start: datetime, end: datetime, c: Counts) -> dict[str, Any]:
     }
 
 
+@allow("admin", "supervisor", rows="every queue: traffic counts, no names")
 async def api_intervals(request: web.Request) -> web.Response:
     """``GET /api/queues/{queue}/intervals?date=YYYY-MM-DD``: one row per interval of a day."""
     app = medlytt_of(request)

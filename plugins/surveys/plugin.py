@@ -14,18 +14,19 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from medlytt import (
-    Actor,
     CallAnswered,
     CallControl,
     ChannelEvent,
     Event,
     HttpError,
+    allow,
     authenticate,
     hookimpl,
     json_response,
     listens_to,
     medlytt_of,
     query_limit,
+    scope_of,
 )
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily
@@ -55,35 +56,33 @@ def _query(request: web.Request, allowed: tuple[str, ...]) -> dict[str, str]:
     return query
 
 
-def _agent_filter(actor: Actor, wanted: str | None) -> str | None:
-    """Agents see their own surveys only; supervisors and admins any agent's."""
-    if actor.role != "agent":
-        return wanted
-    if not actor.agent_id:
-        raise HttpError(403, f"user {actor.name!r} is an agent with no agent_id")
-    if wanted is not None and wanted != actor.agent_id:
-        raise HttpError(403, "agents may only see their own surveys")
-    return actor.agent_id
+#: Which surveys each role sees (medlytt.scope_of).
+ROWS = (
+    "admin: all; supervisor: agents of own teams (all with no team); agent: own surveys "
+    "since their user was created; ?agent= narrows, 403 for an agent not visible"
+)
 
 
+@allow("admin", "supervisor", "agent", rows=ROWS)
 async def list_surveys(request: web.Request) -> web.Response:
+    """The newest surveys with their answers."""
     app = medlytt_of(request)
-    actor = await authenticate(request)
     query = _query(request, ("queue", "agent", "limit"))
     limit = query_limit(request, default=100)
-    agent_id = _agent_filter(actor, query.get("agent"))
+    scope = (await scope_of(app, await authenticate(request))).only(query.get("agent"))
     queue = query.get("queue")
-    rows = await app.storage.run(lambda db: store.surveys(db, queue, agent_id, limit))
+    rows = await app.storage.run(lambda db: store.surveys(db, queue, scope, limit))
     return json_response({"surveys": rows})
 
 
+@allow("admin", "supervisor", "agent", rows=ROWS)
 async def survey_scores(request: web.Request) -> web.Response:
+    """Per agent and question: how many answered, and the mean key."""
     app = medlytt_of(request)
-    actor = await authenticate(request)
     query = _query(request, ("queue", "agent"))
-    agent_id = _agent_filter(actor, query.get("agent"))
+    scope = (await scope_of(app, await authenticate(request))).only(query.get("agent"))
     queue = query.get("queue")
-    rows = await app.storage.run(lambda db: store.scores(db, queue, agent_id))
+    rows = await app.storage.run(lambda db: store.scores(db, queue, scope))
     return json_response({"queue": queue, "scores": rows})
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlite_utils
-from medlytt import Migration, transaction
+from medlytt import Migration, Scope, transaction
 
 RESPONSES = "survey_responses"
 ANSWERS = "survey_answers"
@@ -67,22 +67,21 @@ def save_survey(db: sqlite_utils.Database, row: dict[str, Any], answers: dict[st
         )
 
 
-def _where(queue: str | None, agent_id: str | None) -> tuple[str, list[Any]]:
-    clauses, params = [], []
+def _where(queue: str | None, scope: Scope) -> tuple[str, list[Any]]:
+    clause, params = scope.sql("r.agent_id", "r.started_at")
+    clauses = [clause]
     if queue is not None:
         clauses.append("r.queue = ?")
         params.append(queue)
-    if agent_id is not None:
-        clauses.append("r.agent_id = ?")
-        params.append(agent_id)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+    return " WHERE " + " AND ".join(clauses), params
 
 
 def surveys(
-    db: sqlite_utils.Database, queue: str | None, agent_id: str | None, limit: int
+    db: sqlite_utils.Database, queue: str | None, scope: Scope, limit: int
 ) -> list[dict[str, Any]]:
-    """The newest ``limit`` surveys, each with its answers as ``{question: answer}``."""
-    where, params = _where(queue, agent_id)
+    """The newest ``limit`` surveys ``scope`` sees, each with its answers as
+    ``{question: answer}``."""
+    where, params = _where(queue, scope)
     rows = list(
         db.query(
             f"SELECT r.* FROM {RESPONSES} r{where} ORDER BY r.started_at DESC, r.id LIMIT ?",
@@ -101,14 +100,13 @@ def surveys(
     return [{**row, "answers": answers[row["id"]]} for row in rows]
 
 
-def scores(
-    db: sqlite_utils.Database, queue: str | None, agent_id: str | None
-) -> list[dict[str, Any]]:
-    """Per agent: surveys, completed surveys and, per question, count and mean of the keys.
+def scores(db: sqlite_utils.Database, queue: str | None, scope: Scope) -> list[dict[str, Any]]:
+    """Per agent ``scope`` sees: surveys, completed surveys and, per question, count and
+    mean of the keys.
 
     Only digit answers enter a mean; ``no_answer``, ``invalid`` and ``hung_up`` do not.
     """
-    where, params = _where(queue, agent_id)
+    where, params = _where(queue, scope)
     agents: dict[str, dict[str, Any]] = {}
     for agent, total, completed in db.execute(
         f"SELECT r.agent_id, COUNT(*), SUM(r.result = 'completed') FROM {RESPONSES} r{where} "
@@ -125,7 +123,7 @@ def scores(
     for agent, question, count, mean in db.execute(
         f"SELECT r.agent_id, a.question, COUNT(*), AVG(CAST(a.answer AS INTEGER)) "
         f"FROM {ANSWERS} a JOIN {RESPONSES} r ON r.id = a.survey_id"
-        f"{where or ' WHERE 1'} AND {digits} GROUP BY r.agent_id, a.question "
+        f"{where} AND {digits} GROUP BY r.agent_id, a.question "
         "ORDER BY r.agent_id, a.question",
         params,
     ).fetchall():

@@ -8,9 +8,12 @@ from medlytt.testing import poll_until, sample_value
 from support import MEDLYTT, medlytt_env
 
 
-def get(url: str) -> tuple[int, str]:
+def get(url: str, token: str | None = None) -> tuple[int, str]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=headers), timeout=5
+        ) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
@@ -27,7 +30,9 @@ def test_serve_against_the_sandbox(asterisk_sandbox, serve, tmp_path):
     ready = json.loads(get(server.url + "/readyz")[1])
     assert ready["gateways"] == {"asterisk": True}
     assert ready["demo"] is False
-    queues = {q["name"] for q in json.loads(get(server.url + "/api/queues")[1])["queues"]}
+    token = server.admin_token()
+    assert get(server.url + "/api/queues")[0] == 401  # every API route needs a token
+    queues = {q["name"] for q in json.loads(get(server.url + "/api/queues", token)[1])["queues"]}
     assert queues == {"support", "sales", "bulk"}
 
     result = subprocess.run(

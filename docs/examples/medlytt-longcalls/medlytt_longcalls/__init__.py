@@ -15,6 +15,7 @@ from medlytt import (
     CallEnded,
     Event,
     Migration,
+    allow,
     hookimpl,
     json_response,
     listens_to,
@@ -99,6 +100,7 @@ async def medlytt_event(event: CallEnded, app):
     )
 
 
+@allow("admin", "supervisor", rows="every flagged call")
 async def list_long_calls(request: web.Request) -> web.Response:
     app = medlytt_of(request)
     rows = await app.storage.run(lambda db: list(db["long_calls"].rows_where(order_by="at")))

@@ -1,0 +1,197 @@
+"""Who may call each route, and which rows each role sees.
+
+Every route declares its rule on its handler, in one line, where a reader of the handler
+sees it::
+
+    @allow("admin", "supervisor", rows="supervisor: agents of own teams; admin: all")
+    async def list_things(request): ...
+
+    @public("liveness probe: says nothing about calls or people")
+    async def healthz(request): ...
+
+One middleware (:func:`medlytt.web.enforce_access`) enforces the roles before the handler
+runs: 401 without a valid token, 403 for a role not listed.  A route without a rule is not
+served at all (refused when the web application is built, naming it), and the
+authorisation matrix in the tests is generated from these declarations, so no route can
+be forgotten.  Which *rows* a caller sees is the handler's to apply, with
+:func:`scope_of`: admins every agent's rows; supervisors the rows of the agents of their
+teams (every agent when they have no team); an agent only their own rows, and only from
+the moment their user was created (a new user on a reused agent id never sees the rows
+of the person before them); an agent user without an agent id sees no rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import sqlite_utils
+from aiohttp import web
+
+from .auth import ROLES, Actor, get_user
+
+if TYPE_CHECKING:
+    from .app import Medlytt
+
+H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
+
+#: The attribute a declared handler carries.
+ATTRIBUTE = "medlytt_access"
+
+
+class Forbidden(Exception):
+    """Raised by a handler for rows its caller may not see; answered 403 with the message."""
+
+
+@dataclass(frozen=True)
+class Access:
+    """A route's rule: the roles that may call it (none for a public route), and in words
+    which rows each role sees (shown in the API index and the OpenAPI documents)."""
+
+    roles: tuple[str, ...]
+    rows: str = ""
+    public: bool = False
+    why_public: str = ""
+
+    def describe(self) -> dict[str, Any]:
+        if self.public:
+            return {"public": True, "why": self.why_public}
+        return {"roles": list(self.roles), "rows": self.rows}
+
+
+def allow(*roles: str, rows: str = "") -> Callable[[H], H]:
+    """Declare that only ``roles`` may call this route; ``rows`` says what each sees."""
+    unknown = [r for r in roles if r not in ROLES]
+    if not roles or unknown:
+        raise ValueError(f"allow() takes one or more of {', '.join(ROLES)}; got {roles!r}")
+
+    def mark(handler: H) -> H:
+        setattr(handler, ATTRIBUTE, Access(roles=tuple(roles), rows=rows))
+        return handler
+
+    return mark
+
+
+def public(why: str) -> Callable[[H], H]:
+    """Declare a route anyone may call, saying why that is safe."""
+    if not why.strip():
+        raise ValueError("public() needs the reason the route may be called without a token")
+
+    def mark(handler: H) -> H:
+        setattr(handler, ATTRIBUTE, Access(roles=(), public=True, why_public=why))
+        return handler
+
+    return mark
+
+
+def access_of(handler: object) -> Access | None:
+    """The rule declared on a handler, or None."""
+    found = getattr(handler, ATTRIBUTE, None)
+    return found if isinstance(found, Access) else None
+
+
+# --------------------------------------------------------------------------- rows
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The agents whose rows an actor sees (``agents`` None: every agent), and for an
+    agent the earliest time (``since``, ISO 8601 UTC) of the rows that are theirs."""
+
+    agents: frozenset[str] | None
+    since: str | None = None
+
+    @property
+    def everything(self) -> bool:
+        return self.agents is None
+
+    def sees(self, agent_id: str | None, at: str | None = None) -> bool:
+        """Whether a row of ``agent_id`` written at ``at`` is visible."""
+        if self.agents is None:
+            return True
+        if agent_id is None or agent_id not in self.agents:
+            return False
+        return self.since is None or at is None or _iso(at) >= _iso(self.since)
+
+    def only(self, wanted: str | None) -> Scope:
+        """Narrow to one agent asked for with ``?agent=``; 403 naming it when not visible."""
+        if wanted is None:
+            return self
+        if self.agents is not None and wanted not in self.agents:
+            raise Forbidden(f"you may not see the rows of agent {wanted!r}")
+        return Scope(agents=frozenset([wanted]), since=self.since)
+
+    def sql(
+        self, agent_column: str = "agent_id", at_column: str | None = None
+    ) -> tuple[str, list[Any]]:
+        """A SQL condition (and its parameters) that keeps the rows this scope sees, for
+        a query with ``agent_column`` and, for an agent's own rows, ``at_column``."""
+        if self.agents is None:
+            return "1", []
+        if not self.agents:
+            return "0", []
+        marks = ", ".join("?" for _ in self.agents)
+        clause, params = f"{agent_column} IN ({marks})", sorted(self.agents)
+        if self.since is not None and at_column is not None:
+            clause += f" AND {at_column} >= ?"
+            params.append(self.since)
+        return clause, list(params)
+
+    def filter(self, rows: Iterable[dict[str, Any]], at: str = "at") -> list[dict[str, Any]]:
+        """The rows (dicts with ``agent_id`` and a time column ``at``) this scope sees."""
+        return [row for row in rows if self.sees(row.get("agent_id"), row.get(at))]
+
+
+def _iso(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def team_agents(db: sqlite_utils.Database, teams: Iterable[str]) -> frozenset[str]:
+    """The agent ids of enabled users who share one of ``teams`` (case-insensitive)."""
+    wanted = {t.casefold() for t in teams}
+    found = set()
+    for row in db.execute(
+        "SELECT agent_id, teams FROM users WHERE disabled = 0 AND agent_id IS NOT NULL"
+    ).fetchall():
+        if any(t.casefold() in wanted for t in json.loads(row[1])):
+            found.add(row[0])
+    return frozenset(found)
+
+
+async def scope_of(app: Medlytt, actor: Actor) -> Scope:
+    """Whose rows ``actor`` sees (module docstring)."""
+    if actor.role == "admin":
+        return Scope(agents=None)
+    if actor.role == "supervisor":
+        if not actor.teams:
+            return Scope(agents=None)
+        return Scope(agents=await app.storage.run(lambda db: team_agents(db, actor.teams)))
+    if not actor.agent_id:
+        return Scope(agents=frozenset())
+    agent_id = actor.agent_id
+    return Scope(
+        agents=frozenset([agent_id]),
+        since=await app.storage.run(lambda db: _holder_since(db, actor.name, agent_id)),
+    )
+
+
+def _holder_since(db: sqlite_utils.Database, name: str, agent_id: str) -> str | None:
+    """When ``name`` started to hold ``agent_id``: None when nobody held it before (the
+    agent sees the history of their agent id), else the user's creation (a reused agent
+    id never shows the person before them)."""
+    user = get_user(db, name)
+    earlier = db.execute(
+        "SELECT COUNT(*) FROM users WHERE agent_id = ? AND id != ?", [agent_id, user["id"]]
+    ).fetchone()[0]
+    return user["created_at"] if earlier else None
+
+
+def rule_table(routes: Iterable[tuple[str, str, Access | None]]) -> list[dict[str, Any]]:
+    """Method, path and rule of every route, for the API index."""
+    return [
+        {"method": method, "path": path, **(rule.describe() if rule else {"undeclared": True})}
+        for method, path, rule in routes
+    ]
