@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
-from medlytt import Migration, transaction
+from medlytt import Migration, Scope, transaction
 
 log = logging.getLogger(__name__)
 
@@ -138,16 +138,14 @@ def _head(db: sqlite_utils.Database) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def audit_rows(db: sqlite_utils.Database, agent_id: str | None, limit: int) -> list[dict[str, Any]]:
-    params: list[str | int]
-    if agent_id is None:
-        sql, params = f"SELECT * FROM {AUDIT} ORDER BY seq DESC LIMIT ?", [limit]
-    else:
-        sql, params = (
-            f"SELECT * FROM {AUDIT} WHERE agent_id = ? ORDER BY seq DESC LIMIT ?",
-            [agent_id, limit],
+def audit_rows(db: sqlite_utils.Database, scope: Scope, limit: int) -> list[dict[str, Any]]:
+    """The newest ``limit`` rows about the agents ``scope`` sees."""
+    clause, params = scope.sql("agent_id", "at")
+    return list(
+        db.query(
+            f"SELECT * FROM {AUDIT} WHERE {clause} ORDER BY seq DESC LIMIT ?", [*params, limit]
         )
-    return list(db.query(sql, params))
+    )
 
 
 @dataclass(frozen=True)

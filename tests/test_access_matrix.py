@@ -1,0 +1,203 @@
+"""The authorisation matrix, generated from the routes themselves.
+
+Every route the running application serves (core and every installed plugin) is called as
+each of nine identities: nobody, a malformed header, a revoked token, a disabled user, an
+agent, an agent of another team, a supervisor of the agent's team, a supervisor of another
+team, an admin.  The expected answer comes from the route's own declaration
+(``medlytt.allow``/``medlytt.public``), so a new route is in the matrix the moment it
+exists, and a route without a declaration is never served (tests/test_hook_contract.py).
+For the listings whose rows belong to agents, a second table checks *which* rows each
+identity gets; a route that declares per-agent rows without a row check here fails.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from medlytt import AgentState, AgentStateChanged, CallAnswered, utcnow
+from medlytt import auth as _auth
+from medlytt.plugins.monitoring import store as audit_store
+from medlytt.plugins.mystery_calls import store as mystery_store
+from medlytt.plugins.surveys import store as survey_store
+from medlytt.web import declared_routes
+
+A1, B1 = "PJSIP/1001", "PJSIP/2001"  # an agent of team A, an agent of team B
+IDENTITIES = (
+    "none",
+    "malformed",
+    "revoked",
+    "disabled",
+    "agent",
+    "agent of another team",
+    "supervisor of the team",
+    "supervisor of another team",
+    "admin",
+)
+ROLE = {
+    "agent": "agent",
+    "agent of another team": "agent",
+    "supervisor of the team": "supervisor",
+    "supervisor of another team": "supervisor",
+    "admin": "admin",
+}
+
+
+def seed(db: Any) -> dict[str, dict[str, str]]:
+    """Users of two teams and their tokens; rows of both agents in every store."""
+    users = {
+        "agent": ("a1", "agent", ["team-a"], A1),
+        "agent of another team": ("b1", "agent", ["team-b"], B1),
+        "supervisor of the team": ("sup-a", "supervisor", ["team-a"], None),
+        "supervisor of another team": ("sup-b", "supervisor", ["team-b"], None),
+        "admin": ("root", "admin", [], None),
+        "disabled": ("gone", "admin", [], None),
+        "revoked": ("revoker", "admin", [], None),
+    }
+    headers: dict[str, dict[str, str]] = {"none": {}, "malformed": {"Authorization": "Bearer"}}
+    for who, (name, role, teams, agent_id) in users.items():
+        _auth.add_user(db, name, role, teams=teams, agent_id=agent_id)
+        token_id, token = _auth.create_token(db, name)
+        headers[who] = {"Authorization": f"Bearer {token}"}
+        if who == "revoked":
+            _auth.revoke_token(db, token_id)
+    _auth.disable_user(db, "gone")
+    now = utcnow().isoformat()
+    for n, agent in enumerate((A1, B1)):
+        survey_store.save_survey(
+            db,
+            {
+                "id": f"s{n}",
+                "call_id": f"c{n}",
+                "queue": "support",
+                "agent_id": agent,
+                "started_at": now,
+                "finished_at": now,
+                "result": "completed",
+            },
+            {"satisfaction": "5"},
+        )
+        mystery_store.insert_call(
+            db,
+            {
+                "id": f"m{n}",
+                "target": "queue:support",
+                "started_at": now,
+                "outcome": "answered",
+                "agent_id": agent,
+                "evaluated_at": now,
+            },
+        )
+        audit_store.append_audit(
+            db,
+            {
+                "at": now,
+                "action": "started",
+                "session_id": f"x{n}",
+                "supervisor": "root",
+                "agent_id": agent,
+                "call_id": f"c{n}",
+                "mode": "listen",
+            },
+        )
+    return headers
+
+
+@pytest.fixture
+async def world(medlytt, medlytt_client):
+    async with medlytt() as app:
+        headers = app.storage.run_sync(seed)
+        now = utcnow()
+        for agent, call in ((A1, "c0"), (B1, "c1")):
+            app.publish(
+                AgentStateChanged(
+                    at=now, source="t", agent_id=agent, state=AgentState.ON_CALL, queues=("q",)
+                )
+            )
+            app.publish(
+                CallAnswered(
+                    at=now, source="t", call_id=call, queue="q", agent_id=agent, wait_seconds=1
+                )
+            )
+        client = await medlytt_client(app, role=None)
+        yield app, client.server.app, client, headers
+
+
+def concrete(path: str) -> str:
+    """A request path for a route template: every ``{param}`` becomes ``x``."""
+    return re.sub(r"\{[^}]+\}", "x", path)
+
+
+def expected(rule: Any, identity: str) -> str:
+    if rule.public:
+        return "served"
+    if identity not in ROLE:
+        return "401"
+    return "served" if ROLE[identity] in rule.roles else "403"
+
+
+async def test_every_route_answers_every_identity_as_it_declares(world):
+    _app, web_app, client, headers = world
+    routes = declared_routes(web_app)
+    assert len(routes) >= 30  # core and every built-in plugin
+    failures = []
+    for method, path, rule in routes:
+        assert rule is not None, f"{method} {path} is served without a rule"
+        for identity in IDENTITIES:
+            body = {} if method in ("POST", "PUT", "PATCH") else None
+            response = await client.request(
+                method, concrete(path), json=body, headers=headers[identity]
+            )
+            want = expected(rule, identity)
+            got = response.status
+            # Served: anything but a refusal or an internal error (503: no PBX here).
+            ok = got == int(want) if want != "served" else got not in (401, 403, 500)
+            if got == 401:
+                ok = ok and response.headers.get("WWW-Authenticate", "").startswith("Bearer")
+            if not ok:
+                failures.append(f"{method} {path} as {identity}: {got}, expected {want}")
+    assert failures == []
+
+
+#: Listings of per-agent rows: (path, JSON key of the list, the rows' agent field).
+ROW_CHECKS = {
+    "/api/surveys": ("surveys", "agent_id"),
+    "/api/surveys/scores": ("scores", "agent_id"),
+    "/api/mystery-calls": ("mystery_calls", "agent_id"),
+    "/api/audit/monitoring": ("audit", "agent_id"),
+    "/api/agents": ("agents", "agent_id"),
+    "/api/calls": ("calls", "agent_id"),
+    "/api/monitor": ("sessions", "agent"),
+}
+SEES = {
+    "agent": {A1},
+    "agent of another team": {B1},
+    "supervisor of the team": {A1},
+    "supervisor of another team": {B1},
+    "admin": {A1, B1},
+}
+
+
+async def test_each_role_sees_exactly_its_rows(world):
+    _app, web_app, client, headers = world
+    for method, path, rule in declared_routes(web_app):
+        per_agent = rule is not None and "own teams" in rule.rows and method == "GET"
+        if per_agent and "{" not in path:
+            assert path in ROW_CHECKS, f"{path} declares per-agent rows but has no row check"
+    for path, (key, field) in ROW_CHECKS.items():
+        if path == "/api/monitor":
+            continue  # no session runs here; monitoring's sessions: tests/asterisk
+        rule = next(r for m, p, r in declared_routes(web_app) if p == path and m == "GET")
+        for identity, agents in SEES.items():
+            if ROLE[identity] not in rule.roles:
+                continue
+            response = await client.get(path, headers=headers[identity])
+            assert response.status == 200, (path, identity, await response.text())
+            rows = (await response.json())[key]
+            assert {row[field] for row in rows} == agents, (path, identity, rows)
+    # Asking for rows one may not see is refused, naming the agent.
+    response = await client.get(
+        "/api/surveys", params={"agent": A1}, headers=headers["supervisor of another team"]
+    )
+    assert response.status == 403 and A1 in (await response.json())["error"]
