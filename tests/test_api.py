@@ -94,3 +94,27 @@ async def test_the_demo_says_what_call_control_it_lacks_and_features_answer_503(
         body = await mystery.json()
         assert "mystery calls: needs call control (" in body["error"]
         assert "which gateway demo lacks" in body["error"]
+
+
+async def test_a_scrape_token_guards_metrics_as_bearer_or_basic_password(medlytt, medlytt_client):
+    import base64
+
+    async with medlytt({"server": {"metrics_token": "s3cret-scrape"}}) as app:
+        client = await medlytt_client(app, role=None)
+        refused = await client.get("/metrics")
+        assert refused.status == 401 and "Bearer" in refused.headers["WWW-Authenticate"]
+        assert "s3cret" not in await refused.text()
+        bearer = await client.get("/metrics", headers={"Authorization": "Bearer s3cret-scrape"})
+        assert bearer.status == 200 and "medlytt_events_total" in await bearer.text()
+        basic = base64.b64encode(b"prometheus:s3cret-scrape").decode()
+        ok = await client.get("/metrics", headers={"Authorization": f"Basic {basic}"})
+        assert ok.status == 200
+        wrong = base64.b64encode(b"prometheus:guess").decode()
+        assert (
+            await client.get("/metrics", headers={"Authorization": f"Basic {wrong}"})
+        ).status == 401
+        admin = await medlytt_client(app)  # a user's API token is not a scrape token
+        assert (await admin.get("/metrics")).status == 401
+    async with medlytt() as app:  # no token configured: open, as Prometheus expects by default
+        client = await medlytt_client(app, role=None)
+        assert (await client.get("/metrics")).status == 200
