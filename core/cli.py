@@ -22,7 +22,7 @@ from . import __version__
 from .app import load_plugins
 from .client import Api, ApiError, Unreachable, check_url, config_option, fail, token_option
 from .config import Config, ConfigError, load_config, redact
-from .logs import configure_logging
+from .logs import configure_logging, scrub
 from .plugin_host import PluginHost
 
 T = TypeVar("T")
@@ -39,7 +39,7 @@ def read_config(config_path: Path | None) -> Config:
 
 
 def fail_config(exc: Exception) -> NoReturn:
-    click.echo(f"medlytt: config error: {exc}", err=True)
+    click.echo(f"medlytt: config error: {scrub(str(exc))}", err=True)
     sys.exit(2)
 
 

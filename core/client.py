@@ -129,9 +129,10 @@ def storage_path(config_path: Path | None) -> Path:
     command that reads the database; a configuration error exits 2 like every ``medlytt``
     command."""
     from .config import ConfigError, load_config
+    from .logs import scrub
 
     try:
         return Path(load_config(config_path).storage.path)
     except ConfigError as exc:
-        click.echo(f"medlytt: config error: {exc}", err=True)
+        click.echo(f"medlytt: config error: {scrub(str(exc))}", err=True)
         sys.exit(2)

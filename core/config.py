@@ -409,9 +409,19 @@ def _origin_note(key: str, origins: Mapping[str, str]) -> str:
     return ""
 
 
+#: ``user:password@`` inside a URL (``http://medlytt:secret@pbx:8088``).
+URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]*@", re.IGNORECASE)
+
+
 def redact(value: Any, key: str = "") -> Any:
+    """A copy with secrets replaced by ``***``: values of secret-looking keys, and the
+    credentials inside any URL (which Medlytt refuses, but a user may still have typed)."""
     if isinstance(value, dict):
         return {k: redact(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v, key) for v in value]
     if key and SECRET_KEY.search(key) and value not in (None, ""):
         return REDACTED
+    if isinstance(value, str):
+        return URL_CREDENTIALS.sub(rf"\g<scheme>{REDACTED}@", value)
     return value

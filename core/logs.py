@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 
 
@@ -22,8 +23,43 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
+#: What a secret looks like in a log line: Medlytt's tokens, an Authorization value,
+#: credentials in a URL.
+SECRETS = (
+    (re.compile(r"mlt_[A-Za-z0-9_-]{6,}"), "mlt_***"),
+    (re.compile(r"\b(Bearer|Basic)\s+[^\s'\",]+", re.IGNORECASE), r"\1 ***"),
+    (re.compile(r"([a-z][a-z0-9+.-]*://)[^/@\s]*@", re.IGNORECASE), r"\1***@"),
+)
+
+
+def scrub(text: str) -> str:
+    """``text`` with anything shaped like a secret replaced (see :data:`SECRETS`)."""
+    for pattern, replacement in SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class ScrubSecrets(logging.Filter):
+    """The last line of defence: no log record leaves with a token or a password in it,
+    whatever a library put into its message or traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = scrub(message)
+        if record.exc_info and record.exc_info[1] is not None:
+            formatted = logging.Formatter().formatException(record.exc_info)
+            scrubbed = scrub(formatted)
+            if scrubbed != formatted:
+                record.exc_info = None
+                clean = f"{clean}\n{scrubbed}"
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
 def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(ScrubSecrets())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

@@ -38,7 +38,8 @@ class AsteriskSettings(msgspec.Struct, forbid_unknown_fields=True):
         if not self.ari_url:
             return
         if not self.ari_url.startswith(("http://", "https://")):
-            raise ValueError(f"ari_url must start with http:// or https://, got {self.ari_url!r}")
+            scheme = self.ari_url.split("://", 1)[0] if "://" in self.ari_url else "no scheme"
+            raise ValueError(f"ari_url must start with http:// or https://, not {scheme}")
         if "@" in self.ari_url.split("//", 1)[1].split("/", 1)[0]:
             raise ValueError("ari_url must not contain credentials; set ari_user and ari_password")
         for key in ("ari_password", "ami_secret"):
