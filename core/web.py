@@ -35,6 +35,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _json = msgspec.json.Encoder()
 
 
+#: The largest journal sequence number SQLite can hold (a signed 64-bit integer).
+MAX_SEQ = 2**63 - 1
+
 #: Which rows of per-agent listings each role sees (medlytt.access.scope_of).
 ROWS_BY_AGENT = (
     "admin: all; supervisor: agents of own teams (all with no team); agent: own row only"
@@ -364,6 +367,8 @@ async def api_events(request: web.Request) -> web.Response:
         return json_error(422, "after and limit must be whole numbers")
     if not 1 <= limit <= 10_000:
         return json_error(422, "limit must be between 1 and 10000")
+    if not 0 <= after <= MAX_SEQ:
+        return json_error(422, f"after must be between 0 and {MAX_SEQ}")
     if app.journal is None:
         return json_error(404, "the event journal is off (storage.journal = false)")
     await app.journal.flush()

@@ -50,6 +50,10 @@ def soon(**delta: float) -> str:
         ({"number": "55 5"}, "number: '55 5' is not a dialable number"),
         ({"number": "555", "mode": "human"}, 'tester: mode "human" needs the tester\'s phone'),
         ({"number": "555", "script": [{"play": "hello"}]}, "script[0].play: 'hello' is not"),
+        (
+            {"number": "555", "script": [{"play": "sound:../../etc/passwd"}]},
+            "script[0].play: 'sound:../../etc/passwd' is not",
+        ),
         ({"number": "555", "script": [{"wait": 1, "dtmf": "1"}]}, "script[0]: give exactly one"),
         ({"number": "555", "after_answer": [{"dtmf": "x"}]}, "after_answer[0].dtmf: 'x'"),
         ({"number": "555", "patience_seconds": -1}, "Expected `float` >= 0"),
@@ -76,6 +80,8 @@ async def test_bad_call_requests_get_422_with_the_reason(setup, body, reason):
         ),
         ({"starts_at": soon(days=2), "ends_at": soon(days=1)}, "ends_at must be after starts_at"),
         ({"ends_at": "2030-01-01T00:00:00"}, "ends_at must include a time zone offset"),
+        ({"ends_at": "9999-12-31T00:00:00+00:00"}, "is more than 366 days ahead"),
+        ({"ends_at": "5000-01-01T00:00:00+00:00"}, "is more than 366 days ahead"),
         ({"business_hours": {"mun-fri": "08:00-16:00"}}, "unknown day 'mun'"),
         ({"time_zone": "Europe/Oslp"}, "unknown time zone 'Europe/Oslp'"),
         ({"name": "Weekly Check"}, "name: 'Weekly Check' must be 1-63 characters"),
@@ -387,3 +393,13 @@ async def test_the_scheduler_places_due_calls_and_marks_missed_and_refused_ones(
         "/api/mystery-calls", json={"number": "556", "campaign": "hourly"}, headers=admin
     )
     assert response.status == 409 and "ended" in (await response.json())["error"]
+
+
+def test_an_unknown_time_zone_in_the_config_is_refused_naming_the_key(tmp_path):
+    from medlytt.app import load_plugins
+    from medlytt.config import ConfigError
+    from medlytt.testing import make_config
+
+    config = make_config({"mystery_calls": {"time_zone": "Europe/Oslp"}}, db_path=tmp_path / "m")
+    with pytest.raises(ConfigError, match="mystery_calls: time_zone 'Europe/Oslp' is not a time"):
+        load_plugins(config)

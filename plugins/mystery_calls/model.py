@@ -24,7 +24,11 @@ Seconds = Annotated[float, msgspec.Meta(ge=0, le=86_400)]
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 NUMBER = re.compile(r"^[0-9*#+]{1,32}$")
 DTMF = re.compile(r"^[0-9A-D*#]{1,32}$")
-MEDIA = re.compile(r"^(sound|tone|recording|digits|number|characters):\S+$")
+#: An Asterisk media URI; a sound or recording name never climbs out of Asterisk's sounds
+#: folder (no ``..`` part, no absolute path).
+MEDIA = re.compile(
+    r"^(sound|tone|recording|digits|number|characters):(?!/)(?!(?:\S*/)?\.\.(?:/|$))\S+$"
+)
 OUTCOMES = ("answered", "abandoned", "busy", "failed", "no_answer")
 
 

@@ -24,6 +24,11 @@ SEARCH_LIMIT = timedelta(days=400)
 _TIME = re.compile(r"(\d{1,2}):(\d{2})")
 
 
+#: The longest campaign window: planning its calls is bounded work (a year of cron
+#: moments), and a campaign nobody renews ends.
+MAX_CAMPAIGN = timedelta(days=366)
+
+
 class ScheduleError(ValueError):
     """A schedule that cannot be used.
 
@@ -266,3 +271,10 @@ def check_window(starts_at: datetime | None, ends_at: datetime | None, now: date
         raise ScheduleError("ends_at must be after starts_at")
     if end <= now:
         raise ScheduleError(f"ends_at {ends_at.isoformat()} is in the past")
+    if end - now > MAX_CAMPAIGN:
+        raise ScheduleError(
+            f"ends_at {ends_at.isoformat()} is more than {MAX_CAMPAIGN.days} days ahead; "
+            "plan a campaign for at most a year and renew it"
+        )
+    if start is not None and start - now > MAX_CAMPAIGN:
+        raise ScheduleError(f"starts_at is more than {MAX_CAMPAIGN.days} days ahead")

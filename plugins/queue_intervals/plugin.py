@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -121,6 +121,10 @@ def _row(start: datetime, end: datetime, c: Counts) -> dict[str, Any]:
     }
 
 
+#: The earliest day the interval API answers for.
+EARLIEST = date(1970, 1, 1)
+
+
 @allow("admin", "supervisor", rows="every queue: traffic counts, no names")
 async def api_intervals(request: web.Request) -> web.Response:
     """``GET /api/queues/{queue}/intervals?date=YYYY-MM-DD``: one row per interval of a day."""
@@ -142,6 +146,10 @@ async def api_intervals(request: web.Request) -> web.Response:
             return json_error(
                 422, f"date must be a calendar date as YYYY-MM-DD (e.g. 2026-06-01), got {raw!r}"
             )
+        if not EARLIEST <= day <= date.max - timedelta(days=2):
+            # Day boundaries in a time zone at the edges of the calendar overflow; and no
+            # contact center has intervals outside these years.
+            return json_error(422, f"date must be between {EARLIEST} and 9999-12-29, got {raw}")
     await intervals.flush()
     if not await intervals.known(queue):
         return json_error(404, f"unknown queue {queue!r}: no events and no stored intervals")

@@ -29,6 +29,9 @@ def check_media(value: str, what: str) -> None:
             f"{what} must be an Asterisk media URI such as 'sound:hello-world' "
             f"(starting with one of {schemes}), got {value!r}"
         )
+    name = value[len(scheme) :]
+    if name.startswith("/") or ".." in name.split("/"):
+        raise ValueError(f"{what} must name a sound inside Asterisk's sounds, got {value!r}")
 
 
 class Question(msgspec.Struct, forbid_unknown_fields=True):
