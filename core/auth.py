@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import sqlite3
 from dataclasses import dataclass
@@ -100,12 +101,41 @@ MIGRATIONS = [
 # --------------------------------------------------------------------------- users
 
 
+#: User names: plain ASCII, so that no two names look alike (a Cyrillic a, fullwidth
+#: letters) and every name prints safely in a table or a log line.
+USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+#: A token's label: printable, one line, short.
+LABEL_LIMIT = 100
+
+
 def _text(value: str | None, what: str) -> str | None:
     if value is None:
         return None
     value = value.strip()
     if not value or any(c.isspace() or not c.isprintable() for c in value):
         raise AuthError(f"{what} {value!r} must be non-empty, without spaces")
+    if len(value) > 200:
+        raise AuthError(f"{what} must be at most 200 characters, got {len(value)}")
+    return value
+
+
+def _user_name(value: str) -> str:
+    value = value.strip()
+    if not USER_NAME.fullmatch(value):
+        raise AuthError(
+            f"user name {value[:80]!r} must be 1-64 ASCII letters, digits or . _ @ -, "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+def _label(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if len(value) > LABEL_LIMIT or any(not c.isprintable() for c in value):
+        raise AuthError(
+            f"token label must be one printable line of at most {LABEL_LIMIT} characters"
+        )
     return value
 
 
@@ -136,7 +166,7 @@ def add_user(
     phone: str | None = None,
 ) -> dict[str, Any]:
     """Create a user; names are unique regardless of case."""
-    name = _text(name, "user name") or ""
+    name = _user_name(name)
     if role not in ROLES:
         raise AuthError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
     clean_teams: list[str] = []
@@ -201,6 +231,7 @@ def hash_token(token: str) -> str:
 
 def create_token(db: sqlite_utils.Database, name: str, label: str | None = None) -> tuple[int, str]:
     """Create a token for user ``name``; return ``(id, token)``. Only the hash is stored."""
+    label = _label(label)
     user = get_user(db, name)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     cursor = db.execute(

@@ -52,7 +52,11 @@ def cli() -> None:
 @cli.command()
 @CONFIG_OPTION
 @click.option("--host", help="Listen address (overrides server.host).")
-@click.option("--port", type=int, help="Listen port (overrides server.port; 0 picks a free one).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    help="Listen port 0-65535 (overrides server.port; 0 picks a free one).",
+)
 def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
     """Run Medlytt: gateways, plugins, API and /metrics.
 

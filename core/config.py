@@ -322,6 +322,8 @@ def _resolve_reference(
         raise ConfigError(
             f"{key}: cannot read secret file {target}: {exc.strerror}{where}"
         ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{key}: secret file {target} is not UTF-8 text{where}") from None
 
 
 _MSGSPEC_PATH = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)

@@ -29,7 +29,8 @@ class Gateway(abc.ABC):
 
     Subclasses set :attr:`name` (used in the ``gateway`` metric label and ``/readyz``) and
     implement :meth:`run`.  ``connected`` says whether the gateway currently reaches its
-    source; the core reports it as ``medlytt_gateway_up``.
+    source; the core reports it as ``medlytt_gateway_up``.  ``rejected`` counts what it
+    dropped as malformed, reported as ``medlytt_gateway_messages_rejected_total``.
     """
 
     #: Short, stable name, e.g. ``"asterisk"`` or ``"demo"``.
@@ -38,6 +39,9 @@ class Gateway(abc.ABC):
     fallback: bool = False
     #: A simulated source: its events are not real calls, and the API and metrics say so.
     demo: bool = False
+    #: Messages from the source dropped as malformed (unparseable, a needed field missing
+    #: or of the wrong kind) instead of being guessed at; only ever grows.
+    rejected: int = 0
 
     def __init__(self) -> None:
         self.connected = False

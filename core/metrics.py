@@ -80,6 +80,14 @@ class AppCollector(Collector):
         for gateway in app.gateways:
             up.add_metric([gateway.name], 1 if gateway.connected else 0)
         yield up
+        rejected = CounterMetricFamily(
+            "medlytt_gateway_messages_rejected",
+            "Messages from a gateway's source dropped as malformed.",
+            labels=["gateway"],
+        )
+        for gateway in app.gateways:
+            rejected.add_metric([gateway.name], gateway.rejected)
+        yield rejected
         breaker = GaugeMetricFamily(
             "medlytt_plugin_breaker_open",
             "1 while a plugin's circuit breaker is open and its hooks are skipped.",

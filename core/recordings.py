@@ -104,8 +104,12 @@ async def save_recording(
     }
 
     def write(db: sqlite_utils.Database) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(audio)
+        # Only Medlytt's user may read recordings: the folder 0700, each file 0600.
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.parent.chmod(0o700)
+        descriptor = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(audio)
         with transaction(db):
             db.table(TABLE).insert(row)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -70,7 +71,11 @@ class Storage:
     def _open(self) -> None:
         try:
             if self.path.parent and not self.path.parent.exists():
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not self.path.exists():
+                # The database holds people's calls and evaluations: readable by Medlytt's
+                # user only (SQLite gives its -wal and -shm files the same mode).
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             db = sqlite_utils.Database(conn)
             db.enable_wal()

@@ -102,7 +102,11 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             raise
         if exc.content_type == "application/json":  # already JSON: keep body and headers
             return web.Response(body=exc.body, status=exc.status, headers=exc.headers)
-        return json_error(exc.status, exc.text or exc.reason)
+        response = json_error(exc.status, exc.text or exc.reason)
+        for name in ("Allow", "WWW-Authenticate", "Retry-After"):  # what a client acts on
+            if name in exc.headers:
+                response.headers[name] = exc.headers[name]
+        return response
     except Exception:
         log.exception("error serving %s %s", request.method, request.path)
         return json_error(500, "internal error; see the Medlytt log")

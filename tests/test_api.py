@@ -118,3 +118,25 @@ async def test_a_scrape_token_guards_metrics_as_bearer_or_basic_password(medlytt
     async with medlytt() as app:  # no token configured: open, as Prometheus expects by default
         client = await medlytt_client(app, role=None)
         assert (await client.get("/metrics")).status == 200
+
+
+async def test_a_wrong_method_is_405_with_allow(medlytt, medlytt_client):
+    async with medlytt() as app:
+        client = await medlytt_client(app)
+        response = await client.delete("/api/queues")
+        assert response.status == 405
+        assert "GET" in response.headers["Allow"]
+        assert (await response.json())["status"] == 405
+
+
+async def test_the_database_and_recordings_are_private_to_medlytts_user(medlytt, tmp_path):
+    from medlytt import save_recording
+
+    async with medlytt() as app:
+        recording = await save_recording(
+            app, b"RIFF....WAVE", source="t", call_id="c1", agent_id="A1"
+        )
+        folder = tmp_path / "recordings"
+        assert (tmp_path / "medlytt.db").stat().st_mode & 0o777 == 0o600
+        assert folder.stat().st_mode & 0o777 == 0o700
+        assert (folder / f"{recording}.wav").stat().st_mode & 0o777 == 0o600

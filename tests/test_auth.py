@@ -4,8 +4,10 @@ import json
 import subprocess
 
 import pytest
+import sqlite_utils
 from aiohttp import web
 from medlytt import auth
+from medlytt.storage import apply_migrations
 from support import MEDLYTT, medlytt_env
 
 
@@ -141,3 +143,27 @@ async def test_may_monitor(medlytt):
         assert await auth.may_monitor(app, actors["stig"], "PJSIP/9999") is True
         assert (await auth.user_by_agent_id(app, "PJSIP/1001"))["name"] == "ola"
         assert await auth.user_by_agent_id(app, "PJSIP/9999") is None
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("\u0430da", "ASCII"),  # a Cyrillic a: looks like "ada"
+        ("\uff41da", "ASCII"),  # fullwidth a
+        ("a" * 5000, "1-64"),
+        ("-lead", "starting with a letter or digit"),
+    ],
+)
+def test_look_alike_and_oversize_user_names_are_refused(tmp_path, name, why):
+    db = sqlite_utils.Database(tmp_path / "m.db")
+    apply_migrations(db, [("core", m) for m in auth.MIGRATIONS])
+    with pytest.raises(auth.AuthError, match=why):
+        auth.add_user(db, name, "agent")
+
+
+def test_a_token_label_cannot_forge_a_line(tmp_path):
+    db = sqlite_utils.Database(tmp_path / "m.db")
+    apply_migrations(db, [("core", m) for m in auth.MIGRATIONS])
+    auth.add_user(db, "ada", "admin")
+    with pytest.raises(auth.AuthError, match="one printable line"):
+        auth.create_token(db, "ada", "dash\n2  fake-label  2026-01-01")

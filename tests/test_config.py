@@ -159,3 +159,20 @@ def test_a_plugin_section_can_disable_the_plugin(tmp_path):
     result = run_cli("plugins", "--config", str(path))
     line = next(li for li in result.stdout.splitlines() if li.startswith("queue_metrics"))
     assert "disabled (enabled = false in config)" in line
+
+
+def test_a_secret_file_that_is_not_text_is_a_config_error(tmp_path):
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(b"\xff\xfe\x00binary")
+    path = write(tmp_path, f'[asterisk]\nami_secret = {{ "$file" = "{secret}" }}\n')
+    result = run_cli("check-config", "--config", str(path))
+    assert result.returncode == 2
+    assert f"asterisk.ami_secret: secret file {secret} is not UTF-8 text" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_port_out_of_range_is_refused_before_anything_starts():
+    result = run_cli("serve", "--port", "70000")
+    assert result.returncode == 2
+    assert "70000 is not in the range 0<=x<=65535" in result.stderr
+    assert "Traceback" not in result.stderr
