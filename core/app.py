@@ -139,6 +139,7 @@ class Medlytt:
             mailbox_size=config.plugins.mailbox_size,
             extra_kwargs={"app": self},
         )
+        self.metrics.start_at_zero([info.name for info in host.plugins()])
         self.bus.listeners.append(self.metrics.count_event)
         host.error_listeners.append(
             lambda info, hook, exc: self.metrics.count_plugin_error(info.name)

@@ -45,6 +45,12 @@ class CoreMetrics:
         )
         self._event_children: dict[tuple[str, str], object] = {}
 
+    def start_at_zero(self, plugins: list[str]) -> None:
+        """Create each loaded plugin's error series at 0, so that ``rate()`` and
+        ``increase()`` see the first error (Prometheus: initialise known label values)."""
+        for plugin in plugins:
+            self.plugin_errors.labels(plugin)
+
     def count_event(self, event: Event) -> None:
         key = (event.source, event.type)
         child = self._event_children.get(key)

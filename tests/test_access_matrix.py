@@ -201,3 +201,45 @@ async def test_each_role_sees_exactly_its_rows(world):
         "/api/surveys", params={"agent": A1}, headers=headers["supervisor of another team"]
     )
     assert response.status == 403 and A1 in (await response.json())["error"]
+
+
+async def test_a_reused_agent_id_never_shows_the_person_before(world):
+    """An extension passes to a new person: the new user sees only rows from their own
+    start, never the surveys, results, audit rows or recordings of the one before."""
+    app, _, client, headers = world
+
+    def successor(db: Any) -> str:
+        _auth.disable_user(db, "b1")
+        _auth.add_user(db, "b1-new", "agent", teams=["team-b"], agent_id=B1)
+        return _auth.create_token(db, "b1-new")[1]
+
+    new = {"Authorization": f"Bearer {app.storage.run_sync(successor)}"}
+    for path, (key, _) in ROW_CHECKS.items():
+        if path in ("/api/agents", "/api/calls", "/api/monitor"):
+            continue  # live state: whoever holds the extension now is on that call
+        response = await client.get(path, headers=new)
+        assert response.status == 200, (path, await response.text())
+        assert (await response.json())[key] == [], path
+    # What happens from now on is theirs.
+    later = utcnow().isoformat()
+    app.storage.run_sync(
+        lambda db: survey_store.save_survey(
+            db,
+            {
+                "id": "s-new",
+                "call_id": "c-new",
+                "queue": "support",
+                "agent_id": B1,
+                "started_at": later,
+                "finished_at": later,
+                "result": "completed",
+            },
+            {"satisfaction": "4"},
+        )
+    )
+    rows = (await (await client.get("/api/surveys", headers=new)).json())["surveys"]
+    assert [r["id"] for r in rows] == ["s-new"]
+    # The disabled predecessor's token no longer works at all.
+    assert (
+        await client.get("/api/surveys", headers=headers["agent of another team"])
+    ).status == 401

@@ -140,3 +140,9 @@ async def test_the_database_and_recordings_are_private_to_medlytts_user(medlytt,
         assert (tmp_path / "medlytt.db").stat().st_mode & 0o777 == 0o600
         assert folder.stat().st_mode & 0o777 == 0o700
         assert (folder / f"{recording}.wav").stat().st_mode & 0o777 == 0o600
+
+
+async def test_known_labelled_series_start_at_zero(medlytt):
+    async with medlytt() as app:
+        for plugin in ("monitoring", "queue_metrics", "surveys", "mystery_calls"):
+            assert app.metric("medlytt_plugin_errors_total", {"plugin": plugin}) == 0, plugin
