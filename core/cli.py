@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -170,7 +171,7 @@ def _with_db(config_path: Path | None, fn: Callable[[Any], T]) -> T:
     Exit 2 on bad input (:class:`medlytt.auth.AuthError`), 1 when storage fails.
     """
     from . import auth
-    from . import journal as journal_module
+    from .app import CORE_MIGRATIONS
     from .storage import Storage, StorageError
 
     config = read_config(config_path)
@@ -179,9 +180,7 @@ def _with_db(config_path: Path | None, fn: Callable[[Any], T]) -> T:
         storage = Storage(config.storage.path)
         try:
             await storage.open()
-            await storage.migrate(
-                ("core", m) for m in [*journal_module.MIGRATIONS, *auth.MIGRATIONS]
-            )
+            await storage.migrate(("core", m) for m in CORE_MIGRATIONS)
             return await storage.run(fn)
         finally:
             await storage.close()
@@ -193,6 +192,13 @@ def _with_db(config_path: Path | None, fn: Callable[[Any], T]) -> T:
         sys.exit(2)
     except StorageError as exc:
         click.echo(f"medlytt: {exc}", err=True)
+        sys.exit(1)
+    except sqlite3.OperationalError as exc:  # e.g. locked longer than the busy timeout
+        click.echo(
+            f"medlytt: storage {config.storage.path}: {exc} (waited 5 s for another writer, "
+            "such as a running medlytt serve under heavy load); nothing was changed, try again",
+            err=True,
+        )
         sys.exit(1)
 
 

@@ -112,11 +112,14 @@ class Storage:
 
 
 @contextlib.contextmanager
-def transaction(db: sqlite_utils.Database, *, immediate: bool = False) -> Iterator[None]:
+def transaction(db: sqlite_utils.Database, *, immediate: bool = True) -> Iterator[None]:
     """One explicit transaction (the connection is in autocommit mode otherwise).
 
-    ``immediate=True`` takes the write lock at once (``BEGIN IMMEDIATE``): for a transaction
-    that reads what it is about to extend, so that no other connection writes in between.
+    It takes the write lock at once (``BEGIN IMMEDIATE``), waiting up to the busy timeout
+    for another writer (the server, a ``medlytt`` command): a deferred transaction that
+    reads first and writes later fails at once with "database is locked" when another
+    connection wrote in between, however long the busy timeout.  ``immediate=False`` is for
+    a read-only transaction that wants one consistent snapshot.
     """
     db.conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
     try:

@@ -73,3 +73,74 @@ def test_serve_reports_an_unusable_storage_path(tmp_path):
     assert result.returncode == 1
     assert "cannot open storage.path" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_command_waits_for_another_writer_instead_of_failing(tmp_path):
+    """Another process holds the write lock for a second (the server writing a batch):
+    a ``medlytt`` command waits for it (busy timeout, immediate transactions) and then
+    does its work, instead of "database is locked"."""
+    import sqlite3
+    import subprocess
+    import threading
+    import time
+
+    from support import MEDLYTT, medlytt_env
+
+    env = medlytt_env(MEDLYTT_STORAGE__PATH=str(tmp_path / "m.db"))
+    first = subprocess.run(
+        [MEDLYTT, "user", "add", "ada", "--role", "admin"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert first.returncode == 0, first.stderr
+    holder = sqlite3.connect(tmp_path / "m.db", isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    released = threading.Timer(1.5, lambda: holder.execute("COMMIT"))
+    began = time.monotonic()
+    released.start()
+    try:
+        result = subprocess.run(
+            [MEDLYTT, "token", "create", "ada"], env=env, capture_output=True, text=True, timeout=60
+        )
+    finally:
+        released.join()
+        holder.close()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("mlt_")
+    assert "locked" not in result.stderr
+    assert time.monotonic() - began >= 1.0  # it did wait for the other writer
+
+
+def test_a_command_that_cannot_get_the_lock_fails_clearly(tmp_path):
+    """A writer that never lets go: the command gives up after the busy timeout with a
+    message naming the cause and exit 1, no traceback; nothing half-written."""
+    import sqlite3
+    import subprocess
+
+    from support import MEDLYTT, medlytt_env
+
+    env = medlytt_env(MEDLYTT_STORAGE__PATH=str(tmp_path / "m.db"))
+    first = subprocess.run(
+        [MEDLYTT, "user", "add", "ada", "--role", "admin"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert first.returncode == 0, first.stderr
+    holder = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        result = subprocess.run(
+            [MEDLYTT, "token", "create", "ada"], env=env, capture_output=True, text=True, timeout=60
+        )
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.returncode == 1
+    assert "database is locked" in result.stderr and "another writer" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    tokens = sqlite3.connect(tmp_path / "m.db").execute("SELECT COUNT(*) FROM api_tokens")
+    assert tokens.fetchone()[0] == 0
