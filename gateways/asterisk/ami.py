@@ -17,9 +17,16 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from .malformed import Reject, RejectLog
+
 log = logging.getLogger(__name__)
 
 AmiMessage = dict[str, str]
+
+#: A block longer than this is not AMI (an event is a few hundred bytes, a few KiB with
+#: many channel variables): it is rejected and not kept in memory.  A single line is
+#: bounded by the stream reader's limit (64 KiB).
+MAX_BLOCK_BYTES = 1 << 20
 
 
 class AmiError(RuntimeError):
@@ -29,12 +36,23 @@ class AmiError(RuntimeError):
 class AmiClient:
     """One AMI connection: send actions, await their responses, iterate over events."""
 
-    def __init__(self, host: str, port: int, user: str, secret: str, *, timeout: float = 5.0):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        user: str,
+        secret: str,
+        *,
+        timeout: float = 5.0,
+        reject: Reject | None = None,
+    ):
         self.host = host
         self.port = port
         self.user = user
         self._secret = secret
         self.timeout = timeout
+        #: Where malformed blocks are reported (the gateway counts them).
+        self.reject: Reject = reject if reject is not None else RejectLog(f"AMI {host}:{port}")
         self.banner = ""
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -144,20 +162,9 @@ class AmiClient:
 
     async def _read_loop(self) -> None:
         assert self._reader is not None
-        message: AmiMessage = {}
         try:
-            while True:
-                raw = await self._reader.readline()
-                if not raw:
-                    break
-                line = raw.decode(errors="replace").rstrip("\r\n")
-                if line:
-                    key, _, value = line.partition(":")
-                    message[key.strip()] = value.strip()
-                    continue
-                if message:
-                    self._dispatch(message)
-                message = {}
+            async for message in read_messages(self._reader, self.reject):
+                self._dispatch(message)
         except (OSError, asyncio.IncompleteReadError) as exc:
             log.warning("AMI connection lost: %s", exc)
         finally:
@@ -180,6 +187,9 @@ class AmiClient:
             return
         if "Event" in message:
             self._events.put_nowait(message)
+        elif "Response" not in message:
+            self.reject("AMI block", "neither an Event nor a Response")
+        # else: the answer to an action that timed out already
 
     def _finish(self) -> None:
         if self.closed.is_set():
@@ -191,3 +201,70 @@ class AmiClient:
             if not future.done():
                 future.set_exception(error)
         self._events.put_nowait(None)
+
+
+async def read_messages(
+    reader: asyncio.StreamReader, reject: Reject, *, max_block_bytes: int = MAX_BLOCK_BYTES
+) -> AsyncIterator[AmiMessage]:
+    """The ``Key: Value`` blocks of an AMI stream as dicts, until the stream ends.
+
+    A block is the lines up to an empty line.  A block that is not all ``Key: Value`` lines
+    is rejected as a whole, since part of a message translates into a wrong event: a line
+    without a colon or with an empty key, a line over the reader's limit, a block over
+    ``max_block_bytes``, a block cut off by the end of the stream.  Bytes that are not
+    UTF-8 are read as U+FFFD (a caller name in Latin-1 stays usable).
+    """
+    message: AmiMessage = {}
+    size = 0
+    problem: str | None = None
+    while True:
+        raw = await _read_line(reader)
+        if raw is None:
+            problem = problem or "a line longer than the reader's limit"
+            message = {}
+            continue
+        if not raw:
+            break
+        line = raw.decode(errors="replace").rstrip("\r\n")
+        if not line:
+            if problem is not None:
+                reject("AMI block", problem)
+            elif message:
+                yield message
+            message, size, problem = {}, 0, None
+            continue
+        if problem is not None:
+            continue  # the rest of a block already rejected
+        size += len(raw)
+        key, colon, value = line.partition(":")
+        key = key.strip()
+        if not colon or not key:
+            problem = "a line that is not 'Key: Value'"
+        elif size > max_block_bytes:
+            problem = f"a block over {max_block_bytes} bytes"
+        else:
+            message[key] = value.strip()
+            continue
+        message = {}
+    if message or problem is not None:
+        reject("AMI block", "cut off by the end of the stream")
+
+
+async def _read_line(reader: asyncio.StreamReader) -> bytes | None:
+    """The next line with its line feed (``b""`` at the end of the stream), or None for a
+    line over the reader's limit, which is read to its end and dropped.
+
+    Not ``readline()``: over the limit it drops what it holds and raises, and the rest of
+    the line then reads as a line of its own, or as the empty line that ends a block.
+    """
+    too_long = False
+    while True:
+        try:
+            line = await reader.readuntil(b"\n")
+        except asyncio.IncompleteReadError as exc:  # the stream ended without a line feed
+            line = exc.partial
+        except asyncio.LimitOverrunError as exc:  # the bytes are still in the reader
+            await reader.readexactly(exc.consumed)
+            too_long = True
+            continue
+        return None if too_long else line

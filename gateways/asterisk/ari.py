@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from .malformed import Reject, RejectLog
+
 log = logging.getLogger(__name__)
 
 
@@ -142,11 +144,22 @@ class AriClient:
             raise AriError("GET", "/events", None, f"cannot reach Asterisk: {exc}") from None
 
     @staticmethod
-    async def iter_events(ws: aiohttp.ClientWebSocketResponse) -> AsyncIterator[dict[str, Any]]:
-        """Every ARI event of an open WebSocket as a dict, until it closes."""
+    async def iter_events(
+        ws: aiohttp.ClientWebSocketResponse, reject: Reject | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every ARI event of an open WebSocket as a dict, until it closes.
+
+        A frame that is not a JSON object (not JSON, nested too deeply, a list, a number, a
+        binary frame) is reported to ``reject`` and skipped.
+        """
+        report = reject if reject is not None else RejectLog("ARI")
         async for message in ws:
             if message.type is aiohttp.WSMsgType.TEXT:
-                yield json.loads(message.data)
+                event = decode_event(message.data, report)
+                if event is not None:
+                    yield event
+            elif message.type is aiohttp.WSMsgType.BINARY:
+                report("ARI frame", "a binary frame, not JSON text")
             elif message.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED):
                 break
 
@@ -154,6 +167,19 @@ class AriClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def decode_event(text: str, reject: Reject) -> dict[str, Any] | None:
+    """One ARI event from the text of a WebSocket frame; None (rejected) if it is not one."""
+    try:
+        event = json.loads(text)
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python goes
+        reject("ARI frame", "not JSON")
+        return None
+    if not isinstance(event, dict):
+        reject("ARI frame", "JSON, but not an object")
+        return None
+    return event
 
 
 def _param(value: Any) -> str:

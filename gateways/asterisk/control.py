@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,7 @@ from medlytt import (
 )
 
 from .ari import AriClient, AriError
+from .malformed import Malformed
 
 if TYPE_CHECKING:
     from .gateway import AsteriskGateway
@@ -120,14 +122,32 @@ class AriCallControl(CallControl):
     # ------------------------------------------------------------------ events
 
     def translate(self, event: dict[str, Any]) -> ChannelEvent | None:
-        """The typed channel event of one ARI event, or None when it is not for features."""
-        kind = event.get("type")
+        """The typed channel event of one ARI event, or None when it is not for features.
+
+        An event of a kind features use that lacks what it needs (a ``channel`` object with
+        an ``id``, a ``duration`` that is a number, ``args`` that are a list of strings...)
+        is rejected through the gateway and gives None: nothing is guessed or changed.
+        """
+        kind = event.get("type") if isinstance(event, dict) else None
+        if not isinstance(kind, str):
+            self.gateway.reject("ARI event", "no type")
+            return None
+        if kind not in CHANNEL_EVENT_KINDS:
+            return None  # not a kind features use
+        try:
+            return self._translate(kind, event)
+        except Malformed as exc:
+            self.gateway.reject(f"ARI {kind}", str(exc))
+            return None
+
+    def _translate(self, kind: str, event: dict[str, Any]) -> ChannelEvent | None:
         at = _when(event)
         if kind in ("PlaybackFinished", "PlaybackFailed"):
-            playback = event.get("playback") or {}
-            target = str(playback.get("target_uri", ""))
-            channel = target.partition(":")[2]
-            playback_id = str(playback.get("id", ""))
+            playback = _object(event, "playback")
+            playback_id = _text(playback, "id")
+            channel = (_optional_text(playback, "target_uri") or "").partition(":")[2]
+            media = _optional_text(playback, "media_uri")
+            state = _optional_text(playback, "state")
             if not (playback_id.startswith(OWN_PREFIX) or self._ours(channel)):
                 return None
             return PlaybackFinished(
@@ -135,67 +155,88 @@ class AriCallControl(CallControl):
                 pbx=self.pbx,
                 channel=channel,
                 playback_id=playback_id,
-                failed=kind == "PlaybackFailed" or playback.get("state") == "failed",
-                media=playback.get("media_uri"),
+                failed=kind == "PlaybackFailed" or state == "failed",
+                media=media,
             )
         if kind in ("RecordingFinished", "RecordingFailed"):
-            recording = event.get("recording") or {}
-            channel = str(recording.get("target_uri", "")).partition(":")[2]
+            recording = _object(event, "recording")
+            channel = (_optional_text(recording, "target_uri") or "").partition(":")[2]
+            name = _text(recording, "name")
             if not self._ours(channel):
                 return None
             return RecordingFinished(
                 at=at,
                 pbx=self.pbx,
                 channel=channel,
-                name=str(recording.get("name", "")),
+                name=name,
                 failed=kind == "RecordingFailed",
             )
-        channel_data = event.get("channel") or {}
-        channel = str(channel_data.get("id", ""))
-        if not channel:
-            return None
+        channel_data = _object(event, "channel")
+        channel = _text(channel_data, "id")
         if kind == "StasisStart":
-            self.in_control.add(channel)
-            args = [str(a) for a in event.get("args") or []]
+            args = event.get("args", [])
+            if not isinstance(args, list) or not all(_is_text(a) for a in args):
+                raise Malformed("args is not a list of strings")
+            caller = channel_data.get("caller", {})
+            if not isinstance(caller, dict):
+                raise Malformed("caller is not an object")
             entered = ChannelEntered(
                 at=at,
                 pbx=self.pbx,
                 channel=channel,
                 role=args[0] if args else "",
                 args=tuple(args[1:]),
-                caller=(channel_data.get("caller") or {}).get("number") or None,
-                name=channel_data.get("name"),
+                caller=_optional_text(caller, "number") or None,
+                name=_optional_text(channel_data, "name"),
             )
+            self.in_control.add(channel)
             self.entered(entered)
             return entered
-        if not self._ours(channel):
-            return None
-        if kind == "StasisEnd":
-            return ChannelLeft(at=at, pbx=self.pbx, channel=channel, destroyed=False)
         if kind == "ChannelDestroyed":
+            cause = event.get("cause")
+            if cause is not None and type(cause) is not int:  # bool is an int, but no cause
+                raise Malformed("cause is not a whole number")
+            cause_text = _optional_text(event, "cause_txt")
+            if not self._ours(channel):
+                return None
             self.in_control.discard(channel)
             return ChannelLeft(
                 at=at,
                 pbx=self.pbx,
                 channel=channel,
                 destroyed=True,
-                cause=event.get("cause"),
-                cause_text=event.get("cause_txt"),
+                cause=cause,
+                cause_text=cause_text,
             )
-        if kind == "ChannelHangupRequest":
-            return ChannelHangupRequested(at=at, pbx=self.pbx, channel=channel)
         if kind == "ChannelStateChange":
-            state = str(channel_data.get("state", "")).lower()
-            return ChannelStateChanged(at=at, pbx=self.pbx, channel=channel, state=state)
+            state = _text(channel_data, "state").lower()
+            return self._if_ours(
+                ChannelStateChanged(at=at, pbx=self.pbx, channel=channel, state=state)
+            )
         if kind == "ChannelDtmfReceived":
-            digit = str(event.get("digit", ""))
-            return DtmfReceived(at=at, pbx=self.pbx, channel=channel, digit=digit)
-        if kind == "ChannelTalkingStarted":
-            return TalkingStarted(at=at, pbx=self.pbx, channel=channel)
+            digit = _text(event, "digit")
+            if len(digit) != 1:
+                raise Malformed("digit is not one key")
+            return self._if_ours(DtmfReceived(at=at, pbx=self.pbx, channel=channel, digit=digit))
         if kind == "ChannelTalkingFinished":
-            seconds = float(event.get("duration", 0)) / 1000
-            return TalkingStopped(at=at, pbx=self.pbx, channel=channel, duration_seconds=seconds)
-        return None
+            duration = event.get("duration")
+            if not (isinstance(duration, int | float) and not isinstance(duration, bool)):
+                raise Malformed("duration is not a number")
+            if not 0 <= duration < math.inf:  # also false for NaN (JSON allows it here)
+                raise Malformed("duration is out of range")
+            return self._if_ours(
+                TalkingStopped(
+                    at=at, pbx=self.pbx, channel=channel, duration_seconds=duration / 1000
+                )
+            )
+        if kind == "StasisEnd":
+            return self._if_ours(ChannelLeft(at=at, pbx=self.pbx, channel=channel, destroyed=False))
+        if kind == "ChannelHangupRequest":
+            return self._if_ours(ChannelHangupRequested(at=at, pbx=self.pbx, channel=channel))
+        return self._if_ours(TalkingStarted(at=at, pbx=self.pbx, channel=channel))  # the last kind
+
+    def _if_ours(self, event: ChannelEvent) -> ChannelEvent | None:
+        return event if self._ours(event.channel) else None
 
     def reset(self) -> None:
         """A new ARI session: what was in control before is not any more."""
@@ -519,12 +560,73 @@ class AriRecording(Recording):
                 await self.port.hang_up(self.snoop_id, missing_ok=True)
 
 
+#: The ARI event types :meth:`AriCallControl.translate` turns into channel events.
+CHANNEL_EVENT_KINDS = frozenset(
+    {
+        "PlaybackFinished",
+        "PlaybackFailed",
+        "RecordingFinished",
+        "RecordingFailed",
+        "StasisStart",
+        "StasisEnd",
+        "ChannelDestroyed",
+        "ChannelHangupRequest",
+        "ChannelStateChange",
+        "ChannelDtmfReceived",
+        "ChannelTalkingStarted",
+        "ChannelTalkingFinished",
+    }
+)
+
+
 def _when(event: dict[str, Any]) -> datetime:
+    """The event's ``timestamp`` (ISO 8601 with an offset), or now when it has none."""
     stamp = event.get("timestamp")
+    if stamp is None:
+        return utcnow()
     if isinstance(stamp, str):
         with contextlib.suppress(ValueError):
-            return datetime.fromisoformat(stamp)
-    return utcnow()
+            at = datetime.fromisoformat(stamp)
+            if at.utcoffset() is not None:
+                return at
+    raise Malformed("timestamp is not a time with an offset")
+
+
+def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    if not isinstance(value, dict):
+        raise Malformed(f"{key} is not an object")
+    return value
+
+
+def _is_text(value: object) -> bool:
+    """A string that is text: JSON can also escape a lone surrogate, which no file,
+    database or log line can hold."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _text(data: dict[str, Any], key: str) -> str:
+    """A string field that must be there and not be empty."""
+    value = data.get(key)
+    if value is None or value == "":
+        raise Malformed(f"no {key}")
+    if not _is_text(value):
+        raise Malformed(f"{key} is not a string")
+    return value
+
+
+def _optional_text(data: dict[str, Any], key: str) -> str | None:
+    """A string field that may be left out (or null)."""
+    value = data.get(key)
+    if value is not None and not _is_text(value):
+        raise Malformed(f"{key} is not a string")
+    return value
 
 
 ChannelSink = Callable[[ChannelEvent, CallControl], None]

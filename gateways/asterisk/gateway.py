@@ -33,6 +33,7 @@ from medlytt import (
 from .ami import AmiClient, AmiError
 from .ari import AriClient, AriError
 from .control import AriCallControl
+from .malformed import RejectLog
 from .qualify import Qualifier
 from .settings import AsteriskSettings
 from .translate import AmiTranslator
@@ -52,7 +53,8 @@ class AsteriskGateway(Gateway):
         self.name = name or "asterisk"
         self.qualifier = Qualifier(name) if name else None
         self.settings = settings
-        self.translator = AmiTranslator(settings.agents)
+        self._reject_log = RejectLog(self.name)
+        self.translator = AmiTranslator(settings.agents, reject=self.reject)
         self.ari = AriClient(
             settings.ari_url,
             settings.ari_user,
@@ -74,6 +76,11 @@ class AsteriskGateway(Gateway):
 
     async def close(self) -> None:
         await self.ari.close()
+
+    def reject(self, kind: str, detail: str) -> None:
+        """Count a message dropped as malformed (see malformed.py) and log it sparingly."""
+        self.rejected += 1
+        self._reject_log(kind, detail)
 
     def describe(self) -> dict[str, object]:
         return {
@@ -110,7 +117,12 @@ class AsteriskGateway(Gateway):
     async def _session(self, publish: Publish) -> None:
         s = self.settings
         ami = AmiClient(
-            s.ami_host, s.ami_port, s.ami_user, s.ami_secret, timeout=s.request_timeout_seconds
+            s.ami_host,
+            s.ami_port,
+            s.ami_user,
+            s.ami_secret,
+            timeout=s.request_timeout_seconds,
+            reject=self.reject,
         )
         await ami.connect()
         self.ami = ami
@@ -144,9 +156,8 @@ class AsteriskGateway(Gateway):
             still_there, utcnow(), "gone after reconnecting to Asterisk"
         ):
             self._emit(event)
-        for message in status:
+        for message in status:  # a QueueEntry also tells app_queue's start of the wait
             self._publish_all(self.translator.translate(message))
-        self.translator.learn_start(status)
 
     async def _pump(self, ami: AmiClient, ws: Any) -> None:
         """Translate AMI events until either connection closes."""
@@ -164,7 +175,7 @@ class AsteriskGateway(Gateway):
                 self._publish_all(self.translator.overdue_completions(time.time()))
 
         async def read_ari() -> None:
-            async for event in self.ari.iter_events(ws):
+            async for event in self.ari.iter_events(ws, self.reject):
                 self._channel_event(event)
             raise AriError("GET", "/events", None, "ARI WebSocket closed by Asterisk")
 

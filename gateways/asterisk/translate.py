@@ -16,6 +16,12 @@ Times: AMI events carry ``Timestamp`` (manager.conf ``timestampevents = yes``). 
 talk times are Asterisk's own (``HoldTime``, ``TalkTime``, integer seconds, the numbers
 app_queue writes to queue_log); a timeout's wait is computed the way app_queue computes
 it, from whole seconds of the join and leave times.
+
+Malformed events are rejected, never filled in with defaults: an event of a kind the
+translator uses without the Uniqueid, Interface or Queue it is about, without a number it
+reports (``HoldTime``, ``TalkTime``, ``RingTime``, ``Wait``, ``Duration``), or with a
+number or ``Timestamp`` that is not one, goes to ``reject`` and changes nothing.  Fields
+that AMI may leave out (``Position``, ``Timestamp``, ``Linkedid``) keep their defaults.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ from datetime import UTC, datetime
 from medlytt import events as ev
 from medlytt import utcnow
 from medlytt.events import AgentState
+
+from .malformed import Malformed, Reject, RejectLog
 
 SOURCE = "asterisk"
 
@@ -86,9 +94,12 @@ class AmiTranslator:
         self,
         agent_names: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] = utcnow,
+        reject: Reject | None = None,
     ) -> None:
         self.agent_names = dict(agent_names or {})
         self.clock = clock
+        #: Where malformed events are reported (the gateway counts them).
+        self.reject: Reject = reject if reject is not None else RejectLog("asterisk")
         self.entries: dict[str, QueueEntry] = {}  # by caller channel Uniqueid
         self.agents: dict[str, AgentView] = {}
         self.queues: dict[str, dict[str, str]] = {}
@@ -117,9 +128,17 @@ class AmiTranslator:
         }
 
     def translate(self, message: AmiMessage) -> list[ev.Event]:
-        """The Medlytt events one AMI event means (often none)."""
-        handler = self._handlers.get(message.get("Event", ""))
-        return handler(message) if handler is not None else []
+        """The Medlytt events one AMI event means (often none); none for a malformed one."""
+        kind = message.get("Event", "")
+        handler = self._handlers.get(kind)
+        if handler is None:
+            return []  # not a kind Medlytt uses
+        try:
+            _timestamp(message)
+            return handler(message)
+        except Malformed as exc:
+            self.reject(f"AMI {kind}", str(exc))
+            return []
 
     def open_calls(self) -> dict[str, QueueEntry]:
         """Queue entries not finished yet, by caller channel Uniqueid."""
@@ -128,13 +147,8 @@ class AmiTranslator:
     # ------------------------------------------------------------------ helpers
 
     def _at(self, message: AmiMessage) -> datetime:
-        stamp = message.get("Timestamp")
-        if stamp:
-            try:
-                return datetime.fromtimestamp(float(stamp), UTC)
-            except ValueError:
-                pass
-        return self.clock()
+        stamp = _timestamp(message)
+        return self.clock() if stamp is None else datetime.fromtimestamp(stamp, UTC)
 
     def _stamp(self, message: AmiMessage) -> float:
         return self._at(message).timestamp()
@@ -177,7 +191,7 @@ class AmiTranslator:
         ]
 
     def _entry(self, message: AmiMessage) -> QueueEntry | None:
-        return self.entries.get(message.get("Uniqueid", ""))
+        return self.entries.get(_id(message, "Uniqueid"))
 
     def _release_ringing(
         self, message: AmiMessage, entry: QueueEntry, keep: str | None = None
@@ -200,9 +214,10 @@ class AmiTranslator:
     # ------------------------------------------------------------------ queues and members
 
     def _queue_params(self, m: AmiMessage) -> list[ev.Event]:
-        name = m.get("Queue", "")
+        name = _id(m, "Queue")
+        level = _amount(m, "ServiceLevel")
+        _amount(m, "Wrapuptime")  # read by wrap_up_seconds()
         self.queues[name] = dict(m)
-        level = _float(m.get("ServiceLevel"))
         return [
             ev.QueueConfigured(
                 at=self._at(m),
@@ -214,28 +229,28 @@ class AmiTranslator:
         ]
 
     def _queue_member(self, m: AmiMessage) -> list[ev.Event]:
-        interface = m.get("Interface") or m.get("Location") or ""
-        if not interface:
-            return []
+        interface, queue, paused = _member(m)
         agent = self._agent(interface, m.get("MemberName") or m.get("Name"))
-        agent.queues.add(m.get("Queue", ""))
-        agent.paused = m.get("Paused") == "1"
+        agent.queues.add(queue)
+        agent.paused = paused
         agent.pause_reason = m.get("PausedReason") or None if agent.paused else None
         state = _member_state(m, agent)
         return self._set_agent(m, agent, state, reason=agent.pause_reason, announce=True)
 
     def _queue_member_removed(self, m: AmiMessage) -> list[ev.Event]:
-        interface = m.get("Interface", "")
+        interface, queue = _id(m, "Interface"), _id(m, "Queue")
         agent = self.agents.get(interface)
         if agent is None:
             return []
-        agent.queues.discard(m.get("Queue", ""))
+        agent.queues.discard(queue)
         if agent.queues:
             return self._set_agent(m, agent, agent.state, announce=True)
         return self._set_agent(m, agent, AgentState.LOGGED_OUT, announce=True)
 
     def _queue_member_status(self, m: AmiMessage) -> list[ev.Event]:
-        agent = self.agents.get(m.get("Interface", ""))
+        _count(m, "Status")
+        _member(m)  # checked whichever way the status goes
+        agent = self.agents.get(_id(m, "Interface"))
         if agent is None:
             return self._queue_member(m)
         if m.get("Status") in UNAVAILABLE_DEVICE_STATES:
@@ -245,8 +260,8 @@ class AmiTranslator:
         return []  # ringing, talking and wrap-up come from the queue events, not device state
 
     def _queue_member_pause(self, m: AmiMessage) -> list[ev.Event]:
-        agent = self._agent(m.get("Interface", ""), m.get("MemberName"))
-        paused = m.get("Paused") == "1"
+        interface, paused = _id(m, "Interface"), _flag(m, "Paused", required=True)
+        agent = self._agent(interface, m.get("MemberName"))
         reason = (m.get("PausedReason") or m.get("Reason") or None) if paused else None
         if paused == agent.paused and reason == agent.pause_reason:
             return []
@@ -261,11 +276,10 @@ class AmiTranslator:
     # ------------------------------------------------------------------ callers
 
     def _caller_join(self, m: AmiMessage) -> list[ev.Event]:
-        uniqueid = m.get("Uniqueid", "")
+        uniqueid, queue = _id(m, "Uniqueid"), _id(m, "Queue")
+        position = _count(m, "Position", required=False)
         call_id = m.get("Linkedid") or uniqueid
-        entry = QueueEntry(
-            call_id=call_id, uniqueid=uniqueid, queue=m.get("Queue", ""), joined=self._stamp(m)
-        )
+        entry = QueueEntry(call_id=call_id, uniqueid=uniqueid, queue=queue, joined=self._stamp(m))
         self.entries[uniqueid] = entry
         return [
             ev.CallQueued(
@@ -274,29 +288,33 @@ class AmiTranslator:
                 call_id=call_id,
                 queue=entry.queue,
                 caller_id=m.get("CallerIDNum") or None,
-                position=_int(m.get("Position")),
+                position=position,
             )
         ]
 
     def _queue_entry(self, m: AmiMessage) -> list[ev.Event]:
-        """A caller found waiting by ``QueueStatus`` (after a reconnect)."""
-        uniqueid = m.get("Uniqueid", "")
-        if uniqueid in self.entries:
+        """A caller found waiting by ``QueueStatus`` (after a reconnect); it also tells
+        app_queue's start second of the wait (see :meth:`learn_start`)."""
+        uniqueid, queue = _id(m, "Uniqueid"), _id(m, "Queue")
+        wait, position = _count(m, "Wait"), _count(m, "Position", required=False)
+        joined = self._stamp(m) - wait
+        at = _time(joined, "Wait")
+        known = self.entries.get(uniqueid)
+        if known is not None:
+            self._learn_start(known, m, wait)
             return []
-        joined = self._stamp(m) - _int(m.get("Wait"))
         call_id = m.get("Linkedid") or uniqueid
-        entry = QueueEntry(
-            call_id=call_id, uniqueid=uniqueid, queue=m.get("Queue", ""), joined=joined
-        )
+        entry = QueueEntry(call_id=call_id, uniqueid=uniqueid, queue=queue, joined=joined)
+        self._learn_start(entry, m, wait)
         self.entries[uniqueid] = entry
         return [
             ev.CallQueued(
-                at=datetime.fromtimestamp(joined, UTC),
+                at=at,
                 source=SOURCE,
                 call_id=call_id,
                 queue=entry.queue,
                 caller_id=m.get("CallerIDNum") or None,
-                position=_int(m.get("Position")),
+                position=position,
             )
         ]
 
@@ -305,16 +323,24 @@ class AmiTranslator:
 
         app_queue stamps a caller's start (whole seconds) a moment before it announces the
         join; a timeout's wait is counted from that stamp.  ``QueueEntry.Wait`` is "now minus
-        start" and the event's Timestamp is "now", which gives the stamp itself.
+        start" and the event's Timestamp is "now", which gives the stamp itself.  A
+        QueueEntry it needs but cannot read (Wait or Timestamp no number) is rejected.
         """
         for message in status:
             if message.get("Event") != "QueueEntry":
                 continue
             entry = self.entries.get(message.get("Uniqueid", ""))
-            if entry is not None and entry.start_second is None and message.get("Timestamp"):
-                entry.start_second = _second(float(message["Timestamp"])) - _int(
-                    message.get("Wait")
-                )
+            if entry is None or entry.start_second is not None:
+                continue
+            try:
+                self._learn_start(entry, message, _count(message, "Wait"))
+            except Malformed as exc:
+                self.reject("AMI QueueEntry", str(exc))
+
+    def _learn_start(self, entry: QueueEntry, message: AmiMessage, wait: int) -> None:
+        stamp = _timestamp(message)
+        if entry.start_second is None and stamp is not None:
+            entry.start_second = _second(stamp) - wait
 
     def end_wrap_up(self, agent_id: str, at: datetime) -> list[ev.Event]:
         """The queue's wrap-up time after a call has passed: the agent is available again."""
@@ -325,13 +351,14 @@ class AmiTranslator:
 
     def wrap_up_seconds(self, queue: str) -> float:
         """The queue's ``wrapuptime`` as last reported by ``QueueStatus``."""
-        return _float(self.queues.get(queue, {}).get("Wrapuptime"))
+        return _amount(self.queues.get(queue, {}), "Wrapuptime")  # checked by _queue_params
 
     def _agent_called(self, m: AmiMessage) -> list[ev.Event]:
+        interface = _id(m, "Interface")
         entry = self._entry(m)
         if entry is None or entry.done:
             return []
-        agent = self._agent(m.get("Interface", ""), m.get("MemberName"))
+        agent = self._agent(interface, m.get("MemberName"))
         entry.ringing.add(agent.agent_id)
         if m.get("DestUniqueid"):
             self.agent_channels[m["DestUniqueid"]] = agent.agent_id
@@ -348,8 +375,9 @@ class AmiTranslator:
         return out + self._set_agent(m, agent, AgentState.RINGING)
 
     def _agent_ring_no_answer(self, m: AmiMessage) -> list[ev.Event]:
+        ring_ms = _count(m, "RingTime")
         entry = self._entry(m)
-        agent = self.agents.get(m.get("Interface", ""))
+        agent = self.agents.get(_id(m, "Interface"))
         if entry is None or agent is None:
             return []
         entry.ringing.discard(agent.agent_id)
@@ -361,7 +389,7 @@ class AmiTranslator:
                 call_id=entry.call_id,
                 queue=entry.queue,
                 agent_id=agent.agent_id,
-                ring_seconds=_int(m.get("RingTime")) / 1000.0,
+                ring_seconds=ring_ms / 1000.0,
             )
         ]
         return out + self._set_agent(m, agent, AgentState.AVAILABLE)
@@ -373,13 +401,15 @@ class AmiTranslator:
         return []  # the outcome comes with AgentConnect, QueueCallerAbandon or QUEUESTATUS
 
     def _agent_connect(self, m: AmiMessage) -> list[ev.Event]:
+        interface = _id(m, "Interface")
+        hold, ring = _count(m, "HoldTime"), _count(m, "RingTime")
         entry = self._entry(m)
         if entry is None:
             return []
-        agent = self._agent(m.get("Interface", ""), m.get("MemberName"))
+        agent = self._agent(interface, m.get("MemberName"))
         entry.answered_by = agent.agent_id
         entry.connected = self._stamp(m)
-        entry.hold_time = _int(m.get("HoldTime"))
+        entry.hold_time = hold
         agent.call_id = entry.call_id
         if m.get("DestUniqueid"):
             self.agent_channels[m["DestUniqueid"]] = agent.agent_id
@@ -393,20 +423,22 @@ class AmiTranslator:
                 call_id=entry.call_id,
                 queue=entry.queue,
                 agent_id=agent.agent_id,
-                wait_seconds=float(_int(m.get("HoldTime"))),
-                ring_seconds=float(_int(m.get("RingTime"))),
+                wait_seconds=float(hold),
+                ring_seconds=float(ring),
             )
         )
         return out + self._set_agent(m, agent, AgentState.ON_CALL)
 
     def _agent_complete(self, m: AmiMessage) -> list[ev.Event]:
+        interface, reason = _id(m, "Interface"), _id(m, "Reason")
+        hold, talk = _count(m, "HoldTime"), _count(m, "TalkTime")
+        member_wrapup = _amount(m, "Wrapuptime")
         entry = self._entry(m)
         if entry is None or entry.done:
             return []
         entry.done = True
-        agent = self._agent(m.get("Interface", ""), m.get("MemberName"))
+        agent = self._agent(interface, m.get("MemberName"))
         agent.call_id = None
-        reason = m.get("Reason", "")
         hung_up_by = {"agent": "agent", "caller": "caller", "transfer": "agent"}.get(
             reason, "unknown"
         )
@@ -429,13 +461,11 @@ class AmiTranslator:
                 queue=entry.queue,
                 agent_id=agent.agent_id,
                 hung_up_by=hung_up_by,  # type: ignore[arg-type]
-                talk_seconds=float(_int(m.get("TalkTime"))),
-                wait_seconds=float(_int(m.get("HoldTime"))),
+                talk_seconds=float(talk),
+                wait_seconds=float(hold),
             )
         )
-        wrapup = _float(self.queues.get(entry.queue, {}).get("Wrapuptime")) or _float(
-            m.get("Wrapuptime")
-        )
+        wrapup = self.wrap_up_seconds(entry.queue) or member_wrapup
         next_state = AgentState.WRAP_UP if wrapup else AgentState.AVAILABLE
         self._forget(entry)
         return out + self._set_agent(m, agent, next_state)
@@ -454,8 +484,9 @@ class AmiTranslator:
                 continue
             entry.done = True
             # app_queue computes talktime when the bridge breaks up: the first BridgeLeave.
-            ended = entry.left_bridge or entry.caller_hung_up
-            talk = _second(ended) - _second(entry.connected or ended)
+            ended = entry.left_bridge if entry.left_bridge is not None else entry.caller_hung_up
+            connected = entry.connected if entry.connected is not None else ended
+            talk = _second(ended) - _second(connected)
             stamp = {"Timestamp": str(entry.caller_hung_up)}
             out.append(
                 ev.CallEnded(
@@ -479,6 +510,8 @@ class AmiTranslator:
         return out
 
     def _caller_abandon(self, m: AmiMessage) -> list[ev.Event]:
+        _count(m, "HoldTime")  # both read by _hangup()
+        _count(m, "Position", required=False)
         entry = self._entry(m)
         if entry is not None and not entry.done:
             entry.abandon = m  # final when the caller's channel hangs up (see _hangup)
@@ -486,20 +519,22 @@ class AmiTranslator:
 
     def _bridge_leave(self, m: AmiMessage) -> list[ev.Event]:
         """Who left the caller-agent bridge first is who hung up (the bridge then ends)."""
-        uniqueid = m.get("Uniqueid", "")
+        uniqueid = _id(m, "Uniqueid")
         leg = self.agent_legs.get(uniqueid)
         if leg is not None and not leg.done:
             leg.first_hangup = leg.first_hangup or "agent"
-            leg.left_bridge = leg.left_bridge or self._stamp(m)
+            if leg.left_bridge is None:
+                leg.left_bridge = self._stamp(m)
             return []
         entry = self.entries.get(uniqueid)
         if entry is not None and entry.answered_by is not None and not entry.done:
             entry.first_hangup = entry.first_hangup or "caller"
-            entry.left_bridge = entry.left_bridge or self._stamp(m)
+            if entry.left_bridge is None:
+                entry.left_bridge = self._stamp(m)
         return []
 
     def _hangup(self, m: AmiMessage) -> list[ev.Event]:
-        leg = self.agent_legs.get(m.get("Uniqueid", ""))
+        leg = self.agent_legs.get(_id(m, "Uniqueid"))
         if leg is not None and not leg.done:
             leg.first_hangup = leg.first_hangup or "agent"
             return []
@@ -521,8 +556,8 @@ class AmiTranslator:
                 source=SOURCE,
                 call_id=entry.call_id,
                 queue=entry.queue,
-                wait_seconds=float(_int(abandon.get("HoldTime"))),
-                position=_int(abandon.get("Position")),
+                wait_seconds=float(_count(abandon, "HoldTime")),  # checked by _caller_abandon
+                position=_count(abandon, "Position", required=False),
             )
         )
         self._forget(entry)
@@ -531,13 +566,13 @@ class AmiTranslator:
     def _var_set(self, m: AmiMessage) -> list[ev.Event]:
         if m.get("Variable") != "QUEUESTATUS":
             return []
+        status = _id(m, "Value")
         entry = self._entry(m)
         if entry is None or entry.done or entry.answered_by:
             return []
         entry.done = True
         out = self._release_ringing(m, entry)
         left = entry.left if entry.left is not None else self._stamp(m)
-        status = m.get("Value", "")
         if status == "TIMEOUT":
             # app_queue: time(NULL) - qe->start, both whole seconds.
             start = entry.start_second if entry.start_second is not None else _second(entry.joined)
@@ -567,7 +602,7 @@ class AmiTranslator:
     # ------------------------------------------------------------------ talk detection
 
     def _leg(self, m: AmiMessage) -> tuple[str, ev.Leg, str | None] | None:
-        uniqueid = m.get("Uniqueid", "")
+        uniqueid = _id(m, "Uniqueid")
         linkedid = m.get("Linkedid") or uniqueid
         if uniqueid in self.entries:
             return self.entries[uniqueid].call_id, "caller", None
@@ -590,11 +625,11 @@ class AmiTranslator:
         ]
 
     def _talking_stop(self, m: AmiMessage) -> list[ev.Event]:
+        duration = _amount(m, "Duration", required=True) / 1000.0  # AMI reports milliseconds
         leg = self._leg(m)
         if leg is None:
             return []
         call_id, which, agent_id = leg
-        duration = _float(m.get("Duration")) / 1000.0  # AMI reports milliseconds
         return [
             ev.TalkStopped(
                 at=self._at(m),
@@ -634,6 +669,17 @@ class AmiTranslator:
         return out
 
 
+def _member(m: AmiMessage) -> tuple[str, str, bool]:
+    """Interface, queue and paused of a queue member event (also checks Status, InCall)."""
+    interface = m.get("Interface") or m.get("Location")
+    if not interface:
+        raise Malformed("no Interface")
+    queue, paused = _id(m, "Queue"), _flag(m, "Paused")
+    _flag(m, "InCall")
+    _count(m, "Status", required=False)  # read by _member_state()
+    return interface, queue, paused
+
+
 def _member_state(m: AmiMessage, agent: AgentView) -> AgentState:
     if m.get("Status") in UNAVAILABLE_DEVICE_STATES:
         return AgentState.LOGGED_OUT
@@ -658,15 +704,78 @@ def _second(stamp: float) -> int:
     return math.floor(stamp - CLOCK_TO_EVENT_SECONDS)
 
 
-def _int(value: str | None) -> int:
-    try:
-        return int(value or 0)
-    except ValueError:
+# Reading fields, for the handlers: each raises Malformed (naming the field, never its
+# value) for what the message cannot mean, before the handler changes anything.
+
+
+def _given(m: AmiMessage, key: str, required: bool) -> str | None:
+    """``m[key]``; None when it is missing or empty, which is Malformed if ``required``."""
+    value = m.get(key)
+    if value:
+        return value
+    if required:
+        raise Malformed(f"no {key}")
+    return None
+
+
+def _id(m: AmiMessage, key: str) -> str:
+    """An id or name the event is about (Uniqueid, Interface, Queue): present, not empty."""
+    return _given(m, key, True) or ""  # never "": _given raised
+
+
+#: Whole numbers AMI sends (seconds, milliseconds, positions, states) have at most this
+#: many digits; longer is not a time (and int() refuses over 4300 digits anyway).
+MAX_DIGITS = 12
+
+
+def _count(m: AmiMessage, key: str, *, required: bool = True) -> int:
+    """A whole number AMI sends as decimal digits (HoldTime, Wait, Position, Status)."""
+    value = _given(m, key, required)
+    if value is None:
         return 0
+    if not (value.isascii() and value.isdigit()) or len(value) > MAX_DIGITS:
+        raise Malformed(f"{key} is not a whole number")
+    return int(value)
 
 
-def _float(value: str | None) -> float:
-    try:
-        return float(value or 0)
-    except ValueError:
+def _amount(m: AmiMessage, key: str, *, required: bool = False) -> float:
+    """A finite, non-negative number (ServiceLevel, Wrapuptime, Duration)."""
+    value = _given(m, key, required)
+    if value is None:
         return 0.0
+    try:
+        number = float(value)
+    except ValueError:
+        raise Malformed(f"{key} is not a number") from None
+    if not 0 <= number < 10**MAX_DIGITS:  # also false for NaN
+        raise Malformed(f"{key} is out of range")
+    return number
+
+
+def _flag(m: AmiMessage, key: str, *, required: bool = False) -> bool:
+    """``1`` or ``0`` (Paused, InCall)."""
+    value = _given(m, key, required)
+    if value not in (None, "0", "1"):
+        raise Malformed(f"{key} is not 0 or 1")
+    return value == "1"
+
+
+def _timestamp(m: AmiMessage) -> float | None:
+    """The event's ``Timestamp`` (None without one: timestampevents is off)."""
+    stamp = m.get("Timestamp")
+    if not stamp:
+        return None
+    try:
+        value = float(stamp)
+    except ValueError:
+        raise Malformed("Timestamp is not a number") from None
+    _time(value, "Timestamp")
+    return value
+
+
+def _time(stamp: float, key: str) -> datetime:
+    """``stamp`` as a time; Malformed (blaming ``key``) when it is none Python can hold."""
+    try:
+        return datetime.fromtimestamp(stamp, UTC)
+    except (ValueError, OverflowError, OSError):  # NaN, infinite, before year 1 or after 9999
+        raise Malformed(f"{key} is out of range") from None
