@@ -37,7 +37,7 @@ def _reason(exc: BaseException | None) -> str:
     return "a malformed request"
 
 
-class SafeRequestHandler(web_protocol.RequestHandler):  # type: ignore[misc]
+class SafeRequestHandler(web_protocol.RequestHandler):
     """aiohttp's connection handler, with error answers that repeat nothing sent."""
 
     def handle_error(
@@ -61,7 +61,7 @@ class SafeRequestHandler(web_protocol.RequestHandler):  # type: ignore[misc]
         return response
 
 
-class SafeServer(web_server.Server):  # type: ignore[misc]
+class SafeServer(web_server.Server):
     def __call__(self) -> SafeRequestHandler:
         return SafeRequestHandler(self, loop=self._loop, **self._kwargs)
 
