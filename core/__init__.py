@@ -16,7 +16,8 @@ What is here, by purpose:
   :class:`Capability` flags, typed :class:`ChannelEvent` objects and typed errors.
 * **The application**: :class:`Medlytt` (what hooks receive as ``app``), :class:`Gateway`.
 * **Storage**: :class:`Migration`, :func:`transaction`; recordings with
-  :func:`save_recording` and :func:`reveal_recording`.
+  :func:`save_recording`, :func:`reveal_recording` and :func:`link_evaluation` (kept
+  longer once evaluated).
 * **HTTP**: :func:`medlytt_of`, :class:`HttpError`, :func:`json_response`,
   :func:`read_json`, :func:`query_limit`; who is asking: :class:`Actor`,
   :func:`authenticate`, :func:`require_role`, :func:`may_monitor`, :func:`actor_named`.
@@ -130,7 +131,7 @@ from .events import (  # noqa: E402
 )
 from .forms import EvaluationForm, FormItem, FormSection  # noqa: E402
 from .gateway import Gateway, Publish  # noqa: E402
-from .recordings import reveal_recording, save_recording  # noqa: E402
+from .recordings import link_evaluation, reveal_recording, save_recording  # noqa: E402
 from .state import Agent, Call, LiveState, Queue, StateSlot  # noqa: E402
 from .storage import Migration, transaction  # noqa: E402
 from .web import HttpError, json_error, json_response, medlytt_of, query_limit, read_json  # noqa: E402
@@ -209,6 +210,7 @@ __all__ = [
     "http_status",
     "json_error",
     "json_response",
+    "link_evaluation",
     "listens_to",
     "may_monitor",
     "medlytt_of",

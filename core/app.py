@@ -3,13 +3,13 @@
 :class:`Medlytt` is what plugins receive as ``app``.  Its start and stop order is the
 contract documented in ``docs/architecture.md``:
 
-start: load plugins → validate config → open storage → migrations → metrics → event bus
-and journal → gateways created (``medlytt_gateways``) → ``medlytt_startup`` (plugins may
-attach to ``app.gateways`` here, before any event flows) → gateways started → (the web
-server is started by the caller)
+start: load plugins → validate config → open storage → migrations → recordings' deletion
+job → metrics → event bus and journal → gateways created (``medlytt_gateways``) →
+``medlytt_startup`` (plugins may attach to ``app.gateways`` here, before any event flows)
+→ gateways started → (the web server is started by the caller)
 
 stop: gateways → drain plugin mailboxes → ``medlytt_shutdown`` → journal's last write →
-storage closed.
+deletion job stopped → storage closed.
 """
 
 from __future__ import annotations
@@ -151,6 +151,8 @@ class Medlytt:
         self.plugin_state: dict[str, Any] = {}
         #: Services plugins offer each other by name (see :meth:`provide`).
         self._services: dict[str, object] = {}
+        #: Retention and deletion of recordings, and their metrics (core/recordings.py).
+        self.recordings = recordings.RecordingKeeper(self)
         self.started = False
 
     def _slot_failed(self, plugin: str, exc: BaseException) -> None:
@@ -232,6 +234,8 @@ class Medlytt:
             migrations.extend((info.name, m) for m in result or [])
         await self.storage.migrate(migrations)
         self.registry.register(AppCollector(self))
+        self.registry.register(self.recordings)
+        self.recordings.start()
         await self.host.call("medlytt_metrics", registry=self.registry, app=self)
         for info, result in await self.host.call("medlytt_forms"):
             for form in result or []:
@@ -298,5 +302,6 @@ class Medlytt:
         await self.bus.stop()
         if self.journal is not None:
             await self.journal.close()
+        await self.recordings.stop()
         await self.storage.close()
         self.started = False

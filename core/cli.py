@@ -1,8 +1,8 @@
 """The ``medlytt`` command line.
 
-Core commands: ``serve``, ``plugins``, ``check-config``, ``user`` and ``token``.  Plugins
-add theirs through the ``medlytt_cli_commands`` hook (``medlytt sandbox ...`` comes from
-the Asterisk plugin).
+Core commands: ``serve``, ``plugins``, ``check-config``, ``user``, ``token`` and
+``recordings``.  Plugins add theirs through the ``medlytt_cli_commands`` hook
+(``medlytt sandbox ...`` comes from the Asterisk plugin).
 A configuration error always ends with exit status 2 and one line naming the key.
 """
 
@@ -324,6 +324,53 @@ def token_revoke(config_path: Path | None, token_id: int) -> None:
 
     _with_db(config_path, lambda db: auth.revoke_token(db, token_id))
     click.echo(f"revoked token {token_id}")
+
+
+@cli.group()
+def recordings() -> None:
+    """Recordings of calls: delete one person's on request (docs/security.md)."""
+
+
+@recordings.command("delete")
+@CONFIG_OPTION
+@click.option("--agent", "agent_id", required=True, help="Whose calls: e.g. PJSIP/1001.")
+@click.option(
+    "--before",
+    metavar="DATE",
+    help="Only recordings made before this ISO 8601 date or time (UTC unless it says "
+    "otherwise), e.g. 2024-05-01.",
+)
+@click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
+def recordings_delete(
+    config_path: Path | None, agent_id: str, before: str | None, dry_run: bool
+) -> None:
+    """Delete the recordings of one agent's calls: files and rows, each deletion recorded
+    (reason request) in recording_deletions.  Works whether or not `medlytt serve` runs."""
+    from . import recordings as store
+    from .clock import utcnow
+
+    try:
+        until = store.parse_before(before) if before is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--before") from None
+    if dry_run:
+        count = _with_db(config_path, lambda db: store.count_for_agent(db, agent_id, until))
+        click.echo(f"would delete {count} recordings of agent {agent_id!r}")
+        return
+    by = f"command line ({store.os_user()})"
+    batch = read_config(config_path).recordings.delete_batch
+    deleted, left = _with_db(
+        config_path,
+        lambda db: store.delete_all_for_agent(
+            db, agent_id, before=until, by=by, clock=utcnow, batch=batch
+        ),
+    )
+    for recording_id in deleted:
+        click.echo(recording_id)
+    click.echo(f"deleted {len(deleted)} recordings of agent {agent_id!r}", err=True)
+    if left:
+        click.echo(f"medlytt: {left} could not be deleted (their files: see above)", err=True)
+        sys.exit(1)
 
 
 def _add_plugin_commands() -> None:

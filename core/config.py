@@ -6,9 +6,10 @@
   the declared type; ``[a, b]`` and ``{...}`` are read as TOML.
 * A secret may be given by reference instead of inline: ``ami_secret = { "$env" = "AMI_SECRET" }``
   or ``{ "$file" = "/run/secrets/ami" }``.  Secrets are redacted wherever config is shown.
-* Core sections are ``[server]``, ``[storage]``, ``[plugins]`` and ``[logging]``; every
-  other section belongs to the plugin of that name and is validated by the plugin's schema
-  (hook ``medlytt_config_schema``).  Each plugin section accepts ``enabled = false``.
+* Core sections are ``[server]``, ``[storage]``, ``[plugins]``, ``[logging]`` and
+  ``[recordings]``; every other section belongs to the plugin of that name and is
+  validated by the plugin's schema (hook ``medlytt_config_schema``).  Each plugin section
+  accepts ``enabled = false``.
 
 Validation happens at start: an unknown key, a wrong type or an unreadable file raises
 :class:`ConfigError`, which the CLI turns into exit status 2 and one clear message naming
@@ -75,6 +76,37 @@ class LoggingConfig(msgspec.Struct, forbid_unknown_fields=True):
     format: Literal["text", "json"] = "text"
 
 
+#: Days a recording is kept, by the plugin that recorded it (``default``: any other).
+DEFAULT_RETENTION_DAYS = {"default": 30, "monitoring": 30, "mystery_calls": 90}
+#: A retention in days: at least one, at most a hundred years.
+Days = Annotated[int, msgspec.Meta(ge=1, le=36_500)]
+
+
+class RecordingsConfig(msgspec.Struct, forbid_unknown_fields=True):
+    """``[recordings]``: how long recordings are kept, and the job that deletes them."""
+
+    #: Days by source (the plugin that recorded); a source not given keeps its default,
+    #: ``default`` covers every source not named.
+    retention_days: dict[str, Days] = msgspec.field(
+        default_factory=lambda: dict(DEFAULT_RETENTION_DAYS)
+    )
+    #: Days for a recording linked to an evaluation (``medlytt.link_evaluation``), when
+    #: longer than its source's.
+    evaluated_retention_days: Days = 365
+    delete_every_minutes: Annotated[int, msgspec.Meta(ge=1, le=1440)] = 60
+    delete_batch: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 500
+
+    def __post_init__(self) -> None:
+        if "" in self.retention_days:
+            raise ValueError("retention_days: a source name may not be empty")
+        self.retention_days = {**DEFAULT_RETENTION_DAYS, **self.retention_days}
+
+    def days_for(self, source: str | None, evaluated: bool) -> int:
+        """How many days a recording of ``source`` is kept (longer once evaluated)."""
+        days = self.retention_days.get(source or "", self.retention_days["default"])
+        return max(days, self.evaluated_retention_days) if evaluated else days
+
+
 class CoreConfig(msgspec.Struct, forbid_unknown_fields=True):
     """The core's own sections."""
 
@@ -82,6 +114,7 @@ class CoreConfig(msgspec.Struct, forbid_unknown_fields=True):
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
     plugins: PluginsConfig = msgspec.field(default_factory=PluginsConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+    recordings: RecordingsConfig = msgspec.field(default_factory=RecordingsConfig)
 
 
 CORE_SECTIONS: tuple[str, ...] = tuple(CoreConfig.__struct_fields__)
@@ -132,6 +165,10 @@ class Config:
     @property
     def logging(self) -> LoggingConfig:
         return self.core.logging
+
+    @property
+    def recordings(self) -> RecordingsConfig:
+        return self.core.recordings
 
     def plugin_sections(self) -> dict[str, dict[str, Any]]:
         """The raw sections that are not core sections (one per plugin)."""

@@ -153,7 +153,9 @@ def build_web_app(
     A plugin route without an access rule is not served: that plugin's routes are left
     out and the reason logged and shown by ``medlytt plugins`` (``last_error``).
     """
-    from .recordings import serve as serve_recording  # recordings imports this module
+    # recordings imports this module
+    from .recordings import delete_recordings, list_accesses
+    from .recordings import serve as serve_recording
 
     web_app = web.Application(middlewares=[json_errors, enforce_access])
     web_app[APP_KEY] = app
@@ -173,7 +175,9 @@ def build_web_app(
                 web.get("/api/events", api_events),
                 web.get("/api/forms", api_forms),
                 web.get("/api/me", api_me),
+                web.get("/api/recordings/access", list_accesses),  # before {id}
                 web.get("/api/recordings/{id}", serve_recording),
+                web.delete("/api/recordings", delete_recordings),
             ],
             "core",
         )

@@ -101,6 +101,10 @@ def seed(db: Any) -> dict[str, dict[str, str]]:
                 "mode": "listen",
             },
         )
+        db.table("recording_access").insert(
+            {"at": now, "recording_id": f"r{n}", "agent_id": agent, "recording_created_at": now}
+            | {"source": "monitoring", "hidden_from_agent": 0, "user": "root", "role": "admin"}
+        )
     return headers
 
 
@@ -169,6 +173,7 @@ ROW_CHECKS = {
     "/api/agents": ("agents", "agent_id"),
     "/api/calls": ("calls", "agent_id"),
     "/api/monitor": ("sessions", "agent"),
+    "/api/recordings/access": ("accesses", "agent_id"),
 }
 SEES = {
     "agent": {A1},
