@@ -242,6 +242,17 @@ async def test_agents_see_their_mystery_calls_and_audio_only_once_evaluated(setu
     assert (await client.get(f"/api/recordings/{recording_id}", headers=other)).status == 403
     refused = await client.post("/api/mystery-calls", json={"number": "5"}, headers=agent)
     assert refused.status == 403
+    # An evaluation id links the recording to it: kept as long as evaluated recordings.
+    linked = await client.post(
+        "/api/mystery-calls/m1/evaluation", json={"evaluation_id": "ev-7"}, headers=admin
+    )
+    assert linked.status == 200
+    stored = app.storage.run_sync(
+        lambda db: db.execute(
+            "SELECT evaluation_id FROM recordings WHERE id = ?", [recording_id]
+        ).fetchone()[0]
+    )
+    assert stored == "ev-7"
 
 
 def test_cli_reports_the_servers_reason_and_exits_1(tmp_path):

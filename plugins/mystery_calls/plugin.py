@@ -31,6 +31,7 @@ from medlytt import (
     authenticate,
     hookimpl,
     json_response,
+    link_evaluation,
     listens_to,
     medlytt_of,
     query_limit,
@@ -196,6 +197,8 @@ async def evaluate_call(request: web.Request) -> web.Response:
     await app.storage.run(lambda db: store.update_call(db, row["id"], changes))
     if row["recording_id"]:
         await reveal_recording(app, row["recording_id"])
+        if body.evaluation_id is not None:  # kept as long as evaluated recordings are
+            await link_evaluation(app, row["recording_id"], body.evaluation_id)
     return json_response({**row, **changes})
 
 
