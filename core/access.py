@@ -46,6 +46,10 @@ class Forbidden(Exception):
     """Raised by a handler for rows its caller may not see; answered 403 with the message."""
 
 
+class BadQuery(ValueError):
+    """A query parameter that cannot be served; answered 422 with the message."""
+
+
 @dataclass(frozen=True)
 class Access:
     """A route's rule: the roles that may call it (none for a public route), and in words
@@ -120,6 +124,8 @@ class Scope:
         """Narrow to one agent asked for with ``?agent=``; 403 naming it when not visible."""
         if wanted is None:
             return self
+        if not wanted.strip():
+            raise BadQuery("agent must not be empty")
         if self.agents is not None and wanted not in self.agents:
             raise Forbidden(f"you may not see the rows of agent {wanted!r}")
         return Scope(agents=frozenset([wanted]), since=self.since)

@@ -17,7 +17,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
 from . import __version__
-from .access import Forbidden, access_of, allow, public, rule_table, scope_of
+from .access import BadQuery, Forbidden, access_of, allow, public, rule_table, scope_of
 from .auth import authenticate, require_role
 from .clock import utcnow
 from .events import RawEvent
@@ -128,6 +128,8 @@ async def enforce_access(request: web.Request, handler: Handler) -> web.StreamRe
         return await handler(request)
     except Forbidden as exc:
         return json_error(403, str(exc))
+    except BadQuery as exc:
+        return json_error(422, str(exc))
 
 
 class UndeclaredRoute(ValueError):

@@ -248,3 +248,16 @@ async def test_a_reused_agent_id_never_shows_the_person_before(world):
     assert (
         await client.get("/api/surveys", headers=headers["agent of another team"])
     ).status == 401
+
+
+async def test_an_empty_agent_filter_is_422_everywhere(world):
+    _, _, client, headers = world
+    for path in (
+        "/api/surveys",
+        "/api/surveys/scores",
+        "/api/mystery-calls",
+        "/api/audit/monitoring",
+    ):
+        response = await client.get(path, params={"agent": " "}, headers=headers["admin"])
+        assert response.status == 422, path
+        assert "agent must not be empty" in (await response.json())["error"], path

@@ -534,17 +534,18 @@ class AriRecording(Recording):
             )
         await self._hang_up_snoop()
         data = None
-        for _ in range(20):  # the file is complete a moment after the recording stops
+        for _ in range(30):  # the file is complete a moment after the recording stops
             try:
                 data = await port.ari.get_bytes(
                     f"/recordings/stored/{self.name}/file",
                     template="/recordings/stored/{recordingName}/file",
                 )
-                break
+                if _complete_wav(data):
+                    break
             except AriError as exc:
                 if exc.status != 404:
                     raise control_error(exc, f"fetch recording {self.name}") from None
-                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)
         with contextlib.suppress(CallControlError):
             await port._call(
                 "DELETE",
@@ -577,6 +578,14 @@ CHANNEL_EVENT_KINDS = frozenset(
         "ChannelTalkingFinished",
     }
 )
+
+
+def _complete_wav(data: bytes) -> bool:
+    """Whether Asterisk finished writing a WAV file: its header is there and says how
+    much data follows (it writes the sizes when the recording is closed)."""
+    if len(data) < 44 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return False
+    return int.from_bytes(data[4:8], "little") + 8 == len(data)
 
 
 def _when(event: dict[str, Any]) -> datetime:

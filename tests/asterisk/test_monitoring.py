@@ -35,7 +35,7 @@ def make_user(app: TestMedlytt, name: str, role: str, teams=(), agent_id=None) -
 
 @pytest.fixture
 async def client(app, medlytt_client):
-    return await medlytt_client(app)
+    return await medlytt_client(app, role=None)  # each request brings its own token
 
 
 async def answered_call(

@@ -153,7 +153,7 @@ def make_user(app: TestMedlytt, name: str, role: str, agent_id: str | None = Non
 
 @pytest.fixture
 async def client(app, medlytt_client):
-    return await medlytt_client(app)
+    return await medlytt_client(app, role=None)  # each request brings its own token
 
 
 async def surveys_of(client, token: str, **query: str) -> list[dict[str, Any]]:
