@@ -1,4 +1,5 @@
-"""The HTTP server's own error answers: short, JSON, and never an echo of the request.
+"""The HTTP server's own connection handling: error answers that repeat nothing, and no
+connection held open by a client that sends nothing useful.
 
 aiohttp answers a request it cannot parse (a header line over 8190 bytes, a bad request
 line) with a text body that repeats the offending bytes, and logs the same bytes with a
@@ -18,6 +19,11 @@ from typing import Any
 from aiohttp import http_exceptions, web, web_protocol, web_server
 
 log = logging.getLogger(__name__)
+
+#: A connection that has not sent a whole request for this long is closed: an idle
+#: keep-alive connection, and a client trickling a request head (aiohttp's default keeps
+#: them an hour, so a few hundred slow clients could hold every connection).
+IDLE_SECONDS = 15.0
 
 #: What a client is told, by the kind of parse error (never the request's bytes).
 REASONS: dict[type[BaseException], str] = {
@@ -73,3 +79,10 @@ class SafeAppRunner(web.AppRunner):
         server = await super()._make_server()
         server.__class__ = SafeServer  # same state; only the handler it creates differs
         return server
+
+
+def make_runner(web_app: web.Application, *, idle_seconds: float = IDLE_SECONDS) -> SafeAppRunner:
+    """The runner ``medlytt serve`` uses: safe error answers, idle connections closed."""
+    return SafeAppRunner(
+        web_app, access_log=None, handle_signals=False, keepalive_timeout=idle_seconds
+    )

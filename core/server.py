@@ -15,7 +15,7 @@ from aiohttp import web
 
 from .app import Medlytt
 from .config import Config
-from .http_server import SafeAppRunner
+from .http_server import make_runner
 from .web import build_web_app, plugin_routes
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ async def serve(config: Config, *, announce: bool = True) -> None:
     runner: web.AppRunner | None = None
     try:
         web_app = build_web_app(app, await plugin_routes(app))
-        runner = SafeAppRunner(web_app, access_log=None, handle_signals=False)
+        runner = make_runner(web_app)
         await runner.setup()
         site = web.TCPSite(runner, config.server.host, config.server.port)
         await site.start()

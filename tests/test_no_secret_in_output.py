@@ -135,3 +135,34 @@ reconnect_max_seconds = 1
     assert "connect" in everything.lower()  # the gateway's failures were logged
     for secret in (ARI_PASSWORD, AMI_SECRET, METRICS_TOKEN, URL_PASSWORD, token, token[4:20]):
         assert secret not in everything, f"{secret[:8]}... found in output"
+
+
+async def test_slow_clients_cannot_hold_connections(medlytt):
+    """Fifty clients each trickle a request head and never finish it: each connection is
+    closed after the idle limit (aiohttp's default would keep them an hour), and a normal
+    request is served meanwhile."""
+    import asyncio
+
+    from aiohttp import web
+    from medlytt.http_server import make_runner
+    from medlytt.web import build_web_app, plugin_routes
+
+    async with medlytt() as app:
+        runner = make_runner(build_web_app(app, await plugin_routes(app)), idle_seconds=1.0)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        try:
+            slow = []
+            for _ in range(50):
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                slow.append((reader, writer))
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert (await asyncio.wait_for(reader.read(), 5)).startswith(b"HTTP/1.1 200")
+            for reader, writer in slow:
+                assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by Medlytt
+                writer.close()
+        finally:
+            await runner.cleanup()
