@@ -620,7 +620,7 @@ def accesses(
     "admin",
     "agent",
     rows="admin: every access (?agent= for one agent's recordings); agent: who heard the "
-    "recordings of their own calls made since their user was created (a mystery call's "
+    "recordings of their own calls (on a reused agent id: from their start; a mystery call's "
     "once it is evaluated)",
 )
 async def list_accesses(request: web.Request) -> web.Response:

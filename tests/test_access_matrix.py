@@ -261,3 +261,22 @@ async def test_an_empty_agent_filter_is_422_everywhere(world):
         response = await client.get(path, params={"agent": " "}, headers=headers["admin"])
         assert response.status == 422, path
         assert "agent must not be empty" in (await response.json())["error"], path
+
+
+async def test_the_openapi_documents_say_who_may_call_each_operation(world):
+    """Each operation of docs/openapi/*.json carries ``x-medlytt-access``, equal to the rule
+    its route declares: the documents cannot drift from what the server enforces."""
+    import json
+    from pathlib import Path
+
+    _, web_app, _, _ = world
+    rules = {(m.lower(), p): r for m, p, r in declared_routes(web_app)}
+    documents = sorted((Path(__file__).parent.parent / "docs" / "openapi").glob("*.json"))
+    assert documents
+    for document in documents:
+        for path, operations in json.loads(document.read_text())["paths"].items():
+            for method, operation in operations.items():
+                if method not in ("get", "post", "put", "patch", "delete"):
+                    continue  # "parameters" shared by the path's operations
+                rule = rules[(method, path)]
+                assert operation.get("x-medlytt-access") == rule.describe(), (document, path)

@@ -71,7 +71,7 @@ class ModeRequest(msgspec.Struct, forbid_unknown_fields=True):
 SESSION_ROWS = "admin: all; supervisor: sessions on agents of own teams (all with no team)"
 AUDIT_ROWS = (
     "admin: all; supervisor: agents of own teams (all with no team); agent: rows about "
-    "themselves since their user was created; ?agent= narrows, 403 for an agent not visible"
+    "themselves (on a reused agent id: from their start); ?agent= narrows, 403 when not visible"
 )
 
 

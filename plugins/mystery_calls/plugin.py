@@ -111,7 +111,8 @@ async def place_call(request: web.Request) -> web.Response:
 #: Which results each role sees (medlytt.scope_of).
 ROWS = (
     "admin: all; supervisor: calls answered by agents of own teams (all with no team) and "
-    "calls no agent answered; agent: own calls once evaluated, since their user was created"
+    "calls no agent answered; agent: own calls once evaluated (on a reused agent id: from "
+    "their start)"
 )
 
 

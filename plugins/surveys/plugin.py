@@ -59,7 +59,7 @@ def _query(request: web.Request, allowed: tuple[str, ...]) -> dict[str, str]:
 #: Which surveys each role sees (medlytt.scope_of).
 ROWS = (
     "admin: all; supervisor: agents of own teams (all with no team); agent: own surveys "
-    "since their user was created; ?agent= narrows, 403 for an agent not visible"
+    "(on a reused agent id: from their start); ?agent= narrows, 403 for an agent not visible"
 )
 
 
