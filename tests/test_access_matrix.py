@@ -280,3 +280,22 @@ async def test_the_openapi_documents_say_who_may_call_each_operation(world):
                     continue  # "parameters" shared by the path's operations
                 rule = rules[(method, path)]
                 assert operation.get("x-medlytt-access") == rule.describe(), (document, path)
+
+
+async def test_a_supervisor_cannot_evaluate_another_teams_mystery_call(world):
+    """Evaluating publishes the result to the agent: only for the caller's own teams."""
+    app, _, client, headers = world
+    refused = await client.post(
+        "/api/mystery-calls/m0/evaluation",
+        json={"notes": "not yours"},
+        headers=headers["supervisor of another team"],
+    )
+    assert refused.status == 404  # m0 was answered by A1, of team A
+    row = app.storage.run_sync(lambda db: mystery_store.get_call(db, "m0"))
+    assert row["notes"] is None
+    allowed = await client.post(
+        "/api/mystery-calls/m0/evaluation",
+        json={"notes": "warm greeting"},
+        headers=headers["supervisor of the team"],
+    )
+    assert allowed.status == 200
