@@ -1,13 +1,19 @@
 """The simulated contact center behaves like a queueing system and like a gateway."""
 
+import time
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 from medlytt import events as ev
+from medlytt import utcnow
 from medlytt.events import AgentState
 from medlytt.gateways.demo.settings import DemoQueue, DemoSettings
-from medlytt.gateways.demo.simulation import ContactCenterSimulation
+from medlytt.gateways.demo.simulation import (
+    MAX_HISTORY_EVENTS,
+    ContactCenterSimulation,
+    history_seconds,
+)
 from medlytt.state import LiveState
 from medlytt.testing import wait_until
 
@@ -85,9 +91,9 @@ def test_overloaded_queue_times_out():
     assert all(abs(e.wait_seconds - 30) < 1e-6 for e in timeouts)
 
 
-def test_replayed_events_give_the_live_state_the_simulator_has():
-    sim, events = simulate(DemoSettings(), 2 * 3600, seed=7)
-    state = LiveState()
+def replay(sim: ContactCenterSimulation, events: list, state: LiveState | None = None) -> LiveState:
+    """Apply ``events`` to a live state and check it equals the simulator's own."""
+    state = state or LiveState()
     for e in events:
         state.apply(e)
     for name, waiting in sim.waiting.items():
@@ -95,6 +101,80 @@ def test_replayed_events_give_the_live_state_the_simulator_has():
     for agent in sim.agents:
         assert state.agents[agent.agent_id].state is agent.state
         assert state.agents[agent.agent_id].name == agent.name
+    return state
+
+
+def test_replayed_events_give_the_live_state_the_simulator_has():
+    sim, events = simulate(DemoSettings(), 2 * 3600, seed=7)
+    replay(sim, events)
+
+
+def backfill(settings: DemoSettings, now: datetime, seed: int = 5):
+    """What the demo gateway does at start: the day so far, up to ``now``."""
+    seconds = history_seconds(settings)
+    sim = ContactCenterSimulation(settings, start=now - timedelta(seconds=seconds), seed=seed)
+    return sim, seconds, [e for events in sim.steps(seconds) for e in events]
+
+
+def test_the_history_is_a_plausible_morning_that_ends_now():
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    settings = DemoSettings()
+    sim, seconds, events = backfill(settings, now)
+    assert seconds == 4 * 3600  # the default: a morning, 08:00 to noon
+    assert sim.now == seconds  # the simulation stands at "now"
+    times = [e.at for e in events]
+    assert times == sorted(times)
+    assert times[0] == now - timedelta(hours=4)
+    assert times[-1] <= now
+    assert times[-1] > now - timedelta(minutes=5)  # traffic right up to now
+    assert 5000 < len(events) < MAX_HISTORY_EVENTS
+
+    for queue in settings.queues:
+        mine = [e for e in events if getattr(e, "queue", None) == queue.name]
+        answered = [e for e in mine if isinstance(e, ev.CallAnswered)]
+        abandoned = [e for e in mine if isinstance(e, ev.CallAbandoned)]
+        assert len(answered) > 0.5 * queue.calls_per_hour * 4, queue.name
+        # Every hour of the morning had calls answered: counters, intervals and windows
+        # (15m, 1h, today) all have something to show.
+        hours = {int((e.at - times[0]).total_seconds() // 3600) for e in answered}
+        assert hours == {0, 1, 2, 3}, queue.name
+        # Service level as queue_metrics computes it (abandons within 5 s do not count).
+        within = sum(e.wait_seconds <= queue.service_level_seconds for e in answered)
+        counted = len(answered) + sum(e.wait_seconds > 5 for e in abandoned)
+        assert 0 < within / counted <= 1, queue.name
+    assert any(isinstance(e, ev.CallAbandoned) for e in events)
+    assert {e.source for e in events} == {"demo"}
+
+
+def test_the_live_demo_goes_on_from_the_state_the_history_left():
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    sim, seconds, events = backfill(DemoSettings(), now, seed=11)
+    state = replay(sim, events)
+    open_calls = {a.call.call_id for a in sim.agents if a.call is not None}
+    open_calls |= {c.call_id for waiting in sim.waiting.values() for c in waiting}
+    assert open_calls, "at noon some agents are on calls"
+    # What happens next happens after now, and finishes the calls the history left open.
+    later = sim.advance(seconds + 1800)
+    assert later and all(e.at > now for e in later)
+    outcomes = ev.CallEnded | ev.CallAbandoned | ev.CallTimedOut
+    assert open_calls <= {e.call_id for e in later if isinstance(e, outcomes)}
+    replay(sim, later, state)
+
+
+def test_the_history_is_bounded_so_start_stays_fast():
+    heavy = DemoSettings(
+        agents=400,
+        history_hours=24,
+        queues=[DemoQueue(name=f"q{i}", calls_per_hour=1500) for i in range(4)],
+    )
+    started = time.perf_counter()
+    _, seconds, events = backfill(heavy, datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
+    assert seconds < 3600  # far less than the 24 h asked for
+    assert 0.5 * MAX_HISTORY_EVENTS < len(events) < 1.2 * MAX_HISTORY_EVENTS
+    assert time.perf_counter() - started < 2
+    assert history_seconds(DemoSettings(history_hours=0)) == 0
+    _, _, none = backfill(DemoSettings(history_hours=0), datetime(2026, 11, 23, tzinfo=UTC))
+    assert {type(e) for e in none} == {ev.QueueConfigured, ev.AgentStateChanged}
 
 
 def test_settings_reject_duplicate_queue_names():
@@ -121,6 +201,61 @@ async def test_demo_gateway_feeds_the_app_and_is_labelled_demo(medlytt, medlytt_
         assert (await ready.json())["gateways"] == {"demo": True}
         assert app.metric("medlytt_demo_mode") == 1
         assert app.metric("medlytt_gateway_up", {"gateway": "demo"}) == 1
+
+
+async def test_the_demo_starts_with_the_day_so_far_in_metrics_and_intervals(
+    medlytt, medlytt_client
+):
+    queues = ("support", "sales", "billing")
+
+    def answered(app, queue: str) -> float:
+        return app.metric("medlytt_queue_calls_total", {"queue": queue, "outcome": "answered"})
+
+    published: list[tuple[datetime, datetime]] = []  # (event time, when published)
+
+    def listen(event: ev.Event) -> None:
+        if event.source == "demo":
+            published.append((event.at, utcnow()))
+
+    async with medlytt({"demo": {"enabled": True, "seed": 3}}) as app:
+        app.bus.listeners.append(listen)
+        # The history is published at once: it reaches the present within a few seconds.
+        await wait_until(
+            lambda: published and published[-1][0] > utcnow() - timedelta(minutes=5), timeout=5
+        )
+        await app.settle()
+        times = [at for at, _ in published]
+        assert times == sorted(times)
+        assert times[0] < utcnow() - timedelta(hours=3.9)
+        assert all(at <= when for at, when in published)  # never an event from the future
+        for queue in queues:
+            assert answered(app, queue) > 100, queue  # hours of calls, not a first few
+            assert app.metric("medlytt_queue_calls_total", {"queue": queue, "outcome": "abandoned"})
+            for window in ("15m", "1h", "today"):
+                level = app.metric(
+                    "medlytt_queue_service_level_ratio", {"queue": queue, "window": window}
+                )
+                if window == "today" and utcnow().hour == 0 and utcnow().minute < 10:
+                    continue  # just past midnight "today" may hold no call yet
+                assert 0 <= level <= 1, (queue, window, level)
+            assert app.metric("medlytt_queue_agents_required", {"queue": queue}) >= 1
+        assert sum(a.state is not AgentState.LOGGED_OUT for a in app.state.agents.values()) == 16
+
+        # Queue intervals: two hours ago is a past interval with real traffic in it.
+        client = await medlytt_client(app)
+        earlier = utcnow() - timedelta(hours=2)
+        response = await client.get(
+            "/api/queues/support/intervals", params={"date": earlier.date().isoformat()}
+        )
+        assert response.status == 200
+        rows = (await response.json())["intervals"]
+        slot = earlier.replace(minute=earlier.minute - earlier.minute % 15, second=0, microsecond=0)
+        [row] = [r for r in rows if datetime.fromisoformat(r["start"]) == slot]
+        assert row["offered"] > 0 and row["answered"] > 0, row
+        assert all(min(r["offered"], r["answered"], r["abandoned"]) >= 0 for r in rows)
+        events = await (await client.get("/api/events", params={"limit": "1"})).json()
+        first = datetime.fromisoformat(events["events"][0]["event"]["at"])
+        assert utcnow() - first > timedelta(hours=3.9)
 
 
 async def test_demo_steps_aside_when_a_real_gateway_is_configured(medlytt):

@@ -1,4 +1,4 @@
-"""The README's run command serves the demo, and its metrics move."""
+"""The README's run command serves the demo, alive at once, and its metrics move."""
 
 import os
 import signal
@@ -8,6 +8,8 @@ import urllib.request
 
 from medlytt.testing import sample_value
 from support import ROOT, free_port, medlytt_env
+
+QUEUES = ("support", "sales", "billing")
 
 
 def scrape(url: str) -> str:
@@ -39,8 +41,23 @@ def test_make_run_serves_demo_metrics_that_change(tmp_path):
             assert proc.poll() is None, log.read_text()
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
+        serving = time.monotonic()
         assert "DEMO" in log.read_text()
+
+        # The demo starts with the day so far behind it: within 5 s of serving, every queue
+        # has answered calls (the README's first curl shows real numbers at once).
+        def answered(text: str) -> dict[str, float | None]:
+            labels = {"outcome": "answered"}
+            return {
+                q: sample_value(text, "medlytt_queue_calls_total", {"queue": q, **labels})
+                for q in QUEUES
+            }
+
         first = scrape(url)
+        while not all(answered(first).values()):
+            assert time.monotonic() - serving < 5, answered(first)
+            time.sleep(0.2)
+            first = scrape(url)
         time.sleep(3)
         second = scrape(url)
         assert sample_value(first, "medlytt_demo_mode") == 1
@@ -50,7 +67,7 @@ def test_make_run_serves_demo_metrics_that_change(tmp_path):
         def total_calls(text: str) -> float:
             return sum(
                 sample_value(text, "medlytt_queue_calls_total", {"queue": q, "outcome": o}) or 0
-                for q in ("support", "sales", "billing")
+                for q in QUEUES
                 for o in ("answered", "abandoned", "timeout")
             )
 
@@ -61,6 +78,11 @@ def test_make_run_serves_demo_metrics_that_change(tmp_path):
             ("medlytt_call_talk_seconds_count", {"queue": "billing"}),
         ]:
             assert sample_value(second, metric, labels) is not None, metric
+        for queue in QUEUES:  # hours of history: real service levels, not NaN
+            for window in ("15m", "1h"):
+                labels = {"queue": queue, "window": window}
+                level = sample_value(second, "medlytt_queue_service_level_ratio", labels)
+                assert level is not None and 0 <= level <= 1, (labels, level)
         events = "medlytt_events_total"
         assert sample_value(second, events, {"type": "agent.state_changed"}) > sample_value(
             first, events, {"type": "agent.state_changed"}

@@ -44,6 +44,10 @@ class DemoSettings(msgspec.Struct, forbid_unknown_fields=True):
     speed: Positive = 1.0
     #: Fix the random seed for a repeatable simulation.
     seed: int | None = None
+    #: Hours of traffic simulated at start, as if the center had opened that long ago, so
+    #: counters, intervals and service levels hold the day so far at once (0: start empty).
+    #: Shortened when the traffic is so heavy that the back-fill would slow the start.
+    history_hours: Annotated[float, msgspec.Meta(ge=0, le=24)] = 4.0
     agents: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 16
     ring_mean_seconds: Positive = 4.0
     ring_no_answer_ratio: Ratio = 0.04

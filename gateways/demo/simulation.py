@@ -9,6 +9,10 @@ The model, per queue: Poisson arrivals; callers with exponential patience who ab
 a queue maximum wait after which the call times out; agents picked least-recently-idle,
 who ring for a while (sometimes ring out), talk a log-normal time, wrap up, and now and
 then pause (lunch, training, coaching) with a reason.
+
+The demo starts with the day so far behind it: :func:`history_seconds` says how much
+simulated time to run at once before now (the center "opened" that long ago), and the
+state the simulation reaches is the live state the demo goes on from.
 """
 
 from __future__ import annotations
@@ -51,6 +55,31 @@ FIRST_NAMES = (
 LAST_NAMES = ("Berg", "Hansen", "Lund", "Nilsen", "Dahl", "Holm", "Strand", "Lie", "Vik", "Moen")
 PAUSE_REASONS = (("break", 600.0), ("lunch", 1800.0), ("training", 1200.0), ("coaching", 900.0))
 RING_OUT_SECONDS = 15.0
+
+#: The history simulated at start is shortened to hold at most about this many events:
+#: published one instant at a time through the whole pipeline, about 0.6 s on one core.
+MAX_HISTORY_EVENTS = 10_000
+#: Events per call (queued, offered, ringing, answered, on call, ended, wrap-up, available),
+#: per offer rung out (offered, ringing, ring no answer, available) and per pause (paused,
+#: available), for estimating a history's size.
+EVENTS_PER_CALL = 8
+EVENTS_PER_RING_OUT = 4
+EVENTS_PER_PAUSE = 2
+
+
+def history_seconds(settings: DemoSettings) -> float:
+    """Simulated seconds to run at start: ``history_hours``, shortened so the history holds
+    at most about :data:`MAX_HISTORY_EVENTS` events (heavy traffic or many agents)."""
+    wanted = settings.history_hours * 3600.0
+    calls = sum(q.calls_per_hour for q in settings.queues) / 3600.0
+    pauses = settings.agents * settings.pauses_per_agent_hour / 3600.0
+    ring_out = min(settings.ring_no_answer_ratio, 0.95)
+    per_call = EVENTS_PER_CALL + EVENTS_PER_RING_OUT * ring_out / (1 - ring_out)
+    per_second = per_call * calls + EVENTS_PER_PAUSE * pauses
+    budget = MAX_HISTORY_EVENTS - settings.agents - len(settings.queues)
+    if per_second <= 0:
+        return wanted
+    return max(0.0, min(wanted, budget / per_second))
 
 
 @dataclass
@@ -137,11 +166,19 @@ class ContactCenterSimulation:
         self.now = max(self.now, until)
         return self._flush()
 
+    def steps(self, seconds: float) -> Iterator[list[ev.Event]]:
+        """:meth:`start`, then run the first ``seconds`` simulated seconds as fast as possible:
+        one list of events per instant, in time order.  Once exhausted the clock stands at
+        ``seconds`` and whoever talks or waits then goes on from there (:meth:`advance`)."""
+        yield self.start()
+        while self.next_time() <= seconds:
+            yield self.advance(self.next_time())
+        self.now = max(self.now, seconds)
+
     def run(self, seconds: float) -> Iterator[ev.Event]:
         """Yield every event of the first ``seconds`` simulated seconds, as fast as possible."""
-        yield from self.start()
-        while self.next_time() <= seconds:
-            yield from self.advance(self.next_time())
+        for events in self.steps(seconds):
+            yield from events
 
     # ------------------------------------------------------------------ set-up
 
