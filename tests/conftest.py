@@ -3,12 +3,67 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import MEDLYTT, Server, free_port, medlytt_env, start_server
+from support import MEDLYTT, ROOT, Server, free_port, medlytt_env, start_server
+
+TESTS = Path(__file__).resolve().parent
+#: Tests that need a real component, marked by folder (declared in pyproject.toml, where
+#: ``--strict-markers`` makes a misspelt marker an error). ``make test-unit`` runs
+#: ``pytest -m "not asterisk and not prometheus"``: no root, no Debian archive.  ``make test``
+#: and CI run every test; those that cannot run there fail, they are never skipped.
+FOLDER_MARKERS = {
+    "asterisk": "asterisk",  # a real Asterisk 22 in the sandbox (root, chroot) and baresip
+    "prometheus": "prometheus",  # a real Prometheus (the Debian package, apt-get as root)
+}
+EXAMPLE_PLUGIN = ROOT / "docs/examples/medlytt-longcalls"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(item.path)
+        if path.is_relative_to(TESTS):
+            marker = FOLDER_MARKERS.get(path.relative_to(TESTS).parts[0])
+            if marker is not None:
+                item.add_marker(marker)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def example_plugin_installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The example third-party plugin, pip-installed for this test session only.
+
+    pip builds docs/examples/medlytt-longcalls and installs it, dist-info and entry point
+    included, into a folder of the session that goes first on ``sys.path`` and, for the
+    ``medlytt`` child processes, on ``PYTHONPATH``.  Medlytt finds it through its entry point
+    exactly like any installed package (tests/test_third_party_plugin.py), and .venv never
+    holds it, so ``make run`` does not load it (tests/test_packaging.py).
+    """
+    base = tmp_path_factory.mktemp("example-plugin")
+    source, site = base / "source", base / "site"
+    # A copy: the build writes build/ and *.egg-info next to the sources.
+    shutil.copytree(
+        EXAMPLE_PLUGIN, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
+    )
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index"]
+    result = subprocess.run(
+        [*pip, "--no-build-isolation", "--target", str(site), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, f"pip could not install {EXAMPLE_PLUGIN}:\n{result.stderr}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(site))
+        mp.setenv(
+            "PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+        )
+        yield site
 
 
 @pytest.fixture

@@ -115,7 +115,7 @@ def debian_package(package: str, found: Callable[[], T | None], what: str) -> T:
     if os.geteuid() != 0:
         pytest.fail(
             f"{what} is not installed; install it with `sudo apt-get {' '.join(install)}` "
-            "(or run the tests as root, as CI does)",
+            "(or run the tests as root, as CI does; `make test-unit` leaves these tests out)",
             pytrace=False,
         )
     if shutil.which("apt-get") is None:

@@ -1,7 +1,8 @@
 """The example package in docs/examples/medlytt-longcalls, installed through its entry point.
 
-``make test`` installs it with pip; these tests prove that Medlytt finds it exactly the way
-it finds its built-in plugins, and that each of its hooks works end to end.
+Each test session pip-installs it into a folder of its own on the path (tests/conftest.py;
+never into .venv); these tests prove that Medlytt finds it exactly the way it finds its
+built-in plugins, and that each of its hooks works end to end.
 """
 
 import asyncio

@@ -31,7 +31,7 @@ def require_root() -> None:
     if os.geteuid() != 0:
         pytest.fail(
             "tests/asterisk run a real Asterisk 22 (debootstrap, mount --bind, chroot) and "
-            "need root: run them as root, as CI does",
+            "need root: run them as root, as CI does (`make test-unit` runs every other test)",
             pytrace=False,
         )
 
