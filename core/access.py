@@ -102,15 +102,20 @@ def access_of(handler: object) -> Access | None:
 
 @dataclass(frozen=True)
 class Scope:
-    """The agents whose rows an actor sees (``agents`` None: every agent), and for an
-    agent the earliest time (``since``, ISO 8601 UTC) of the rows that are theirs."""
+    """The agents whose rows an actor sees (``agents`` None: every agent), and per agent
+    the earliest time (ISO 8601 UTC) of the rows that are the actor's to see: for an agent
+    id someone else held before, only rows from the current holder's start
+    (``starts``, pairs of agent id and time)."""
 
     agents: frozenset[str] | None
-    since: str | None = None
+    starts: tuple[tuple[str, str], ...] = ()
 
     @property
     def everything(self) -> bool:
         return self.agents is None
+
+    def start_of(self, agent_id: str) -> str | None:
+        return dict(self.starts).get(agent_id)
 
     def sees(self, agent_id: str | None, at: str | None = None) -> bool:
         """Whether a row of ``agent_id`` written at ``at`` is visible."""
@@ -118,7 +123,8 @@ class Scope:
             return True
         if agent_id is None or agent_id not in self.agents:
             return False
-        return self.since is None or at is None or _iso(at) >= _iso(self.since)
+        start = self.start_of(agent_id)
+        return start is None or at is None or _iso(at) >= _iso(start)
 
     def only(self, wanted: str | None) -> Scope:
         """Narrow to one agent asked for with ``?agent=``; 403 naming it when not visible."""
@@ -128,23 +134,27 @@ class Scope:
             raise BadQuery("agent must not be empty")
         if self.agents is not None and wanted not in self.agents:
             raise Forbidden(f"you may not see the rows of agent {wanted!r}")
-        return Scope(agents=frozenset([wanted]), since=self.since)
+        start = self.start_of(wanted)
+        return Scope(agents=frozenset([wanted]), starts=((wanted, start),) if start else ())
 
-    def sql(
-        self, agent_column: str = "agent_id", at_column: str | None = None
-    ) -> tuple[str, list[Any]]:
-        """A SQL condition (and its parameters) that keeps the rows this scope sees, for
-        a query with ``agent_column`` and, for an agent's own rows, ``at_column``."""
+    def sql(self, agent_column: str = "agent_id", at_column: str = "at") -> tuple[str, list[Any]]:
+        """A SQL condition (and its parameters) that keeps the rows this scope sees, for a
+        query whose rows have ``agent_column`` and the time column ``at_column``."""
         if self.agents is None:
             return "1", []
         if not self.agents:
             return "0", []
-        marks = ", ".join("?" for _ in self.agents)
-        clause, params = f"{agent_column} IN ({marks})", sorted(self.agents)
-        if self.since is not None and at_column is not None:
-            clause += f" AND {at_column} >= ?"
-            params.append(self.since)
-        return clause, list(params)
+        starts = dict(self.starts)
+        plain = sorted(a for a in self.agents if a not in starts)
+        clauses: list[str] = []
+        params: list[Any] = []
+        if plain:
+            clauses.append(f"{agent_column} IN ({', '.join('?' for _ in plain)})")
+            params.extend(plain)
+        for agent, start in sorted(starts.items()):
+            clauses.append(f"({agent_column} = ? AND {at_column} >= ?)")
+            params.extend([agent, start])
+        return "(" + " OR ".join(clauses) + ")", params
 
     def filter(self, rows: Iterable[dict[str, Any]], at: str = "at") -> list[dict[str, Any]]:
         """The rows (dicts with ``agent_id`` and a time column ``at``) this scope sees."""
@@ -155,16 +165,20 @@ def _iso(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-def team_agents(db: sqlite_utils.Database, teams: Iterable[str]) -> frozenset[str]:
-    """The agent ids of enabled users who share one of ``teams`` (case-insensitive)."""
+def team_scope(db: sqlite_utils.Database, teams: Iterable[str]) -> Scope:
+    """The agents of enabled users who share one of ``teams`` (case-insensitive), each
+    from its holder's start when the agent id was someone else's before."""
     wanted = {t.casefold() for t in teams}
-    found = set()
-    for row in db.execute(
-        "SELECT agent_id, teams FROM users WHERE disabled = 0 AND agent_id IS NOT NULL"
+    agents, starts = set(), []
+    for name, agent_id, member_of in db.execute(
+        "SELECT name, agent_id, teams FROM users WHERE disabled = 0 AND agent_id IS NOT NULL"
     ).fetchall():
-        if any(t.casefold() in wanted for t in json.loads(row[1])):
-            found.add(row[0])
-    return frozenset(found)
+        if any(t.casefold() in wanted for t in json.loads(member_of)):
+            agents.add(agent_id)
+            start = holder_since(db, name, agent_id)
+            if start is not None:
+                starts.append((agent_id, start))
+    return Scope(agents=frozenset(agents), starts=tuple(sorted(starts)))
 
 
 async def scope_of(app: Medlytt, actor: Actor) -> Scope:
@@ -174,20 +188,19 @@ async def scope_of(app: Medlytt, actor: Actor) -> Scope:
     if actor.role == "supervisor":
         if not actor.teams:
             return Scope(agents=None)
-        return Scope(agents=await app.storage.run(lambda db: team_agents(db, actor.teams)))
+        teams = actor.teams
+        return await app.storage.run(lambda db: team_scope(db, teams))
     if not actor.agent_id:
         return Scope(agents=frozenset())
     agent_id = actor.agent_id
-    return Scope(
-        agents=frozenset([agent_id]),
-        since=await app.storage.run(lambda db: _holder_since(db, actor.name, agent_id)),
-    )
+    start = await app.storage.run(lambda db: holder_since(db, actor.name, agent_id))
+    return Scope(agents=frozenset([agent_id]), starts=((agent_id, start),) if start else ())
 
 
-def _holder_since(db: sqlite_utils.Database, name: str, agent_id: str) -> str | None:
-    """When ``name`` started to hold ``agent_id``: None when nobody held it before (the
-    agent sees the history of their agent id), else the user's creation (a reused agent
-    id never shows the person before them)."""
+def holder_since(db: sqlite_utils.Database, name: str, agent_id: str) -> str | None:
+    """When user ``name`` started to hold ``agent_id``: None when nobody held it before
+    (its whole history is theirs), else the user's creation (a reused agent id never
+    shows the person before them, to them or to their supervisors)."""
     user = get_user(db, name)
     earlier = db.execute(
         "SELECT COUNT(*) FROM users WHERE agent_id = ? AND id != ?", [agent_id, user["id"]]

@@ -244,6 +244,13 @@ async def test_a_reused_agent_id_never_shows_the_person_before(world):
     )
     rows = (await (await client.get("/api/surveys", headers=new)).json())["surveys"]
     assert [r["id"] for r in rows] == ["s-new"]
+    # Their supervisor sees the extension's rows from the new holder's start too: the
+    # person before was disabled, their rows are not the new team's to read.
+    team_b = headers["supervisor of another team"]
+    rows = (await (await client.get("/api/surveys", headers=team_b)).json())["surveys"]
+    assert [r["id"] for r in rows] == ["s-new"]
+    audit = (await (await client.get("/api/audit/monitoring", headers=team_b)).json())["audit"]
+    assert audit == []
     # The disabled predecessor's token no longer works at all.
     assert (
         await client.get("/api/surveys", headers=headers["agent of another team"])
