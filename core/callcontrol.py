@@ -329,6 +329,12 @@ class CallControl(abc.ABC):
 
     # ------------------------------------------------------------------ calls in progress
 
+    def call_id(self, local_id: str) -> str:
+        """Medlytt's id of a call the PBX names ``local_id`` (e.g. a linkedid passed by the
+        dialplan as a Stasis argument): the same, or qualified with the PBX's name when
+        several PBXs feed one Medlytt."""
+        return local_id
+
     @abc.abstractmethod
     def agent_leg(self, agent_id: str) -> AgentLeg | None:
         """The agent's side of the call the agent is on now (None: not on a call)."""

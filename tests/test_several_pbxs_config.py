@@ -86,3 +86,20 @@ def test_a_named_pbx_qualifies_every_id_and_sets_its_name_as_source():
     )
     assert member.queues == ("oslo:a", "oslo:b")
     assert oslo.local("oslo:PJSIP/1") == "PJSIP/1" and oslo.local("bergen:PJSIP/1") is None
+
+
+def test_a_named_pbx_qualifies_the_call_id_a_dialplan_passes():
+    """Surveys get the linkedid from the dialplan (``Stasis(medlytt,survey,${linkedid})``):
+    on a named PBX it must become the qualified id the queue events carry."""
+    from types import SimpleNamespace
+
+    from medlytt.gateways.asterisk.control import AriCallControl
+
+    def port(qualifier):
+        gateway = SimpleNamespace(
+            name="oslo", settings=SimpleNamespace(app="medlytt"), qualifier=qualifier
+        )
+        return AriCallControl(gateway)  # type: ignore[arg-type]
+
+    assert port(Qualifier("oslo")).call_id("1733.12") == "oslo:1733.12"
+    assert port(None).call_id("1733.12") == "1733.12"

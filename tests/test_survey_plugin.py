@@ -154,7 +154,11 @@ class FakeAri:
 def fake_port(ari: FakeAri) -> AriCallControl:
     """The real ARI call-control port (requests and event translation) over ``ari``."""
     gateway = SimpleNamespace(
-        name="asterisk", settings=SimpleNamespace(app="medlytt"), ari=ari, connected=True
+        name="asterisk",
+        settings=SimpleNamespace(app="medlytt"),
+        ari=ari,
+        connected=True,
+        qualifier=None,
     )
     port = AriCallControl(gateway)  # type: ignore[arg-type]
     port.in_control.update({CHANNEL, "other"})  # as after their StasisStart

@@ -119,7 +119,7 @@ class SurveyService:
     async def _arrived(self, event: ChannelEntered, port: CallControl) -> None:
         """A caller reached the survey step: survey them, or send them on."""
         channel = event.channel
-        call_id = event.args[0] if event.args else ""
+        call_id = port.call_id(event.args[0]) if event.args else ""  # "oslo:..." if named
         answered = self.answered_by(call_id) if call_id else None
         if call_id in self.mystery_calls:
             self.mystery_calls.discard(call_id)
