@@ -107,7 +107,7 @@ from .client import (  # noqa: E402
     url_option,
 )
 from .clock import utcnow  # noqa: E402
-from .config import Instances, PositiveFloat, PositiveInt  # noqa: E402
+from .config import Instances, PositiveFloat, PositiveInt, time_zone  # noqa: E402
 from .events import (  # noqa: E402
     AgentOffered,
     AgentRingNoAnswer,
@@ -222,6 +222,7 @@ __all__ = [
     "save_recording",
     "scope_of",
     "storage_path",
+    "time_zone",
     "token_option",
     "transaction",
     "url_option",

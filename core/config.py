@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Generic, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
@@ -122,6 +123,18 @@ CORE_SECTIONS: tuple[str, ...] = tuple(CoreConfig.__struct_fields__)
 
 class ConfigError(ValueError):
     """The configuration is wrong; the message names the key and what is expected."""
+
+
+def time_zone(name: str, key: str = "time_zone") -> ZoneInfo:
+    """The IANA time zone ``name``; ValueError naming ``key`` otherwise (for a plugin
+    schema's ``__post_init__``: the config loader adds the section and the origin)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
+        # OSError: a folder of the zone database ("Europe") is not a zone.
+        raise ValueError(
+            f"{key} {name!r} is not a time zone name such as 'Europe/Oslo' or 'UTC'"
+        ) from None
 
 
 #: A named instance of a plugin section: ``[asterisk.oslo]``.

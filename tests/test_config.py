@@ -176,3 +176,19 @@ def test_a_port_out_of_range_is_refused_before_anything_starts():
     assert result.returncode == 2
     assert "70000 is not in the range 0<=x<=65535" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ({"mystery_calls": {"time_zone": "Europe"}}, "mystery_calls: time_zone 'Europe'"),
+        ({"queue_metrics": {"timezone": "Europe"}}, "queue_metrics: timezone 'Europe'"),
+        ({"queue_intervals": {"timezone": "Mars/Olympus"}}, "queue_intervals: timezone"),
+    ],
+)
+def test_a_folder_or_unknown_time_zone_is_a_config_error_not_a_traceback(tmp_path, section, key):
+    from medlytt.testing import make_config
+
+    with pytest.raises(ConfigError) as info:
+        load_plugins(make_config(section, db_path=tmp_path / "m.db"))
+    assert key in str(info.value) and "is not a time zone name" in str(info.value)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
+from medlytt import time_zone
 
 Seconds = Annotated[float, msgspec.Meta(gt=0, le=86_400)]
 Count = Annotated[int, msgspec.Meta(ge=1, le=1000)]
@@ -40,12 +40,7 @@ class MysterySettings(msgspec.Struct, forbid_unknown_fields=True):
     time_zone: str = "UTC"
 
     def __post_init__(self) -> None:
-        try:
-            ZoneInfo(self.time_zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"time_zone {self.time_zone!r} is not a time zone (e.g. Europe/Oslo, UTC)"
-            ) from None
+        time_zone(self.time_zone)
         if "{number}" not in self.dial:
             raise ValueError(f"dial must contain {{number}}, got {self.dial!r}")
         for queue, number in self.queue_numbers.items():

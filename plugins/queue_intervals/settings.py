@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import msgspec
-from medlytt import PositiveFloat
+from medlytt import PositiveFloat, time_zone
 
 #: Interval lengths that divide an hour, so every hour starts an interval.
 ALLOWED_MINUTES = (5, 10, 15, 20, 30, 60)
@@ -25,13 +25,7 @@ class QueueIntervalsSettings(msgspec.Struct, forbid_unknown_fields=True):
                 f"interval_minutes must divide an hour (one of {allowed}), "
                 f"got {self.interval_minutes!r}"
             )
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError, TypeError):
-            raise ValueError(
-                f"timezone must be an IANA time zone name such as 'Europe/Oslo' or 'UTC', "
-                f"got {self.timezone!r}"
-            ) from None
+        time_zone(self.timezone, "timezone")
 
     @property
     def zone(self) -> ZoneInfo:

@@ -11,11 +11,11 @@ import logging
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import msgspec
 from medlytt import events as ev
-from medlytt import hookimpl, utcnow
+from medlytt import hookimpl, time_zone, utcnow
 from medlytt.events import AgentState
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -75,10 +75,7 @@ class QueueMetricsSettings(msgspec.Struct, forbid_unknown_fields=True):
         for name in ("staffing_window", "occupancy_window"):
             if parse_window(getattr(self, name)) is None:
                 raise ValueError(f"{name} must be a duration such as 15m, not 'today'")
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"timezone {self.timezone!r} is not an IANA time zone name") from None
+        time_zone(self.timezone, "timezone")
 
     def keep_seconds(self) -> float:
         """How much history the windows need (a day covers "today")."""
