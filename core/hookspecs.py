@@ -160,9 +160,11 @@ def medlytt_routes(app: Medlytt) -> list[web.RouteDef] | None:
 
     Called once while the web application is built.  Return a list of aiohttp route
     definitions (``web.get("/api/myplugin/...", handler)``, ...).  Put JSON APIs under
-    ``/api/<plugin>/``.  Handlers find the application with
-    ``medlytt.medlytt_of(request)``, and the caller with ``await
-    medlytt.authenticate(request)``.
+    ``/api/<plugin>/``.  Each handler declares who may call it with
+    ``@medlytt.allow(*roles, rows=...)`` or ``@medlytt.public(why)``; a route without a
+    rule is not served.  Handlers find the application with ``medlytt.medlytt_of(request)``,
+    the caller with ``await medlytt.authenticate(request)`` and the rows it may see with
+    ``await medlytt.scope_of(app, actor)``.
     """
 
 

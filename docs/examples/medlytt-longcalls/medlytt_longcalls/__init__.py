@@ -16,10 +16,12 @@ from medlytt import (
     Event,
     Migration,
     allow,
+    authenticate,
     hookimpl,
     json_response,
     listens_to,
     medlytt_of,
+    scope_of,
     utcnow,
 )
 from prometheus_client import CollectorRegistry, Counter
@@ -100,10 +102,14 @@ async def medlytt_event(event: CallEnded, app):
     )
 
 
-@allow("admin", "supervisor", rows="every flagged call")
+@allow("admin", "supervisor", rows="admin: all; supervisor: calls of agents of own teams")
 async def list_long_calls(request: web.Request) -> web.Response:
     app = medlytt_of(request)
-    rows = await app.storage.run(lambda db: list(db["long_calls"].rows_where(order_by="at")))
+    scope = await scope_of(app, await authenticate(request))
+    clause, params = scope.sql("agent_id", "at")  # the rows this caller may see
+    rows = await app.storage.run(
+        lambda db: list(db.query(f"SELECT * FROM long_calls WHERE {clause} ORDER BY at", params))
+    )
     return json_response({"long_calls": rows})
 
 
