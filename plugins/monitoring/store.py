@@ -165,9 +165,10 @@ def verify(db: sqlite_utils.Database) -> list[Problem]:
     A changed row no longer matches its hash; an inserted row breaks the chain (its
     ``prev_hash``, or the next row's, is not the hash before it) or the numbering; a deleted
     row leaves a gap in ``seq``; rows cut off the end or added after it disagree with the
-    head.  Reads one snapshot (a transaction), so appends meanwhile do not confuse it.
+    head.  Reads one snapshot (a read transaction: it never blocks the server's writes),
+    so appends meanwhile do not confuse it.
     """
-    with transaction(db):
+    with transaction(db, immediate=False):
         if not db.table(AUDIT).exists():
             return [Problem(None, f"no table {AUDIT}: the monitoring plugin never ran here")]
         if not {"prev_hash", "hash"} <= set(db.table(AUDIT).columns_dict):
