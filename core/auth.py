@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import secrets
 import sqlite3
@@ -25,10 +26,12 @@ import sqlite_utils
 from aiohttp import web
 
 from .clock import utcnow
-from .storage import Migration
+from .storage import Migration, database_locked, no_wait
 
 if TYPE_CHECKING:
     from .app import Medlytt
+
+log = logging.getLogger(__name__)
 
 ROLES = ("admin", "supervisor", "agent")
 TOKEN_PREFIX = "mlt_"
@@ -272,10 +275,16 @@ def actor_for_token(db: sqlite_utils.Database, token: str) -> Actor | str:
     row = rows[0]
     if row["disabled"]:
         return "this user is disabled"
-    db.execute(
-        f"UPDATE {TOKENS} SET last_used_at = ? WHERE id = ?",
-        [utcnow().isoformat(), row["token_id"]],
-    )
+    try:  # bookkeeping: never make a request wait for another process's write lock
+        with no_wait(db):
+            db.execute(
+                f"UPDATE {TOKENS} SET last_used_at = ? WHERE id = ?",
+                [utcnow().isoformat(), row["token_id"]],
+            )
+    except sqlite3.OperationalError as exc:
+        if not database_locked(exc):
+            raise
+        log.debug("token %s: last_used_at not updated: %s", row["token_id"], exc)
     return actor_of(_user({k: v for k, v in row.items() if k not in ("token_id", "revoked")}))
 
 

@@ -45,6 +45,10 @@ class Gateway(abc.ABC):
 
     def __init__(self) -> None:
         self.connected = False
+        #: Per-connection detail for a gateway that needs several connections to its source
+        #: (Asterisk: ``{"ami": True, "ari": False}``): each one's last known state, shown by
+        #: ``/readyz`` and ``/api/gateways``.  ``connected`` is true only when all are up.
+        self.connections: dict[str, bool] = {}
         #: The gateway's call-control port, when it can act on calls (None: it cannot, and
         #: a feature that needs it answers 503 naming what is missing).
         self.call_control: CallControl | None = None
@@ -76,6 +80,7 @@ class Gateway(abc.ABC):
         return {
             "name": self.name,
             "connected": self.connected,
+            **({"connections": dict(self.connections)} if self.connections else {}),
             "demo": self.demo,
             "call_control": sorted(c.value for c in has),
             "call_control_lacks": sorted(c.value for c in ALL_CAPABILITIES - has),

@@ -18,7 +18,7 @@ import msgspec
 import sqlite_utils
 
 from .events import Event
-from .storage import Migration, Storage, transaction
+from .storage import Migration, Storage, database_locked, transaction
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +95,18 @@ class EventJournal:
             self._wake.clear()
             try:
                 await self.flush()
-            except Exception:
+            except Exception as exc:
                 # Keep the events in memory and try again next round: nothing is dropped.
-                log.exception("event journal: write failed; %d events kept for retry", self.pending)
+                if database_locked(exc):  # another process holds the lock: no traceback
+                    log.warning(
+                        "event journal: write failed (%s); %d events kept for retry",
+                        exc,
+                        self.pending,
+                    )
+                else:
+                    log.exception(
+                        "event journal: write failed; %d events kept for retry", self.pending
+                    )
 
     async def flush(self) -> int:
         """Write everything buffered so far; return how many rows were written."""

@@ -111,6 +111,24 @@ class Storage:
         self._executor.shutdown(wait=True)
 
 
+def database_locked(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite giving up on a lock another connection holds (after the
+    busy timeout): "database is locked" or "database table is locked"."""
+    return isinstance(exc, sqlite3.OperationalError) and "is locked" in str(exc)
+
+
+@contextlib.contextmanager
+def no_wait(db: sqlite_utils.Database) -> Iterator[None]:
+    """Inside: fail at once instead of waiting for another process's lock (busy timeout
+    0), for writes that may be skipped; the busy timeout is restored after."""
+    (previous,) = db.execute("PRAGMA busy_timeout").fetchone()
+    db.execute("PRAGMA busy_timeout=0")
+    try:
+        yield
+    finally:
+        db.execute(f"PRAGMA busy_timeout={int(previous)}")
+
+
 @contextlib.contextmanager
 def transaction(db: sqlite_utils.Database, *, immediate: bool = True) -> Iterator[None]:
     """One explicit transaction (the connection is in autocommit mode otherwise).

@@ -21,6 +21,7 @@ from .access import BadQuery, Forbidden, access_of, allow, public, rule_table, s
 from .auth import authenticate, require_role
 from .clock import utcnow
 from .events import RawEvent
+from .storage import database_locked
 
 if TYPE_CHECKING:
     from .app import Medlytt
@@ -107,7 +108,14 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             if name in exc.headers:
                 response.headers[name] = exc.headers[name]
         return response
-    except Exception:
+    except Exception as exc:
+        if database_locked(exc):  # another process holds the write lock past the timeout
+            log.warning("%s %s: %s", request.method, request.path, exc)
+            response = json_error(
+                503, f"storage busy: {exc} (another process holds its write lock); try again"
+            )
+            response.headers["Retry-After"] = "5"
+            return response
         log.exception("error serving %s %s", request.method, request.path)
         return json_error(500, "internal error; see the Medlytt log")
 
@@ -226,12 +234,25 @@ async def readyz(request: web.Request) -> web.Response:
     }
     ready = all(checks.values())
     body: dict[str, Any] = {"ready": ready, "checks": checks, "gateways": gateways}
+    connections = {g.name: dict(g.connections) for g in app.gateways if g.connections}
+    if connections:
+        body["connections"] = connections  # e.g. {"asterisk": {"ami": true, "ari": false}}
     down = sorted(name for name, up in gateways.items() if not up)
     if down:
         body["down"] = down
-        body["error"] = f"not connected: gateway {', '.join(down)}"
+        named = [_down_gateway(name, connections.get(name, {})) for name in down]
+        body["error"] = f"not connected: gateway {', '.join(named)}"
     body["demo"] = app.demo
     return json_response(body, status=200 if ready else 503)
+
+
+def _down_gateway(name: str, connections: dict[str, bool]) -> str:
+    """``asterisk (ARI down, AMI up)``: a gateway that is down, with its connections."""
+    if not connections:
+        return name
+    states = [f"{c.upper()} {'up' if up else 'down'}" for c, up in connections.items()]
+    states.sort(key=lambda text: text.endswith(" up"))  # what is down first
+    return f"{name} ({', '.join(states)})"
 
 
 @public("Prometheus; needs server.metrics_token (bearer or basic) when set")

@@ -496,12 +496,13 @@ class AriRecording(Recording):
 
     async def start(self) -> None:
         target = self.channel
-        if self.snoop_id is not None:
-            await self.port.snoop(
-                self.channel, snoop_id=self.snoop_id, role=RECORDER_ROLE, args=[self.name]
-            )
-            target = self.snoop_id
         try:
+            if self.snoop_id is not None:
+                # In the try: a snoop whose answer came too late may still have been made.
+                await self.port.snoop(
+                    self.channel, snoop_id=self.snoop_id, role=RECORDER_ROLE, args=[self.name]
+                )
+                target = self.snoop_id
             await self.port._call(
                 "POST",
                 f"/channels/{target}/record",

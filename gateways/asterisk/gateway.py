@@ -6,7 +6,9 @@ list for calls in progress) so that calls which vanished while Medlytt was away 
 closed as ``call.lost`` and nothing stays "in progress" forever.  When either connection
 drops, the session ends, ``connected`` turns false (``medlytt_gateway_up`` 0, ``/readyz``
 503) and a new session is tried after an exponential backoff with jitter, capped at
-``reconnect_max_seconds`` so a restarted Asterisk is picked up within seconds.
+``reconnect_max_seconds`` so a restarted Asterisk is picked up within seconds.  Each
+attempt tries both connections, so ``connections`` (``{"ami": True, "ari": False}``) tells
+``/readyz`` which one is down.
 """
 
 from __future__ import annotations
@@ -63,6 +65,10 @@ class AsteriskGateway(Gateway):
         )
         self.ami: AmiClient | None = None
         self.sessions = 0
+        #: Each connection's last known state: set when it opens or fails to, cleared when
+        #: Asterisk closes it.  Both are tried at each attempt, so one being down never
+        #: hides the state of the other.
+        self.connections = {"ami": False, "ari": False}
         self.asterisk_version: str | None = None
         self._publish: Publish | None = None
         self._wrap_up_timers: dict[str, asyncio.TimerHandle] = {}
@@ -108,6 +114,7 @@ class AsteriskGateway(Gateway):
                 delay = min(delay * 2, self.settings.reconnect_max_seconds)
         finally:
             self.connected = False
+            self.connections = {"ami": False, "ari": False}
             for timer in self._wrap_up_timers.values():
                 timer.cancel()
             await self.ari.close()
@@ -124,27 +131,45 @@ class AsteriskGateway(Gateway):
             timeout=s.request_timeout_seconds,
             reject=self.reject,
         )
-        await ami.connect()
-        self.ami = ami
+        ws = None
         try:
-            info = await self.ari.get("/asterisk/info")
-            self.asterisk_version = info.get("system", {}).get("version")
-            ws = await self.ari.open_events([s.app])
-            self.control.reset()
+            failed: list[Exception] = []
             try:
-                await self._resync(ami, publish)
-                self.sessions += 1
-                self.connected = True
-                log.info(
-                    "asterisk: connected (session %d, Asterisk %s)",
-                    self.sessions,
-                    self.asterisk_version,
-                )
-                await self._pump(ami, ws)
-            finally:
-                await ws.close()
+                await ami.connect()
+            except AmiError as exc:
+                failed.append(exc)
+            self.connections["ami"] = not failed
+            try:
+                info = await self.ari.get("/asterisk/info")
+                self.asterisk_version = info.get("system", {}).get("version")
+                # Without AMI, ARI is only asked: an event stream opened and closed again
+                # could let a channel enter Stasis and strand it there.
+                if not failed:
+                    ws = await self.ari.open_events([s.app])
+                self.connections["ari"] = True
+            except AriError as exc:
+                failed.append(exc)
+                self.connections["ari"] = False
+            for error in failed[:-1]:
+                log.warning("%s: %s", self.name, error)
+            if failed:
+                raise failed[-1]
+            assert ws is not None
+            self.ami = ami
+            self.control.reset()
+            await self._resync(ami, publish)
+            self.sessions += 1
+            self.connected = True
+            log.info(
+                "asterisk: connected (session %d, Asterisk %s)",
+                self.sessions,
+                self.asterisk_version,
+            )
+            await self._pump(ami, ws)
         finally:
             self.ami = None
+            if ws is not None:  # first: a channel entering Stasis now would be stranded
+                await ws.close()
             await ami.close()
 
     async def _resync(self, ami: AmiClient, publish: Publish) -> None:
@@ -167,6 +192,7 @@ class AsteriskGateway(Gateway):
                 if log.isEnabledFor(logging.DEBUG):
                     log.debug("AMI %s", message)
                 self._publish_all(self.translator.translate(message))
+            self.connections["ami"] = False
             raise AmiError("AMI connection closed by Asterisk")
 
         async def complete_overdue() -> None:
@@ -177,6 +203,7 @@ class AsteriskGateway(Gateway):
         async def read_ari() -> None:
             async for event in self.ari.iter_events(ws, self.reject):
                 self._channel_event(event)
+            self.connections["ari"] = False
             raise AriError("GET", "/events", None, "ARI WebSocket closed by Asterisk")
 
         tasks = [

@@ -17,6 +17,7 @@ import msgspec
 from aiohttp import web
 from medlytt import (
     CallControlError,
+    CallLost,
     ChannelEvent,
     Event,
     HttpError,
@@ -26,6 +27,7 @@ from medlytt import (
     hookimpl,
     http_status,
     json_response,
+    listens_to,
     may_monitor,
     medlytt_of,
     query_limit,
@@ -256,6 +258,15 @@ def medlytt_startup(app: Medlytt) -> None:
     service.claim_roles()
     app.plugin_state[PLUGIN] = service
     app.provide(PLUGIN, service)
+
+
+@hookimpl
+@listens_to(CallLost)
+def medlytt_event(event: CallLost, app: Medlytt) -> None:
+    """A call that vanished with its PBX (found gone on reconnecting) ends its sessions."""
+    service: MonitoringService | None = app.plugin_state.get(PLUGIN)
+    if service is not None and service.sessions:
+        service.on_call_lost(event.call_id, event.reason)
 
 
 @hookimpl

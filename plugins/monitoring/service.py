@@ -13,6 +13,7 @@ API (a mystery call listened to live on behalf of the user who placed it).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -22,6 +23,7 @@ from typing import Any
 from medlytt import (
     AgentLeg,
     CallControl,
+    CallControlError,
     Capability,
     ChannelEvent,
     Medlytt,
@@ -65,6 +67,8 @@ class ActiveSession:
     recording: Recording | None = None
     started: float = field(default_factory=time.monotonic)
     stopping: bool = False
+    #: Whether the "started" audit row was written (unresolved while it is being written).
+    audited: asyncio.Future[bool] | None = None
 
 
 class MonitoringService:
@@ -76,6 +80,12 @@ class MonitoringService:
         self.answer_timeout = answer_timeout
         self.sessions: dict[str, ActiveSession] = {}
         self.started_total: dict[str, int] = {}
+        #: "stopped" audit rows not written yet (the database was locked): written, in
+        #: order, before any later row, by a retry every second until they are.
+        self.unwritten: list[dict[str, Any]] = []
+        self._retrying: asyncio.Task[None] | None = None
+        #: Sessions being stopped because of an event (awaited at shutdown).
+        self._stopping: set[asyncio.Task[None]] = set()
 
     def claim_roles(self) -> None:
         """Take the channels of monitoring's roles on every gateway with call control."""
@@ -137,7 +147,6 @@ class MonitoringService:
         except BaseException:
             self.sessions.pop(session_id, None)
             raise
-        self.started_total[mode.value] = self.started_total.get(mode.value, 0) + 1
         event = MonitoringStarted(
             at=utcnow(),
             source=SOURCE,
@@ -148,13 +157,37 @@ class MonitoringService:
             mode=mode,
             recording=record,
         )
-        await self._audit(
-            session,
-            event.at.isoformat(),
-            {"action": "started", "mode": mode.value, "recording": int(record)},
-        )
+        session.audited = asyncio.get_running_loop().create_future()
+        try:
+            await self._audit(
+                session,
+                event.at.isoformat(),
+                {"action": "started", "mode": mode.value, "recording": int(record)},
+            )
+        except Exception as exc:
+            # Nobody listens without a row in the audit trail: undo the session.
+            session.audited.set_result(False)
+            self.sessions.pop(session_id, None)
+            if not session.stopping:
+                session.stopping = True
+                await self._tear_down(session)
+            log.error("monitoring session %s undone: audit row not written: %s", session_id, exc)
+            raise MonitoringError(
+                503, f"monitoring not started: the audit trail could not be written ({exc})"
+            ) from exc
+        session.audited.set_result(True)
+        self.started_total[mode.value] = self.started_total.get(mode.value, 0) + 1
         self.app.publish(event)
         return session
+
+    async def _tear_down(self, session: ActiveSession) -> None:
+        """Remove a session's PBX objects; its recording is dropped unsaved."""
+        try:
+            if session.recording is not None:
+                with contextlib.suppress(CallControlError):
+                    await session.recording.finish()
+        finally:
+            await session.snoop.remove()
 
     async def start_for_user(
         self, user: str, *, endpoint: str, call_id: str, mode: MonitorMode = MonitorMode.LISTEN
@@ -187,11 +220,21 @@ class MonitoringService:
         event = MonitoringModeChanged(
             at=utcnow(), source=SOURCE, session_id=session_id, mode=mode, previous_mode=previous
         )
-        await self._audit(
-            session,
-            event.at.isoformat(),
-            {"action": "mode_changed", "mode": mode.value, "previous_mode": previous.value},
-        )
+        try:
+            await self._audit(
+                session,
+                event.at.isoformat(),
+                {"action": "mode_changed", "mode": mode.value, "previous_mode": previous.value},
+            )
+        except Exception as exc:
+            # Not in the audit trail, so not done: back to the mode the trail shows.
+            await session.snoop.change_mode(previous)
+            session.mode = previous
+            raise MonitoringError(
+                503,
+                f"mode not changed (still {previous.value}): the audit trail could not be "
+                f"written ({exc})",
+            ) from exc
         self.app.publish(event)
         return session
 
@@ -221,19 +264,39 @@ class MonitoringService:
                 reason=reason,
                 duration_seconds=time.monotonic() - session.started,
             )
-            row = {
-                "action": "stopped",
-                "reason": reason,
-                "duration_seconds": event.duration_seconds,
-            }
-            try:
-                await self._audit(session, event.at.isoformat(), row)
-            finally:
+            # Stopped while its start was still being written: wait for that row first.
+            if session.audited is None or await asyncio.shield(session.audited):
+                row = {
+                    "action": "stopped",
+                    "reason": reason,
+                    "duration_seconds": event.duration_seconds,
+                }
+                await self._audit(session, event.at.isoformat(), row, retry=True)
                 self.app.publish(event)
 
-    async def _audit(self, session: ActiveSession, at: str, row: dict[str, Any]) -> None:
+    def _write_unwritten(self, db: Any) -> None:
+        """On the storage thread: the rows kept for retry, oldest first."""
+        while self.unwritten:
+            store.append_audit(db, self.unwritten[0])
+            self.unwritten.pop(0)
+
+    async def _retry_unwritten(self) -> None:
+        while self.unwritten:
+            await asyncio.sleep(1)
+            try:
+                await self.app.storage.run(self._write_unwritten)
+            except Exception as exc:
+                log.warning("%d audit rows still not written: %s", len(self.unwritten), exc)
+        log.info("monitoring audit rows kept for retry are written")
+
+    async def _audit(
+        self, session: ActiveSession, at: str, row: dict[str, Any], *, retry: bool = False
+    ) -> None:
         """Append one row to the audit trail, now: a transparency record is never best
-        effort (DOMAIN.md §5)."""
+        effort (DOMAIN.md §5).  When the database refuses (locked by another process past
+        its busy timeout), the error is raised, so the action is not done; with ``retry``
+        (an end, which has happened whatever the database says) the row is kept and
+        written by a retry every second instead."""
         full = {
             "at": at,
             "session_id": session.session_id,
@@ -242,11 +305,44 @@ class MonitoringService:
             "call_id": session.call_id,
             **row,
         }
-        await self.app.storage.run(lambda db: store.append_audit(db, full))
+
+        def write(db: Any) -> None:
+            self._write_unwritten(db)  # rows kept for retry go first: the trail stays in order
+            store.append_audit(db, full)
+
+        try:
+            await self.app.storage.run(write)
+        except Exception as exc:
+            if not retry:
+                raise
+            log.warning("audit row for session %s kept for retry: %s", session.session_id, exc)
+            self.unwritten.append(full)
+            if self._retrying is None or self._retrying.done():
+                self._retrying = asyncio.get_running_loop().create_task(self._retry_unwritten())
+
+    def _stop_soon(self, session_id: str, reason: str) -> None:
+        task = asyncio.get_running_loop().create_task(self.stop(session_id, reason))
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
 
     async def stop_all(self, reason: str) -> None:
+        await asyncio.gather(*self._stopping, return_exceptions=True)
         for session_id in list(self.sessions):
             await self.stop(session_id, reason)
+        if self._retrying is not None:
+            self._retrying.cancel()
+        if self.unwritten:
+            try:
+                await self.app.storage.run(self._write_unwritten)
+            except Exception as exc:
+                log.error("monitoring audit rows lost at stop (%s): %s", exc, self.unwritten)
+
+    def on_call_lost(self, call_id: str, why: str) -> None:
+        """The call vanished (the PBX restarted while Medlytt was cut off): its sessions
+        end, saying so."""
+        for session in list(self.sessions.values()):
+            if session.call_id == call_id:
+                self._stop_soon(session.session_id, f"call lost ({why})")
 
     def on_channel_event(self, event: ChannelEvent) -> None:
         for session in list(self.sessions.values()):
@@ -254,7 +350,7 @@ class MonitoringService:
                 continue
             reason = session.snoop.on_channel_event(event)
             if reason is not None:
-                asyncio.get_running_loop().create_task(self.stop(session.session_id, reason))
+                self._stop_soon(session.session_id, reason)
 
     def describe(self, session: ActiveSession) -> dict[str, Any]:
         return {

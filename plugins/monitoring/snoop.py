@@ -27,6 +27,7 @@ from typing import Any
 from medlytt import (
     CallControl,
     CallControlError,
+    CallControlTimeout,
     ChannelEvent,
     ChannelHangupRequested,
     ChannelLeft,
@@ -87,6 +88,8 @@ class SnoopSession:
                         caller_id="Medlytt",
                         timeout=timeout,
                     )
+                except CallControlTimeout:
+                    raise  # ARI did not answer in time: nothing is known of the endpoint
                 except CallControlError as exc:
                     raise SupervisorUnreachable(endpoint, exc.reason) from exc
                 waiters: list[asyncio.Future[Any]] = [answered, self._supervisor_gone]
@@ -110,17 +113,19 @@ class SnoopSession:
     async def _add_snoop(self, mode: MonitorMode) -> str:
         self._snoops += 1
         snoop_id = f"{PREFIX}{self.session_id}-snoop{self._snoops}"
-        await self.port.snoop(
-            self.agent_channel,
-            snoop_id=snoop_id,
-            role="snoop",
-            args=[self.session_id],
-            spy="both",
-            whisper=WHISPER[mode],  # type: ignore[arg-type]
-        )
         try:
+            await self.port.snoop(
+                self.agent_channel,
+                snoop_id=snoop_id,
+                role="snoop",
+                args=[self.session_id],
+                spy="both",
+                whisper=WHISPER[mode],  # type: ignore[arg-type]
+            )
             await self.port.add_to_bridge(self.bridge_id, snoop_id)
         except BaseException:
+            # Also when the snoop request failed: an answer that came too late may still
+            # have made the channel.
             await self._hang_up(snoop_id)
             raise
         return snoop_id
@@ -159,15 +164,15 @@ class SnoopSession:
         ear; the caller hears nothing of it.
         """
         beeper = f"{PREFIX}{self.session_id}-beep"
-        await self.port.snoop(
-            self.agent_channel,
-            snoop_id=beeper,
-            role="beep",
-            args=[self.session_id],
-            spy="none",
-            whisper="out",
-        )
         try:
+            await self.port.snoop(
+                self.agent_channel,
+                snoop_id=beeper,
+                role="beep",
+                args=[self.session_id],
+                spy="none",
+                whisper="out",
+            )
             await self.port.play(
                 beeper, f"tone:{BEEP_HZ}/{int(seconds * 1000)}", playback_id=f"{beeper}-tone"
             )

@@ -6,6 +6,7 @@ with a clear message instead of being skipped: a green run must mean Asterisk wa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -36,6 +37,34 @@ def require_root() -> None:
         )
 
 
+def new_sandbox(prefix: str) -> AsteriskSandbox:
+    """A sandbox (not started) on free ports, its instance named ``PREFIX-PID-RANDOM``."""
+    http_port, ami_port, sip_port = free_ports()
+    settings = SandboxSettings(
+        instance=f"{prefix}-{os.getpid()}-{secrets.token_hex(3)}",
+        http_port=http_port,
+        ami_port=ami_port,
+        sip_port=sip_port,
+        agent_timeout=AGENT_TIMEOUT,
+    )
+    return AsteriskSandbox(settings)
+
+
+@contextlib.contextmanager
+def running(sandbox: AsteriskSandbox) -> Iterator[SandboxInfo]:
+    """Start ``sandbox``; at the end remove it (MEDLYTT_KEEP_SANDBOX=1: only stop it, so
+    its folder with logs and queue_log stays)."""
+    require_root()
+    info = sandbox.start()
+    try:
+        yield info
+    finally:
+        if os.environ.get("MEDLYTT_KEEP_SANDBOX"):
+            sandbox.stop()
+        else:
+            sandbox.purge()
+
+
 @pytest.fixture(scope="session")
 def asterisk_sandbox() -> Iterator[AsteriskSandbox]:
     """A running sandbox on free ports with a unique instance name, removed at the end.
@@ -43,23 +72,10 @@ def asterisk_sandbox() -> Iterator[AsteriskSandbox]:
     Set MEDLYTT_KEEP_SANDBOX=1 to keep the instance folder (logs, queue_log) afterwards.
     """
     require_root()
-    http_port, ami_port, sip_port = free_ports()
-    settings = SandboxSettings(
-        instance=f"pytest-{os.getpid()}-{secrets.token_hex(3)}",
-        http_port=http_port,
-        ami_port=ami_port,
-        sip_port=sip_port,
-        agent_timeout=AGENT_TIMEOUT,
-    )
-    sandbox = AsteriskSandbox(settings)
-    _session["info"] = sandbox.start()
-    try:
+    sandbox = new_sandbox("pytest")
+    with running(sandbox) as info:
+        _session["info"] = info
         yield sandbox
-    finally:
-        if os.environ.get("MEDLYTT_KEEP_SANDBOX"):
-            sandbox.stop()
-        else:
-            sandbox.purge()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
