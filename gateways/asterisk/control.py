@@ -249,6 +249,10 @@ class AriCallControl(CallControl):
         qualifier = self.gateway.qualifier
         return value if qualifier is None else qualifier.local(value)
 
+    def call_id(self, local_id: str) -> str:
+        qualifier = self.gateway.qualifier
+        return local_id if qualifier is None else qualifier.id(local_id)
+
     def _leg(self, entry: Any) -> AgentLeg:
         qualifier = self.gateway.qualifier
         call_id, agent_id = entry.call_id, entry.answered_by or ""

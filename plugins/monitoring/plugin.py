@@ -97,12 +97,21 @@ async def start_monitoring(request: web.Request) -> web.Response:
     if not endpoint:
         raise HttpError(422, f'no "supervisor" endpoint given and user {actor.name!r} has no phone')
     service = service_of(app)
+    # The team check comes before anything is set up: nobody outside the agent's teams
+    # is ever connected to the call, not even for a moment (and no beep is heard).
+    agent_id: str | None = None
     if body.agent is not None:
         agent = app.state.find_agent(body.agent)
-        if agent is not None and not await may_monitor(app, actor, agent.agent_id):
-            raise HttpError(
-                403, f"{actor.name} may not monitor agent {agent.agent_id} (not in their teams)"
-            )
+        agent_id = agent.agent_id if agent is not None else None
+    else:
+        try:
+            agent_id = service._find_leg(None, body.call)[1].agent_id
+        except MonitoringError as exc:
+            raise HttpError(exc.status, str(exc)) from None
+        except CallControlError as exc:
+            raise HttpError(http_status(exc), str(exc)) from None
+    if agent_id is not None and not await may_monitor(app, actor, agent_id):
+        raise HttpError(403, f"{actor.name} may not monitor agent {agent_id} (not in their teams)")
     try:
         session = await service.start(
             supervisor=actor.name,
@@ -118,9 +127,6 @@ async def start_monitoring(request: web.Request) -> web.Response:
         raise HttpError(502, str(exc)) from None
     except CallControlError as exc:
         raise HttpError(http_status(exc), str(exc)) from None
-    if body.call is not None and not await may_monitor(app, actor, session.agent_id):
-        await service.stop(session.session_id, "not allowed")
-        raise HttpError(403, f"{actor.name} may not monitor agent {session.agent_id}")
     return json_response(service.describe(session), status=201)
 
 
