@@ -666,14 +666,17 @@ def test_learn_start_rejects_what_it_cannot_use(status):
     t.translate({**JOIN, "Timestamp": "200.001"})
     t.learn_start(status)
     usable = [is_count(m["Wait"]) and is_stamp(m["Timestamp"]) for m in status]
-    first = usable.index(True) if True in usable else len(status)
-    assert len(rejects) == first  # the ones tried before app_queue's start was known
+    assert len(rejects) == usable.count(False)  # every sample is tried; the bad ones counted
     entry = t.entries["u1"]
-    if first == len(status):
+    if not any(usable):
         assert entry.start_second is None
-    else:
-        m = status[first]
-        assert entry.start_second == math.floor(float(m["Timestamp"]) - 0.001) - int(m["Wait"])
+    else:  # the earliest estimate, never after the join's own second (200)
+        estimates = [
+            math.floor(float(m["Timestamp"]) - 0.001) - int(m["Wait"])
+            for m, ok in zip(status, usable, strict=True)
+            if ok
+        ]
+        assert entry.start_second == min([200, *estimates])
 
 
 # =========================================================================== ARI

@@ -330,7 +330,7 @@ class AmiTranslator:
             if message.get("Event") != "QueueEntry":
                 continue
             entry = self.entries.get(message.get("Uniqueid", ""))
-            if entry is None or entry.start_second is not None:
+            if entry is None:
                 continue
             try:
                 self._learn_start(entry, message, _count(message, "Wait"))
@@ -338,9 +338,20 @@ class AmiTranslator:
                 self.reject("AMI QueueEntry", str(exc))
 
     def _learn_start(self, entry: QueueEntry, message: AmiMessage, wait: int) -> None:
+        """Narrow the start second down: every estimate is at or after the true stamp.
+
+        ``Wait`` is counted with ``time(NULL)`` and the event's Timestamp taken a moment
+        later, so a second boundary in between makes "Timestamp - Wait" one second late;
+        and the join was announced after the start was stamped, so the join's own second
+        is never before it either.  The smallest of these is the closest to app_queue's.
+        """
         stamp = _timestamp(message)
-        if entry.start_second is None and stamp is not None:
-            entry.start_second = _second(stamp) - wait
+        if stamp is None:
+            return
+        estimates = [_second(stamp) - wait, _second(entry.joined)]
+        if entry.start_second is not None:
+            estimates.append(entry.start_second)
+        entry.start_second = min(estimates)
 
     def end_wrap_up(self, agent_id: str, at: datetime) -> list[ev.Event]:
         """The queue's wrap-up time after a call has passed: the agent is available again."""
