@@ -244,8 +244,13 @@ class MonitoringService:
             return
         session.stopping = True
         try:
-            audio = await session.recording.finish() if session.recording else None
-            await session.snoop.remove()
+            audio = None
+            try:
+                audio = await session.recording.finish() if session.recording else None
+            except CallControlError as exc:  # the session still ends, its channels go
+                log.warning("monitoring session %s: recording lost: %s", session_id, exc)
+            finally:
+                await session.snoop.remove()
             if audio:
                 await save_recording(
                     self.app,
