@@ -82,6 +82,7 @@ async def test_a_faulty_channel_handler_is_isolated_and_monitoring_goes_on(
         # Monitoring still hears its channels: the call ends, and so does the session.
         sessions = app.state.slot(MonitoringState).sessions
         await wait_until(lambda: not sessions, timeout=20)
+        await app.settle()  # the recorder plugin has seen the stop event
         stopped = [e for e in app.plugin_state["recorder"] if e.type == "monitoring.stopped"]
         assert stopped[-1].reason == "call ended"
         assert app.host.get("monitoring").errors == 0

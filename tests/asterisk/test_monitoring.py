@@ -180,6 +180,7 @@ async def test_session_ends_when_the_caller_hangs_up(app, client, asterisk_sandb
     )
     assert response.status == 201
     await wait_until(lambda: not app.state.slot(MonitoringState).sessions, timeout=10)
+    await app.settle()  # the recorder plugin has seen the stop event
     stopped = [e for e in app.plugin_state["recorder"] if e.type == "monitoring.stopped"]
     assert stopped[-1].reason == "call ended"
     await nothing_left(asterisk_sandbox)
@@ -204,6 +205,7 @@ async def test_session_ends_when_the_supervisor_hangs_up(app, client, asterisk_s
         asterisk_sandbox.ari().request, "DELETE", f"/channels/medlytt-mon-{session['id']}-sup"
     )
     await wait_until(lambda: not app.state.slot(MonitoringState).sessions, timeout=10)
+    await app.settle()  # the recorder plugin has seen the stop event
     stopped = [e for e in app.plugin_state["recorder"] if e.type == "monitoring.stopped"]
     assert stopped[-1].reason == "supervisor hung up"
     await nothing_left(asterisk_sandbox)
