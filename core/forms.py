@@ -27,6 +27,7 @@ class FormItem(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     weight: float = 1.0
     allow_na: bool = False
     critical: bool = False
+    guidance: str = ""
 
 
 class FormSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -34,6 +35,7 @@ class FormSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     title: str
     items: tuple[FormItem, ...]
+    id: str = ""
 
 
 class EvaluationForm(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
