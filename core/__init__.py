@@ -68,7 +68,16 @@ def listens_to(*event_types: type | str) -> Callable[[F], F]:
 
 # The public names of the core, imported after the definitions above (core modules
 # import ``__version__`` from here).
-from .access import Forbidden, Scope, allow, public, scope_of  # noqa: E402
+from .access import (  # noqa: E402
+    Forbidden,
+    Scope,
+    agent_teams,
+    all_teams,
+    allow,
+    public,
+    scope_of,
+    team_agents,
+)
 from .app import Medlytt  # noqa: E402
 from .auth import Actor, actor_named, authenticate, may_monitor, require_role  # noqa: E402
 from .callcontrol import (  # noqa: E402
@@ -129,8 +138,9 @@ from .events import (  # noqa: E402
     TalkStarted,
     TalkStopped,
 )
-from .forms import EvaluationForm, FormItem, FormSection  # noqa: E402
+from .forms import EvaluationForm, FormItem, FormSection, Scale  # noqa: E402
 from .gateway import Gateway, Publish  # noqa: E402
+from .history import AnsweredCall, RecordingInfo, answered_call, recording_info  # noqa: E402
 from .recordings import link_evaluation, reveal_recording, save_recording  # noqa: E402
 from .state import Agent, Call, LiveState, Queue, StateSlot  # noqa: E402
 from .storage import Migration, transaction  # noqa: E402
@@ -144,6 +154,7 @@ __all__ = [
     "AgentRingNoAnswer",
     "AgentState",
     "AgentStateChanged",
+    "AnsweredCall",
     "Api",
     "ApiError",
     "Call",
@@ -189,7 +200,9 @@ __all__ = [
     "RawEvent",
     "Recording",
     "RecordingFinished",
+    "RecordingInfo",
     "RecordingReady",
+    "Scale",
     "Scope",
     "Spy",
     "StateSlot",
@@ -202,7 +215,10 @@ __all__ = [
     "Unsupported",
     "__version__",
     "actor_named",
+    "agent_teams",
+    "all_teams",
     "allow",
+    "answered_call",
     "authenticate",
     "config_option",
     "fail",
@@ -217,11 +233,13 @@ __all__ = [
     "public",
     "query_limit",
     "read_json",
+    "recording_info",
     "require_role",
     "reveal_recording",
     "save_recording",
     "scope_of",
     "storage_path",
+    "team_agents",
     "time_zone",
     "token_option",
     "transaction",

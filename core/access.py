@@ -214,3 +214,43 @@ def rule_table(routes: Iterable[tuple[str, str, Access | None]]) -> list[dict[st
         {"method": method, "path": path, **(rule.describe() if rule else {"undeclared": True})}
         for method, path, rule in routes
     ]
+
+
+def _members(db: sqlite_utils.Database) -> list[tuple[str, str, list[str]]]:
+    return [
+        (name, agent_id, json.loads(member_of))
+        for name, agent_id, member_of in db.execute(
+            "SELECT name, agent_id, teams FROM users WHERE disabled = 0 AND agent_id IS NOT NULL "
+            "ORDER BY name"
+        ).fetchall()
+    ]
+
+
+async def team_agents(app: Medlytt, team: str) -> list[dict[str, str]]:
+    """The enabled users with an agent id in ``team`` (case-insensitive), as
+    ``{"name", "agent_id"}``: whom a team's plan or round is about."""
+    wanted = team.casefold()
+    rows = await app.storage.run(_members)
+    return [
+        {"name": name, "agent_id": agent_id}
+        for name, agent_id, teams in rows
+        if any(t.casefold() == wanted for t in teams)
+    ]
+
+
+async def agent_teams(app: Medlytt, agent_id: str) -> list[str]:
+    """The teams of the enabled user who holds ``agent_id`` now (empty when nobody does)."""
+    rows = await app.storage.run(_members)
+    return next((teams for _, held, teams in rows if held == agent_id), [])
+
+
+async def all_teams(app: Medlytt) -> list[str]:
+    """Every team some enabled user belongs to, sorted."""
+
+    def read(db: sqlite_utils.Database) -> list[str]:
+        names: set[str] = set()
+        for (member_of,) in db.execute("SELECT teams FROM users WHERE disabled = 0").fetchall():
+            names.update(json.loads(member_of))
+        return sorted(names)
+
+    return await app.storage.run(read)

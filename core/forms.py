@@ -28,6 +28,20 @@ class FormItem(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     allow_na: bool = False
     critical: bool = False
     guidance: str = ""
+    #: For a critical item: the evaluation fails when the item is scored below this.
+    #: None: the scale's maximum on a two-point (yes/no) scale, else its midpoint.
+    fail_below: int | None = None
+
+    def fails(self, value: int) -> bool:
+        """Whether ``value`` on this (critical) item fails the whole evaluation."""
+        if not self.critical:
+            return False
+        scale = self.scale
+        threshold = self.fail_below
+        if threshold is None:
+            span = scale.max - scale.min
+            threshold = scale.max if span == 1 else scale.min + (span + 1) // 2
+        return value < threshold
 
 
 class FormSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
