@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: run test test-unit lint install docs clean
+.PHONY: run test test-unit lint install docs docs-site clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ test-unit: lint
 
 docs: install
 	$(BIN)/python -m medlytt.docgen docs
+
+# The docs site (MkDocs, Material theme) in site/, warnings as errors; `make test` builds it too
+# (tests/test_docs_site.py). Regenerate the references first when the code changed: make docs.
+docs-site: install
+	$(BIN)/mkdocs build --strict --site-dir site
 
 clean:
 	rm -rf $(VENV) build *.egg-info
