@@ -117,6 +117,7 @@ from .client import (  # noqa: E402
 )
 from .clock import utcnow  # noqa: E402
 from .config import Instances, PositiveFloat, PositiveInt, time_zone  # noqa: E402
+from .doctor import DoctorCheck  # noqa: E402
 from .events import (  # noqa: E402
     AgentOffered,
     AgentRingNoAnswer,
@@ -177,6 +178,7 @@ __all__ = [
     "ChannelLeft",
     "ChannelNotFound",
     "ChannelStateChanged",
+    "DoctorCheck",
     "DtmfReceived",
     "EvaluationForm",
     "Event",

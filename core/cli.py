@@ -23,6 +23,7 @@ from . import __version__
 from .app import load_plugins
 from .client import Api, ApiError, Unreachable, check_url, config_option, fail, token_option
 from .config import Config, ConfigError, load_config, redact
+from .doctor import doctor
 from .logs import configure_logging, scrub
 from .plugin_host import PluginHost
 
@@ -371,6 +372,9 @@ def recordings_delete(
     if left:
         click.echo(f"medlytt: {left} could not be deleted (their files: see above)", err=True)
         sys.exit(1)
+
+
+cli.add_command(doctor)
 
 
 def _add_plugin_commands() -> None:

@@ -37,7 +37,7 @@ Implement a hook with the :data:`medlytt.hookimpl` marker::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
     from .app import Medlytt
     from .callcontrol import CallControl, ChannelEvent
+    from .doctor import DoctorCheck
     from .events import Event
     from .forms import EvaluationForm
     from .gateway import Gateway
@@ -235,6 +236,20 @@ def medlytt_cli_commands(cli: click.Group) -> None:
     Called when the ``medlytt`` command starts, for every installed plugin (the config
     file is not read yet).  Add commands with ``@cli.command()`` or
     ``cli.add_command(...)``.  Return value ignored.
+    """
+
+
+@hookspec
+def medlytt_doctor(plugin_configs: dict[str, Any]) -> list[DoctorCheck] | None:
+    """Check what the plugin needs from the world, for ``medlytt doctor``.
+
+    Called by ``medlytt doctor`` only, never by a running server (no ``app``: nothing is
+    started).  ``plugin_configs`` holds every plugin's validated section by plugin name
+    (the plugin's own: ``plugin_configs["asterisk"]``).  Sync or async; all plugins' checks
+    together may take up to a minute.  Return a list of :class:`medlytt.DoctorCheck`
+    (``DoctorCheck.ok``, ``.warn`` or ``.fail``, each warning and failure with the fix to
+    make): a failure makes ``medlytt doctor`` exit 1.  An exception is reported as a
+    failure of the plugin.
     """
 
 

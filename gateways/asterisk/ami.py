@@ -30,7 +30,16 @@ MAX_BLOCK_BYTES = 1 << 20
 
 
 class AmiError(RuntimeError):
-    """An AMI action failed, timed out, or the connection broke; the message says which."""
+    """An AMI action failed, timed out, or the connection broke; the message says which.
+
+    ``kind`` tells a connection that failed before any action apart (diagnose.py gives the
+    fix): ``unreachable`` (TCP), ``not_ami`` (something else answers on the port),
+    ``login`` (user or secret refused); empty for everything else.
+    """
+
+    def __init__(self, message: str, kind: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class AmiClient:
@@ -72,19 +81,31 @@ class AmiClient:
                 asyncio.open_connection(self.host, self.port), self.timeout
             )
             self._reader = reader
+        except (OSError, TimeoutError) as exc:
+            raise AmiError(
+                f"cannot connect to {where}: {str(exc) or 'timed out'}", "unreachable"
+            ) from exc
+        try:
             banner = await asyncio.wait_for(reader.readline(), self.timeout)
         except (OSError, TimeoutError) as exc:
-            raise AmiError(f"cannot connect to {where}: {exc or 'timed out'}") from exc
+            await self.close()
+            raise AmiError(
+                f"{where} sent no AMI banner within {self.timeout:g} s ({str(exc) or 'silent'})",
+                "not_ami",
+            ) from exc
         self.banner = banner.decode(errors="replace").strip()
         if not self.banner.startswith("Asterisk Call Manager"):
             await self.close()
-            raise AmiError(f"{where} is not an Asterisk manager (banner {self.banner!r})")
+            raise AmiError(
+                f"{where} is not an Asterisk manager (banner {self.banner!r})", "not_ami"
+            )
         self._read_task = asyncio.create_task(self._read_loop(), name="medlytt-ami-reader")
         response = await self.action("Login", Username=self.user, Secret=self._secret)
         if response.get("Response") != "Success":
             await self.close()
             raise AmiError(
-                f"{where}: login as {self.user!r} refused: {response.get('Message', response)}"
+                f"{where}: login as {self.user!r} refused: {response.get('Message', response)}",
+                "login",
             )
 
     async def action(self, name: str, **fields: str | int) -> AmiMessage:

@@ -35,6 +35,7 @@ from medlytt import (
 from .ami import AmiClient, AmiError
 from .ari import AriClient, AriError
 from .control import AriCallControl
+from .diagnose import explain, needs_the_user
 from .malformed import RejectLog
 from .qualify import Qualifier
 from .settings import AsteriskSettings
@@ -100,13 +101,30 @@ class AsteriskGateway(Gateway):
     async def run(self, publish: Publish) -> None:
         self._publish = publish
         delay = 0.5
+        told = ""  # the last failure that needs the user, logged once (not every retry)
         try:
             while True:
                 try:
                     await self._session(publish)
-                    delay = 0.5  # the session was up: start the backoff again
+                    delay, told = 0.5, ""  # the session was up: start the backoff again
                 except (AmiError, AriError, OSError) as exc:
-                    log.warning("%s: %s", self.name, exc)
+                    message = explain(exc, self.settings)
+                    if not needs_the_user(exc):
+                        log.warning("%s: %s", self.name, message)
+                    elif message != told:
+                        # A wrong URL or password: retrying cannot help until someone fixes
+                        # the config (or Asterisk's), so say it once, clearly, and retry slowly.
+                        log.error(
+                            "%s: %s (retrying every %g s)",
+                            self.name,
+                            message,
+                            self.settings.reconnect_max_seconds,
+                        )
+                        told = message
+                    else:
+                        log.debug("%s: still %s", self.name, exc)
+                    if needs_the_user(exc):
+                        delay = self.settings.reconnect_max_seconds
                 self.connected = False
                 wait = min(delay, self.settings.reconnect_max_seconds) * random.uniform(0.5, 1.0)
                 log.info("%s: reconnecting in %.1f s", self.name, wait)
@@ -151,7 +169,7 @@ class AsteriskGateway(Gateway):
                 failed.append(exc)
                 self.connections["ari"] = False
             for error in failed[:-1]:
-                log.warning("%s: %s", self.name, error)
+                log.warning("%s: %s", self.name, explain(error, self.settings))
             if failed:
                 raise failed[-1]
             assert ws is not None

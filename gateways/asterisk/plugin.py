@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
-from medlytt import Instances, hookimpl
+from medlytt import DoctorCheck, Instances, hookimpl
 
 from .gateway import AsteriskGateway
 from .settings import AsteriskSettings
@@ -28,6 +28,15 @@ def medlytt_gateways(app: Medlytt) -> list[AsteriskGateway]:
         if settings.configured:
             gateways.append(AsteriskGateway(settings, name=name))
     return gateways
+
+
+@hookimpl
+async def medlytt_doctor(plugin_configs: dict[str, Any]) -> list[DoctorCheck]:
+    """ARI and AMI of every configured PBX, for ``medlytt doctor`` (doctor.py)."""
+    from .doctor import check_all, plugin_section
+
+    config = plugin_section(plugin_configs)
+    return [] if config is None else await check_all(config)
 
 
 @hookimpl
