@@ -1,0 +1,1 @@
+"""Quality evaluation: forms, evaluations the agent sees, monitoring plans, calibration."""
