@@ -42,5 +42,7 @@ async def medlytt_doctor(plugin_configs: dict[str, Any]) -> list[DoctorCheck]:
 @hookimpl
 def medlytt_cli_commands(cli: click.Group) -> None:
     from .sandbox import sandbox
+    from .setup import init_command
 
     cli.add_command(sandbox)
+    cli.add_command(init_command)
