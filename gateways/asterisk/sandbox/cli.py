@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from .calls import place_call, wait_for_call
-from .config import asterisk_toml
+from .config import walkthrough_toml
 from .instance import AsteriskSandbox, SandboxSettings, destroy_root
 from .messages import SandboxError
 
@@ -99,11 +99,12 @@ def sandbox() -> None:
 def start_command(**options: Any) -> None:
     """Start the sandbox (bootstrapping its Debian root once) and print Medlytt's config.
 
-    Progress goes to stderr; the [asterisk] section for Medlytt's config goes to stdout.
+    Progress goes to stderr; stdout gets a complete config for Medlytt: the [asterisk]
+    section with the agents' names, [mystery_calls] and [surveys] (docs/asterisk-sandbox.md).
     """
     with _friendly_errors():
         info = _sandbox_for(**options).start()
-    click.echo(asterisk_toml(info.asterisk_section), nl=False)
+    click.echo(walkthrough_toml(info.asterisk_section, info.instance), nl=False)
 
 
 @sandbox.command("stop")

@@ -23,6 +23,21 @@ ARI_USER = "medlytt"
 AMI_USER = "medlytt"
 ARI_APP = "medlytt"
 QUEUES: tuple[str, ...] = ("support", "sales")
+#: The demo's agents (queues.conf members) by name, as the README's examples call them.
+AGENT_NAMES: dict[str, str] = {
+    "Local/agent0@agents/n": "Nora Dahl",
+    "Local/agent1@agents/n": "Ingrid Berg",
+    "Local/agent2@agents/n": "Lars Lund",
+    "Local/agent3@agents/n": "Sofie Moen",
+    "Local/agent4@agents/n": "Jonas Lie",
+    "Local/agent5@agents/n": "Emma Strand",
+    "Local/agent6@agents/n": "Ola Bakke",
+    "Local/agent7@agents/n": "Maja Haugen",
+    "Local/agent8@agents/n": "Henrik Vik",
+    "Local/agent9@agents/n": "Sara Holm",
+}
+#: What a customer dials for each queue ([phones] in extensions.conf).
+QUEUE_NUMBERS: dict[str, str] = {"support": "500", "sales": "501", "bulk": "502"}
 SIP_PHONES: tuple[str, ...] = ("1001", "1002", "2001")
 
 _PLACEHOLDER_RE = re.compile(r"@@([A-Z0-9_]+)@@")
@@ -78,3 +93,24 @@ def asterisk_toml(section: dict[str, Any]) -> str:
         rendered = str(value) if isinstance(value, int) else json.dumps(str(value))
         lines.append(f"{key} = {rendered}")
     return "\n".join(lines) + "\n"
+
+
+def walkthrough_toml(section: dict[str, Any], instance: str = "default") -> str:
+    """A complete Medlytt config for trying every feature against this sandbox: the
+    ``[asterisk]`` section with the agents' names, mystery calls routed through the
+    sandbox's customer numbers, and a one-question survey for the ``sales`` queue (what
+    ``medlytt sandbox start`` prints; the README's examples use exactly these names)."""
+    names = "\n".join(f"{json.dumps(k)} = {json.dumps(v)}" for k, v in AGENT_NAMES.items())
+    numbers = ", ".join(f"{q} = {json.dumps(n)}" for q, n in QUEUE_NUMBERS.items())
+    return (
+        f"# Medlytt's config for the Asterisk sandbox {instance!r} (medlytt sandbox start)\n"
+        + asterisk_toml(section)
+        + "\n[asterisk.agents]  # the sandbox's queue members by name\n"
+        + names
+        + "\n\n[mystery_calls]  # test calls take a customer's path: 500 support, 501 sales\n"
+        + 'dial = "Local/{number}@phones/n"\n'
+        + f"queue_numbers = {{ {numbers} }}\n"
+        + "\n[surveys]  # callers of sales are asked one question after the agent hangs up\n"
+        + 'questions = [{ id = "satisfaction", prompt = "sound:beep", keys = "12345" }]\n'
+        + "queues = { sales = { every = 1 } }\n"
+    )
