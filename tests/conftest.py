@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import MEDLYTT, ROOT, Server, free_port, medlytt_env, start_server
+from support import (
+    MEDLYTT,
+    ROOT,
+    Server,
+    free_port,
+    medlytt_env,
+    pip_install_package,
+    start_server,
+)
 
 TESTS = Path(__file__).resolve().parent
 #: Tests that need a real component, marked by folder (declared in pyproject.toml, where
@@ -44,20 +49,7 @@ def example_plugin_installed(tmp_path_factory: pytest.TempPathFactory) -> Iterat
     exactly like any installed package (tests/test_third_party_plugin.py), and .venv never
     holds it, so ``make run`` does not load it (tests/test_packaging.py).
     """
-    base = tmp_path_factory.mktemp("example-plugin")
-    source, site = base / "source", base / "site"
-    # A copy: the build writes build/ and *.egg-info next to the sources.
-    shutil.copytree(
-        EXAMPLE_PLUGIN, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
-    )
-    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index"]
-    result = subprocess.run(
-        [*pip, "--no-build-isolation", "--target", str(site), str(source)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, f"pip could not install {EXAMPLE_PLUGIN}:\n{result.stderr}"
+    site = pip_install_package(EXAMPLE_PLUGIN, tmp_path_factory.mktemp("example-plugin"))
     with pytest.MonkeyPatch.context() as mp:
         mp.syspath_prepend(str(site))
         mp.setenv(

@@ -36,6 +36,29 @@ def medlytt_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def pip_install_package(source: Path, base: Path) -> Path:
+    """pip-install the Python package at ``source`` (a plugin's folder with its
+    pyproject.toml) into ``base/site`` and return that folder, for the tests' path only.
+
+    The package is built from a copy (the build writes build/ and *.egg-info next to the
+    sources) and installed with its dist-info and entry points, so Medlytt finds it exactly
+    like any installed package; no index, no build isolation: it works offline.
+    """
+    copy, site = base / "source", base / "site"
+    shutil.copytree(
+        source, copy, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
+    )
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index"]
+    result = subprocess.run(
+        [*pip, "--no-build-isolation", "--target", str(site), str(copy)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, f"pip could not install {source}:\n{result.stderr}"
+    return site
+
+
 class Server:
     """A ``medlytt serve`` child process and where it listens."""
 
