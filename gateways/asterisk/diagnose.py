@@ -15,10 +15,11 @@ from .ari import AriError
 from .settings import AsteriskSettings
 
 #: Asterisk issues that touch Medlytt: (first affected, first fixed, issue, what breaks).
-#: Versions compare as (major, minor); ``None`` is open-ended.
+#: Versions compare as (major, minor); ``None`` is open-ended.  Only Asterisk 22, the major
+#: Medlytt is tested with, is listed: for others the doctor claims nothing.
 DEFECTS: tuple[tuple[tuple[int, int] | None, tuple[int, int] | None, int, str], ...] = (
     (
-        None,
+        (22, 0),
         (22, 11),
         1966,
         "whisper into a channel that receives no audio is silent: a supervisor's whisper may "
