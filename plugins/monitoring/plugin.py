@@ -10,6 +10,7 @@ Routes (``Authorization: Bearer <token>`` on every one; see docs/monitoring.md):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
@@ -264,6 +265,20 @@ def medlytt_startup(app: Medlytt) -> None:
     service.claim_roles()
     app.plugin_state[PLUGIN] = service
     app.provide(PLUGIN, service)
+    app.provide("evaluation_subject:monitoring", functools.partial(evaluation_subject, app))
+
+
+async def evaluation_subject(app: Medlytt, session_id: str) -> dict[str, Any] | None:
+    """A monitoring session as the subject of an evaluation, live while it runs (the
+    quality plugin asks through ``app.service("evaluation_subject:monitoring")``)."""
+    service: MonitoringService | None = app.plugin_state.get(PLUGIN)
+    session = service.sessions.get(session_id) if service is not None else None
+    if session is not None:
+        return {"agent_id": session.agent_id, "call_id": session.call_id, "live": True}
+    row = await app.storage.run(lambda db: store.session_start(db, session_id))
+    if row is None:
+        return None
+    return {"agent_id": row["agent_id"], "call_id": row["call_id"], "live": False}
 
 
 @hookimpl

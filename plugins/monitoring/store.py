@@ -222,6 +222,17 @@ def _check_head(head: dict[str, Any] | None, count: int, seq: int, digest: str) 
     return problems
 
 
+def session_start(db: sqlite_utils.Database, session_id: str) -> dict[str, Any] | None:
+    """The ``started`` row of a monitoring session; None for an unknown id."""
+    rows = list(
+        db.query(
+            f"SELECT * FROM {AUDIT} WHERE session_id = ? AND action = 'started' LIMIT 1",
+            [session_id],
+        )
+    )
+    return rows[0] if rows else None
+
+
 def audit_count(db: sqlite_utils.Database) -> int:
     (count,) = db.execute(f"SELECT count(*) FROM {AUDIT}").fetchone()
     return int(count)

@@ -12,6 +12,7 @@ Routes (``Authorization: Bearer <token>``; see docs/mystery-calls.md):
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
@@ -367,6 +368,39 @@ async def medlytt_startup(app: Medlytt) -> None:
     await scheduler.load()
     app.plugin_state[PLUGIN] = (service, scheduler)
     app.plugin_state[f"{PLUGIN}.task"] = asyncio.get_running_loop().create_task(scheduler.run())
+    app.provide("evaluation_subject:mystery_call", functools.partial(evaluation_subject, app))
+
+
+async def evaluation_subject(app: Medlytt, mystery_call_id: str) -> dict[str, Any] | None:
+    """A mystery call as the subject of an evaluation (the quality plugin asks through
+    ``app.service("evaluation_subject:mystery_call")``); ValueError while it cannot be
+    evaluated."""
+    row = await app.storage.run(lambda db: store.get_call(db, mystery_call_id))
+    if row is None:
+        return None
+    if row["outcome"] == "running":
+        raise ValueError("the call is still running")
+    if row["agent_id"] is None:
+        raise ValueError(f"no agent answered it ({row['outcome']})")
+    return {
+        "agent_id": row["agent_id"],
+        "call_id": row["call_id"],
+        "recording_id": row["recording_id"],
+        "live": False,
+    }
+
+
+async def evaluated(app: Medlytt, event: Any) -> None:
+    """An evaluation of a mystery call was made (``evaluation.created``): the call is
+    evaluated from now on, so its agent sees it, its evaluation and its audio."""
+    mystery_call_id = event.subject_id
+    row = await app.storage.run(lambda db: store.get_call(db, mystery_call_id))
+    if row is None:
+        return
+    changes = {"evaluated_at": event.at.isoformat(), "evaluation_id": event.evaluation_id}
+    await app.storage.run(lambda db: store.update_call(db, mystery_call_id, changes))
+    if row["recording_id"]:
+        await reveal_recording(app, row["recording_id"])
 
 
 @hookimpl
@@ -379,10 +413,15 @@ async def medlytt_shutdown(app: Medlytt) -> None:
 
 
 @hookimpl
-@listens_to(CallQueued, CallAnswered, CallEnded, CallAbandoned, CallLost)
-def medlytt_event(event: Event, app: Medlytt) -> None:
-    if PLUGIN in app.plugin_state:
-        parts(app)[0].on_event(event)
+@listens_to(CallQueued, CallAnswered, CallEnded, CallAbandoned, CallLost, "evaluation.created")
+async def medlytt_event(event: Event, app: Medlytt) -> None:
+    if PLUGIN not in app.plugin_state:
+        return
+    if event.type == "evaluation.created":  # by its tag: this plugin imports no other
+        if getattr(event, "subject_kind", None) == "mystery_call":
+            await evaluated(app, event)
+        return
+    parts(app)[0].on_event(event)
 
 
 @hookimpl
