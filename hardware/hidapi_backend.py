@@ -266,8 +266,8 @@ class HeadsetConnection:
                 continue
             said_absent = ""
             assert self.device is not None and self._channel is not None
+            await self._write_lights()  # the lamps as last set, before anyone hears of it
             yield HeadsetEvent("connected", device=self.device.label)
-            await self._write_lights()
             async for event in self._read_until_gone(self._channel):
                 yield event
             self._close()
