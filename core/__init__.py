@@ -20,7 +20,10 @@ What is here, by purpose:
   longer once evaluated).
 * **HTTP**: :func:`medlytt_of`, :class:`HttpError`, :func:`json_response`,
   :func:`read_json`, :func:`query_limit`; who is asking: :class:`Actor`,
-  :func:`authenticate`, :func:`require_role`, :func:`may_monitor`, :func:`actor_named`.
+  :func:`authenticate`, :func:`require_role`, :func:`may_monitor`, :func:`actor_named`;
+  the web console's browser sessions: :func:`log_in`, :func:`log_out`,
+  :func:`set_session_cookie`, :func:`web_session`, and :class:`ConsolePage` for the
+  pages plugins add to it.
 * **Command line**: :class:`Api` and its options and errors, for plugin commands that
   talk to a running Medlytt; :func:`config_option` and :func:`storage_path` for plugin
   commands that read the configured database.
@@ -142,7 +145,9 @@ from .events import (  # noqa: E402
 from .forms import EvaluationForm, FormItem, FormSection, Scale  # noqa: E402
 from .gateway import Gateway, Publish  # noqa: E402
 from .history import AnsweredCall, RecordingInfo, answered_call, recording_info  # noqa: E402
+from .pages import ConsolePage  # noqa: E402
 from .recordings import link_evaluation, reveal_recording, save_recording  # noqa: E402
+from .sessions import WebSession, log_in, log_out, set_session_cookie, web_session  # noqa: E402
 from .state import Agent, Call, LiveState, Queue, StateSlot  # noqa: E402
 from .storage import Migration, transaction  # noqa: E402
 from .web import HttpError, json_error, json_response, medlytt_of, query_limit, read_json  # noqa: E402
@@ -178,6 +183,7 @@ __all__ = [
     "ChannelLeft",
     "ChannelNotFound",
     "ChannelStateChanged",
+    "ConsolePage",
     "DoctorCheck",
     "DtmfReceived",
     "EvaluationForm",
@@ -215,6 +221,7 @@ __all__ = [
     "Unavailable",
     "Unreachable",
     "Unsupported",
+    "WebSession",
     "__version__",
     "actor_named",
     "agent_teams",
@@ -230,6 +237,8 @@ __all__ = [
     "json_response",
     "link_evaluation",
     "listens_to",
+    "log_in",
+    "log_out",
     "may_monitor",
     "medlytt_of",
     "public",
@@ -240,6 +249,7 @@ __all__ = [
     "reveal_recording",
     "save_recording",
     "scope_of",
+    "set_session_cookie",
     "storage_path",
     "team_agents",
     "time_zone",
@@ -247,4 +257,5 @@ __all__ = [
     "transaction",
     "url_option",
     "utcnow",
+    "web_session",
 ]

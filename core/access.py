@@ -59,6 +59,8 @@ class Access:
     rows: str = ""
     public: bool = False
     why_public: str = ""
+    #: A page's login page: a browser without a session is sent there instead of a 401.
+    login: str = ""
 
     def describe(self) -> dict[str, Any]:
         if self.public:
@@ -66,14 +68,20 @@ class Access:
         return {"roles": list(self.roles), "rows": self.rows}
 
 
-def allow(*roles: str, rows: str = "") -> Callable[[H], H]:
-    """Declare that only ``roles`` may call this route; ``rows`` says what each sees."""
+def allow(*roles: str, rows: str = "", login: str = "") -> Callable[[H], H]:
+    """Declare that only ``roles`` may call this route; ``rows`` says what each sees.
+
+    ``login`` (for HTML pages): the path of the login page a browser is redirected to,
+    with ``?next=``, when it navigates here without a valid session (API clients still
+    get 401)."""
     unknown = [r for r in roles if r not in ROLES]
     if not roles or unknown:
         raise ValueError(f"allow() takes one or more of {', '.join(ROLES)}; got {roles!r}")
+    if login and not login.startswith("/"):
+        raise ValueError(f"allow(login=...) takes a path starting with /, got {login!r}")
 
     def mark(handler: H) -> H:
-        setattr(handler, ATTRIBUTE, Access(roles=tuple(roles), rows=rows))
+        setattr(handler, ATTRIBUTE, Access(roles=tuple(roles), rows=rows, login=login))
         return handler
 
     return mark

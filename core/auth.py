@@ -14,6 +14,7 @@ which also run on the storage thread through ``app.storage.run``.  See
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import re
@@ -26,6 +27,7 @@ import sqlite_utils
 from aiohttp import web
 
 from .clock import utcnow
+from .sessions import COOKIE, CSRF_HEADER, UNSAFE, csrf_ok, web_session
 from .storage import Migration, database_locked, no_wait
 
 if TYPE_CHECKING:
@@ -95,9 +97,17 @@ def _create_tokens(db: sqlite_utils.Database) -> None:
     )
 
 
+def _add_password_hash(db: sqlite_utils.Database) -> None:
+    """Users who log in to the web console have a password; only its scrypt hash is kept."""
+    columns = {row[1] for row in db.execute(f"PRAGMA table_info({USERS})").fetchall()}
+    if "password_hash" not in columns:
+        db.execute(f"ALTER TABLE {USERS} ADD COLUMN password_hash TEXT")
+
+
 MIGRATIONS = [
     Migration("create_users", _create_users),
     Migration("create_api_tokens", _create_tokens),
+    Migration("add_users_password_hash", _add_password_hash),
 ]
 
 
@@ -143,7 +153,11 @@ def _label(value: str | None) -> str | None:
 
 
 def _user(row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, "teams": json.loads(row["teams"]), "disabled": bool(row["disabled"])}
+    """A user as callers see it: teams decoded, and never the password hash (only
+    :func:`check_password` reads it), but whether there is one."""
+    user = {k: v for k, v in row.items() if k != "password_hash"}
+    user["has_password"] = bool(row.get("password_hash"))
+    return {**user, "teams": json.loads(row["teams"]), "disabled": bool(row["disabled"])}
 
 
 def _rows(db: sqlite_utils.Database, sql: str, params: Any = ()) -> list[dict[str, Any]]:
@@ -225,6 +239,72 @@ def actor_of(user: dict[str, Any]) -> Actor:
     )
 
 
+# --------------------------------------------------------------------------- passwords
+
+#: scrypt's cost: 2**15 x 8 x 1 takes ~50 ms and 32 MiB per hash, so a stolen table costs an
+#: attacker that much per guess while a login stays quick.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
+PASSWORD_MIN, PASSWORD_MAX = 10, 1024
+
+
+def hash_password(password: str) -> str:
+    """``scrypt$N$r$p$salt$hash`` (salt and hash in hex) of ``password``."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(
+        password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, maxmem=64 * 2**20
+    )
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
+
+
+def password_matches(password: str, stored: str) -> bool:
+    try:
+        kind, n, r, p, salt, digest = stored.split("$")
+        if kind != "scrypt":
+            return False
+        given = hashlib.scrypt(
+            password.encode(),
+            salt=bytes.fromhex(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            maxmem=64 * 2**20,
+        )
+    except ValueError:
+        return False
+    return hmac.compare_digest(given, bytes.fromhex(digest))
+
+
+#: Checked against when the user does not exist, so that a wrong name takes as long as a
+#: wrong password (the time of an answer does not tell which names exist).
+_DUMMY_HASH = hash_password(secrets.token_hex(16))
+
+
+def set_password(db: sqlite_utils.Database, name: str, password: str) -> dict[str, Any]:
+    """Set the console password of user ``name`` (only its scrypt hash is stored)."""
+    user = get_user(db, name)
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise AuthError(
+            f"a password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters long, "
+            f"got {len(password)}"
+        )
+    if password.strip() != password or any(c in password for c in "\r\n\0"):
+        raise AuthError("a password must not start or end with spaces or hold a line break")
+    db.execute(
+        f"UPDATE {USERS} SET password_hash = ? WHERE id = ?", [hash_password(password), user["id"]]
+    )
+    return get_user(db, name)
+
+
+def check_password(db: sqlite_utils.Database, name: str, password: str) -> Actor | None:
+    """The enabled user ``name`` when ``password`` is theirs, else None."""
+    rows = _rows(db, f"SELECT * FROM {USERS} WHERE name = ?", [name]) if name else []
+    stored = rows[0].get("password_hash") if rows else None
+    matches = password_matches(password, stored or _DUMMY_HASH)
+    if not rows or not stored or not matches or rows[0]["disabled"]:
+        return None
+    return actor_of(_user(rows[0]))
+
+
 # --------------------------------------------------------------------------- tokens
 
 
@@ -303,13 +383,17 @@ def unauthorized(message: str) -> web.HTTPUnauthorized:
 
 
 async def authenticate(request: web.Request) -> Actor:
-    """The actor behind ``Authorization: Bearer <token>``, or raise 401 (JSON)."""
+    """The actor behind ``Authorization: Bearer <token>``, or behind the web console's
+    session cookie (medlytt.sessions: then a request that changes something must carry the
+    session's CSRF token, else 403); raise 401 (JSON) when neither is valid."""
     from .web import medlytt_of
 
     known = request.get(ACTOR_KEY)
     if known is not None:  # authenticated once per request (the access middleware)
         return known
     header = request.headers.get("Authorization")
+    if not header and COOKIE in request.cookies:
+        return await _authenticate_session(request)
     if not header:
         raise unauthorized("missing Authorization: Bearer <token> header")
     scheme, _, token = header.strip().partition(" ")
@@ -321,6 +405,27 @@ async def authenticate(request: web.Request) -> Actor:
         raise unauthorized(result)
     request[ACTOR_KEY] = result
     return result
+
+
+async def _authenticate_session(request: web.Request) -> Actor:
+    from .web import medlytt_of
+
+    session = web_session(request)
+    if session is None:
+        raise unauthorized("your console session has ended; log in again")
+    if request.method in UNSAFE and not await csrf_ok(request, session):
+        raise _json_error(
+            web.HTTPForbidden, f"missing or wrong CSRF token (send the {CSRF_HEADER} header)"
+        )
+    name = session.user
+    found = await medlytt_of(request).storage.run(
+        lambda db: _rows(db, f"SELECT * FROM {USERS} WHERE name = ? AND disabled = 0", [name])
+    )
+    if not found:
+        raise unauthorized("this user is disabled")
+    actor = actor_of(_user(found[0]))
+    request[ACTOR_KEY] = actor
+    return actor
 
 
 def require_role(actor: Actor, *roles: str) -> None:

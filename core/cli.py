@@ -271,6 +271,31 @@ def user_disable(config_path: Path | None, name: str) -> None:
     click.echo(f"disabled {disabled['name']!r}")
 
 
+@user.command("passwd")
+@CONFIG_OPTION
+@click.argument("name")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of stdin (for scripts) instead of asking.",
+)
+def user_passwd(config_path: Path | None, name: str, password_stdin: bool) -> None:
+    """Set user NAME's password for the web console (docs/console.md).
+
+    Asked twice without echo; only its scrypt hash is stored.
+    """
+    from . import auth
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt(
+            f"New password for {name}", hide_input=True, confirmation_prompt=True
+        )
+    _with_db(config_path, lambda db: auth.set_password(db, name, password))
+    click.echo(f"password set for {name!r}")
+
+
 @cli.group()
 def token() -> None:
     """API bearer tokens: shown once when created, stored only as a SHA-256 hash."""

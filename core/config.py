@@ -48,6 +48,12 @@ class ServerConfig(msgspec.Struct, forbid_unknown_fields=True):
     #: When set, ``/metrics`` needs it as a bearer token or basic-auth password (the
     #: ``authorization`` or ``basic_auth`` settings of a Prometheus scrape config).
     metrics_token: str = ""
+    #: A web console session ends after this many minutes without a request.
+    session_idle_minutes: PositiveFloat = 30.0
+    #: Trust ``X-Forwarded-Proto: https`` from a TLS-terminating proxy in front of Medlytt
+    #: (the console's cookie is then marked Secure).  Only when every request comes
+    #: through that proxy.
+    trust_forwarded_proto: bool = False
 
 
 class StorageConfig(msgspec.Struct, forbid_unknown_fields=True):

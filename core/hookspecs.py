@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from .events import Event
     from .forms import EvaluationForm
     from .gateway import Gateway
+    from .pages import ConsolePage
     from .state import LiveState, StateSlot
     from .storage import Migration
 
@@ -250,6 +251,23 @@ def medlytt_doctor(plugin_configs: dict[str, Any]) -> list[DoctorCheck] | None:
     (``DoctorCheck.ok``, ``.warn`` or ``.fail``, each warning and failure with the fix to
     make): a failure makes ``medlytt doctor`` exit 1.  An exception is reported as a
     failure of the plugin.
+    """
+
+
+# ============================================================================ web console
+
+
+@hookspec
+def medlytt_console_pages(app: Medlytt) -> list[ConsolePage] | None:
+    """Add pages and menu entries to the web console (``docs/console.md``).
+
+    Called once when the console starts (only when the ``console`` plugin is loaded).
+    Return a list of :class:`medlytt.ConsolePage`: each is served at
+    ``/console/x/<name>`` inside the console's layout and listed in its menu for its
+    ``roles``; others get 403.  ``render(request, actor)`` is awaited per request and
+    returns an HTML fragment (escape what you put in it); fetch the data from your JSON
+    API in a script, sending the ``X-CSRF-Token`` header from
+    ``<meta name="csrf-token">`` on every POST, PUT, PATCH and DELETE.  May be async.
     """
 
 

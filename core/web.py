@@ -11,6 +11,7 @@ import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlencode
 
 import msgspec
 from aiohttp import web
@@ -21,6 +22,7 @@ from .access import BadQuery, Forbidden, access_of, allow, public, rule_table, s
 from .auth import authenticate, require_role
 from .clock import utcnow
 from .events import RawEvent
+from .sessions import SESSIONS_KEY, WebSessions
 from .storage import database_locked
 
 if TYPE_CHECKING:
@@ -130,7 +132,13 @@ async def enforce_access(request: web.Request, handler: Handler) -> web.StreamRe
     if rule is None:  # cannot happen for routes added by build_web_app; refuse, never serve
         return json_error(500, "this route declares no access rule")
     if not rule.public:
-        actor = await authenticate(request)
+        try:
+            actor = await authenticate(request)
+        except web.HTTPUnauthorized:
+            if rule.login and _browser_navigation(request):
+                query = urlencode({"next": request.path_qs})
+                raise web.HTTPSeeOther(f"{rule.login}?{query}") from None
+            raise
         require_role(actor, *rule.roles)
     try:
         return await handler(request)
@@ -138,6 +146,15 @@ async def enforce_access(request: web.Request, handler: Handler) -> web.StreamRe
         return json_error(403, str(exc))
     except BadQuery as exc:
         return json_error(422, str(exc))
+
+
+def _browser_navigation(request: web.Request) -> bool:
+    """A browser opening a page (not an API client, not a script's fetch)."""
+    return (
+        request.method == "GET"
+        and "Authorization" not in request.headers
+        and "text/html" in request.headers.get("Accept", "")
+    )
 
 
 class UndeclaredRoute(ValueError):
@@ -169,6 +186,7 @@ def build_web_app(
 
     web_app = web.Application(middlewares=[json_errors, enforce_access])
     web_app[APP_KEY] = app
+    web_app[SESSIONS_KEY] = WebSessions(app.config.server.session_idle_minutes * 60)
     web_app.add_routes(
         _checked(
             [

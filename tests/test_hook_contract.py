@@ -424,3 +424,35 @@ def test_hook_medlytt_cli_commands():
     host.call_sync("medlytt_cli_commands", cli=group)
     result = CliRunner().invoke(group, ["hello"])
     assert result.output == "hello from a plugin\n"
+
+
+# ------------------------------------------------------------------------- web console
+
+
+async def test_hook_medlytt_console_pages(medlytt, medlytt_client):
+    from markupsafe import escape
+    from medlytt import ConsolePage
+
+    async def render(request: web.Request, actor) -> str:
+        return f'<p id="hello">Hello {escape(actor.name)}</p>'
+
+    class Plugin:
+        @hookimpl
+        def medlytt_console_pages(self, app):
+            return [ConsolePage("hello", "Hello", render, roles=("agent",), title_nb="Hei")]
+
+    with pytest.raises(ValueError, match="lower-case"):
+        ConsolePage("Hello World", "x", render)
+    async with medlytt(plugins=[("p", Plugin())]) as app:
+        agent = await medlytt_client(app, role="agent")
+        response = await agent.get("/console/x/hello")
+        html = await response.text()
+        assert response.status == 200, html
+        assert '<p id="hello">Hello test-agent-' in html  # inside the console's layout
+        assert '<a href="/console/x/hello" aria-current="page">Hello</a>' in html  # menu
+        supervisor = await medlytt_client(app, role="supervisor")
+        assert (await supervisor.get("/console/x/hello")).status == 403  # not its roles
+        assert "/console/x/hello" not in await (await supervisor.get("/console/profile")).text()
+        assert (await agent.get("/console/x/nothing")).status == 404
+        anonymous = await medlytt_client(app, role=None)
+        assert (await anonymous.get("/console/x/hello")).status == 401

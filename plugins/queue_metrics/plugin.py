@@ -8,6 +8,7 @@ state when Prometheus scrapes, so they can never drift from it.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
@@ -179,6 +180,53 @@ class QueueMetrics:
                         self._wrapup_started[agent_id] = (at, agent.last_queue)
 
 
+class QueueFigures:
+    """Today's figures per queue for wallboards, offered to other plugins as
+    ``app.service("queue_metrics")`` (the web console reads it through a protocol of its
+    own): the same numbers as the Prometheus gauges, read at the same moment."""
+
+    def __init__(self, app: Medlytt, metrics: QueueMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    def today(self, now: datetime) -> dict[str, dict[str, float | int | None]]:
+        """Per queue: ``service_level`` (ratio today, None before the first answer or
+        abandon; with its ``service_level_seconds`` and ``service_level_target``),
+        ``answered`` and ``abandoned`` today, ``agents_required`` (Erlang C over the
+        staffing window; None when the handle time is not known yet)."""
+        settings = self.metrics.settings
+        tz = ZoneInfo(settings.timezone)
+        since = window_start("today", now, tz)
+        staffing_since = window_start(settings.staffing_window, now, tz)
+        windows = self.metrics.windows
+        figures: dict[str, dict[str, float | int | None]] = {}
+        for queue in self.app.state.queues.values():
+            threshold = queue.service_level_seconds or settings.service_level_seconds
+            level = windows.service_level(
+                queue.name, since, threshold, settings.abandon_grace_seconds
+            )
+            required = windows.agents_required(
+                queue.name,
+                staffing_since,
+                now.timestamp(),
+                threshold,
+                settings.service_level_target,
+            )
+            counts = {"answered": 0, "abandoned": 0}
+            for item in windows.outcomes:
+                if item.at >= since and item.queue == queue.name and item.outcome in counts:
+                    counts[item.outcome] += 1
+            figures[queue.name] = {
+                "service_level": None if math.isnan(level) else level,
+                "service_level_seconds": threshold,
+                "service_level_target": settings.service_level_target,
+                "answered": counts["answered"],
+                "abandoned": counts["abandoned"],
+                "agents_required": None if math.isnan(required) else required,
+            }
+        return figures
+
+
 class QueueStateCollector(Collector):
     """Gauges read from the live state at scrape time."""
 
@@ -295,7 +343,9 @@ def medlytt_config_schema() -> type[QueueMetricsSettings]:
 
 @hookimpl
 def medlytt_metrics(registry: CollectorRegistry, app: Medlytt) -> None:
-    app.plugin_state[PLUGIN] = QueueMetrics(registry, app.plugin_config(PLUGIN))
+    metrics = QueueMetrics(registry, app.plugin_config(PLUGIN))
+    app.plugin_state[PLUGIN] = metrics
+    app.provide(PLUGIN, QueueFigures(app, metrics))
     registry.register(QueueStateCollector(app))
 
 
