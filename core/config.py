@@ -43,7 +43,9 @@ PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 class ServerConfig(msgspec.Struct, forbid_unknown_fields=True):
     """``[server]``: where the HTTP server (API, ``/metrics``, health) listens."""
 
+    #: Listen address of the HTTP server (``/metrics``, ``/api``, health).
     host: str = "127.0.0.1"
+    #: Listen port; ``0`` picks a free one (the chosen address is printed).
     port: Port = 8470
     #: When set, ``/metrics`` needs it as a bearer token or basic-auth password (the
     #: ``authorization`` or ``basic_auth`` settings of a Prometheus scrape config).
@@ -59,9 +61,13 @@ class ServerConfig(msgspec.Struct, forbid_unknown_fields=True):
 class StorageConfig(msgspec.Struct, forbid_unknown_fields=True):
     """``[storage]``: the SQLite file and how the event journal batches its writes."""
 
+    #: The SQLite file (WAL mode); created with its folder if missing.
     path: str = "medlytt.db"
+    #: Append every event to the ``events`` table (the journal behind ``/api/events``).
     journal: bool = True
+    #: Write the journal as soon as this many events wait ...
     journal_batch_size: PositiveInt = 500
+    #: ... or after this long; a clean stop always writes the rest.
     journal_flush_seconds: PositiveFloat = 0.5
 
 
@@ -70,16 +76,22 @@ class PluginsConfig(msgspec.Struct, forbid_unknown_fields=True):
 
     #: Extra plugin modules by import name, for plugins not installed as packages.
     modules: list[str] = msgspec.field(default_factory=list)
+    #: An async hook taking longer is cancelled and counted as an error.
     hook_timeout_seconds: PositiveFloat = 5.0
+    #: Consecutive failures that open a plugin's circuit breaker.
     breaker_failures: PositiveInt = 5
+    #: How long an open breaker skips the plugin before one trial call.
     breaker_reset_seconds: PositiveFloat = 60.0
+    #: Events queued per plugin before new ones are dropped (and counted).
     mailbox_size: PositiveInt = 10_000
 
 
 class LoggingConfig(msgspec.Struct, forbid_unknown_fields=True):
     """``[logging]``: level and format of Medlytt's log on stderr."""
 
+    #: The least severe messages logged.
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: ``text`` for people, ``json`` for log collectors (one object per line).
     format: Literal["text", "json"] = "text"
 
 
@@ -100,7 +112,10 @@ class RecordingsConfig(msgspec.Struct, forbid_unknown_fields=True):
     #: Days for a recording linked to an evaluation (``medlytt.link_evaluation``), when
     #: longer than its source's.
     evaluated_retention_days: Days = 365
+    #: How often the deletion job runs (it also runs at start).
     delete_every_minutes: Annotated[int, msgspec.Meta(ge=1, le=1440)] = 60
+    #: At most this many recordings deleted per run (a backlog is cleared in runs a second
+    #: apart).
     delete_batch: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 500
 
     def __post_init__(self) -> None:
