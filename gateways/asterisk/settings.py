@@ -21,17 +21,27 @@ class AsteriskSettings(msgspec.Struct, forbid_unknown_fields=True):
 
     named_instances: ClassVar[bool] = True
 
+    #: Base URL of Asterisk's HTTP server, without ``/ari`` (``http://127.0.0.1:8088``); the
+    #: gateway runs when it is set, else the demo runs.
     ari_url: str = ""
+    #: The ``ari.conf`` user; sent in an ``Authorization`` header, never in a URL.
     ari_user: str = "medlytt"
+    #: Its password; required with ``ari_url`` (a secret: give it by reference).
     ari_password: str = ""
+    #: The ARI (Stasis) application name Medlytt registers.
     app: str = "medlytt"
+    #: Where AMI (the manager interface) listens.
     ami_host: str = "127.0.0.1"
     ami_port: Port = 5038
+    #: The ``manager.conf`` user.
     ami_user: str = "medlytt"
+    #: Its secret; required with ``ari_url`` (give it by reference).
     ami_secret: str = ""
     #: Display names of agents by queue member interface: ``"PJSIP/1001" = "Ingrid Berg"``.
     agents: dict[str, str] = msgspec.field(default_factory=dict)
+    #: Timeout of every ARI request and AMI action.
     request_timeout_seconds: Positive = 5.0
+    #: Longest wait between reconnection attempts (exponential backoff with jitter).
     reconnect_max_seconds: Positive = 8.0
 
     def __post_init__(self) -> None:

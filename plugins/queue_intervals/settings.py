@@ -14,8 +14,12 @@ ALLOWED_MINUTES = (5, 10, 15, 20, 30, 60)
 class QueueIntervalsSettings(msgspec.Struct, forbid_unknown_fields=True):
     """``[queue_intervals]``: how traffic is bucketed and when it is written to storage."""
 
+    #: Length of an interval; must divide an hour: 5, 10, 15, 20, 30 or 60.
     interval_minutes: int = 15
+    #: IANA time zone name (``Europe/Oslo``) in which intervals and days start.
     timezone: str = "UTC"
+    #: How often counted traffic is added to the ``queue_intervals`` table (and once more
+    #: on a clean stop).
     flush_seconds: PositiveFloat = 5.0
 
     def __post_init__(self) -> None:

@@ -43,8 +43,11 @@ Seconds = Annotated[float, msgspec.Meta(ge=0)]
 class QueueMetricsSettings(msgspec.Struct, forbid_unknown_fields=True):
     """``[queue_metrics]``: buckets, service level, staffing and occupancy settings."""
 
+    #: Buckets of medlytt_queue_wait_seconds (include your service-level thresholds).
     wait_buckets: list[float] = msgspec.field(default_factory=lambda: list(DEFAULT_WAIT_BUCKETS))
+    #: Buckets of medlytt_call_talk_seconds.
     talk_buckets: list[float] = msgspec.field(default_factory=lambda: list(DEFAULT_TALK_BUCKETS))
+    #: Buckets of medlytt_call_wrapup_seconds.
     wrapup_buckets: list[float] = msgspec.field(
         default_factory=lambda: list(DEFAULT_WRAPUP_BUCKETS)
     )
@@ -60,6 +63,7 @@ class QueueMetricsSettings(msgspec.Struct, forbid_unknown_fields=True):
     staffing_window: str = "15m"
     #: medlytt_agent_occupancy_ratio for at most this many agents (0: off; bounds the label).
     occupancy_agents_max: Annotated[int, msgspec.Meta(ge=0, le=5000)] = 0
+    #: Window of medlytt_agent_occupancy_ratio.
     occupancy_window: str = "15m"
     #: Where "today" starts: an IANA time zone name such as "Europe/Oslo".
     timezone: str = "UTC"

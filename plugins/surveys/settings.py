@@ -69,6 +69,7 @@ class QueueSampling(msgspec.Struct, forbid_unknown_fields=True):
 class SurveySettings(msgspec.Struct, forbid_unknown_fields=True):
     """``[surveys]``: with no queue listed, nobody is surveyed."""
 
+    #: One to three questions, asked in order.
     questions: Annotated[list[Question], msgspec.Meta(max_length=MAX_QUESTIONS)] = msgspec.field(
         default_factory=list
     )
