@@ -32,6 +32,7 @@ class AsteriskSettings(msgspec.Struct, forbid_unknown_fields=True):
     app: str = "medlytt"
     #: Where AMI (the manager interface) listens.
     ami_host: str = "127.0.0.1"
+    #: The AMI port (``port`` in ``manager.conf``).
     ami_port: Port = 5038
     #: The ``manager.conf`` user.
     ami_user: str = "medlytt"
