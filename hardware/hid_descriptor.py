@@ -371,9 +371,9 @@ def read_descriptor_file(path: Path) -> bytes:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise DescriptorError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        raise DescriptorError(f"cannot read the file: {exc.strerror or exc}") from exc
     if not raw:
-        raise DescriptorError(f"{path} is empty (0 bytes)")
+        raise DescriptorError("the file is empty (0 bytes)")
     try:
         text = raw.decode("ascii")
     except UnicodeDecodeError:
