@@ -26,6 +26,7 @@ TESTS = Path(__file__).resolve().parent
 FOLDER_MARKERS = {
     "asterisk": "asterisk",  # a real Asterisk 22 in the sandbox (root, chroot) and baresip
     "prometheus": "prometheus",  # a real Prometheus (the Debian package, apt-get as root)
+    "browser": "browser",  # Debian's chromium driven by Playwright (apt-get as root)
 }
 EXAMPLE_PLUGIN = ROOT / "docs/examples/medlytt-longcalls"
 

@@ -72,6 +72,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "evaluations": ("My evaluations", "Mine evalueringer"),
     "acknowledge": ("Acknowledge", "Bekreft"),
     "dispute": ("Dispute", "Bestrid"),
+    "acknowledged": ("Acknowledged", "Bekreftet"),
+    "disputed": ("Disputed", "Bestridt"),
     "comment": ("Comment", "Kommentar"),
     "when": ("When", "Når"),
     "supervisor": ("Supervisor", "Leder"),

@@ -278,7 +278,7 @@ async function evaluations(page, agent) {
     const data = await api("GET", `/api/evaluations?agent=${agent}`);
     rows("evaluations", data.evaluations || [], (e) => {
       const actions = el("div", { class: "actions" });
-      if (page.dataset.own === "yes" && !e.acknowledged_at && !e.disputed_at) {
+      if (page.dataset.own === "yes" && e.status === "open") {
         actions.append(
           el("button", { type: "button", "data-action": "acknowledge", onclick: async () => {
             try { await api("POST", `/api/evaluations/${e.id}/acknowledge`); toast(W.saved); evaluations(page, agent); }
@@ -291,10 +291,10 @@ async function evaluations(page, agent) {
             catch (error) { toast(explain(error), true); }
           } }, W.dispute));
       }
-      const status = e.acknowledged_at ? W.acknowledge + " ✓" : e.disputed_at ? W.dispute : "–";
-      const score = e.score === undefined || e.score === null ? "–" : number(e.score * (e.score <= 1 ? 100 : 1), 0) + (e.score <= 1 ? " %" : "");
+      const status = { open: "–", acknowledged: W.acknowledged, disputed: W.disputed }[e.status] || e.status;
+      const score = e.score === undefined || e.score === null ? "–" : `${number(e.score, 0)} %`;
       return [el("td", {}, when(e.created_at || e.at)), el("td", {}, e.form || "–"),
-        el("td", { class: "num" }, score), el("td", { "data-field": "status" }, status), el("td", {}, actions)];
+        el("td", { class: "num" }, score), el("td", { "data-field": "status", "data-status": e.status }, status), el("td", {}, actions)];
     });
   } catch (error) { toast(explain(error), true); }
 }

@@ -1,0 +1,167 @@
+"""The web console in a real browser (headless Debian chromium driven by Playwright).
+
+Two scenarios, one browser each: an agent on their own page (and refused another's), and
+the console's defences (no data without a session, no change without the CSRF token, the
+sixth wrong password in a minute refused).  The sandbox scenario (a live call on the
+wallboard, listen/whisper/stop) is tests/asterisk/test_console_browser.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from console_browser import PASSWORD, add_console_user, browser, log_in, screenshot, served
+from medlytt import utcnow
+from medlytt.plugins.monitoring import store as audit_store
+from medlytt.plugins.quality import store as quality_store
+from medlytt.plugins.surveys import store as survey_store
+
+A1, B1 = "PJSIP/1001", "PJSIP/2001"
+
+
+def seed(db: Any) -> None:
+    """Rows about both agents: who listened to them, a survey each, an evaluation of a1."""
+    now = utcnow().isoformat()
+    for n, (agent, supervisor) in enumerate(((A1, "kari"), (B1, "ola"))):
+        audit_store.append_audit(
+            db,
+            {
+                "at": now,
+                "action": "started",
+                "session_id": f"s{n}",
+                "supervisor": supervisor,
+                "agent_id": agent,
+                "call_id": f"c{n}",
+                "mode": "whisper",
+            },
+        )
+        survey_store.save_survey(
+            db,
+            {
+                "id": f"v{n}",
+                "call_id": f"c{n}",
+                "queue": "support",
+                "agent_id": agent,
+                "started_at": now,
+                "finished_at": now,
+                "result": "completed",
+            },
+            {"satisfaction": "4" if agent == A1 else "2"},
+        )
+    quality_store.insert_evaluation(
+        db,
+        {
+            "id": "ev-a1",
+            "created_at": now,
+            "form": "phone-technique",
+            "form_version": 1,
+            "agent_id": A1,
+            "evaluator": "kari",
+            "subject_kind": "call",
+            "subject_id": "c0",
+            "call_id": "c0",
+            "recording_id": None,
+            "live": 0,
+            "score": 87.5,
+            "raw_score": 87.5,
+            "passed": 1,
+            "failed_critical": [],
+            "scores": {},
+            "comments": {},
+            "comment": "Good opening",
+            "process_issue": 0,
+            "status": "open",
+            "answered_at": None,
+            "answer_comment": None,
+        },
+    )
+
+
+async def test_an_agent_sees_and_acknowledges_their_own_and_nobody_elses(medlytt):
+    async with medlytt() as app, served(app) as base, browser() as chromium:
+        add_console_user(app, "a1", "agent", teams=("team-a",), agent_id=A1)
+        add_console_user(app, "b1", "agent", teams=("team-b",), agent_id=B1)
+        app.storage.run_sync(seed)
+        page = await chromium.new_page()
+        await log_in(page, base, "a1")
+        assert page.url == f"{base}/console/me"  # an agent starts on their own page
+        audit = page.locator("#audit tbody tr")
+        await audit.first.wait_for()
+        assert await audit.count() == 1
+        assert "kari" in await audit.first.inner_text()  # who listened to a1: kari, never ola
+        assert "ola" not in await page.locator("main").inner_text()
+        scores = await page.locator("#scores tbody").inner_text()
+        assert "satisfaction" in scores and "4" in scores
+        evaluation = page.locator("#evaluations tbody tr")
+        await evaluation.first.wait_for()
+        assert "phone-technique" in await evaluation.first.inner_text()
+        await page.get_by_role("button", name="Acknowledge").click()
+        await page.locator('#evaluations [data-status="acknowledged"]').wait_for()
+        stored = app.storage.run_sync(lambda db: quality_store.get_evaluation(db, "ev-a1"))
+        assert stored is not None and stored["status"] == "acknowledged"
+        await screenshot(page, "agent-page")
+        # Another agent's page: 403, and none of their rows.
+        response = await page.goto(f"{base}/console/agent?id={B1}")
+        assert response is not None and response.status == 403
+        assert "ola" not in await page.content()
+        # The supervisors' screens are not an agent's.
+        response = await page.goto(f"{base}/console/wallboard")
+        assert response is not None and response.status == 403
+
+
+async def test_no_data_without_a_session_no_change_without_the_token_and_a_login_limit(medlytt):
+    async with medlytt() as app, served(app) as base, browser() as chromium:
+        add_console_user(app, "kari", "supervisor", phone="PJSIP/3001")
+        # A browser that never logged in is sent to the login page, never shown data.
+        anonymous = await chromium.new_context()
+        page = await anonymous.new_page()
+        for path in ("/console/wallboard", "/console/agents", "/console/me"):
+            await page.goto(base + path)
+            assert page.url.startswith(f"{base}/console/login?next="), page.url
+            assert await page.locator("form.login").count() == 1
+        for path in ("/console/live", "/api/agents", "/api/audit/monitoring"):
+            assert (await page.request.get(base + path)).status == 401
+        await anonymous.close()
+
+        context = await chromium.new_context()
+        page = await context.new_page()
+        await log_in(page, base, "kari")
+        assert page.url == f"{base}/console/wallboard"
+        cookie = next(c for c in await context.cookies() if c["name"] == "medlytt_session")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        # A forged form post (no CSRF token) is refused and changes nothing.
+        await page.goto(f"{base}/console/profile")
+        forged = await page.evaluate(
+            """async () => (await fetch('/console/profile', {method: 'POST',
+                 body: new URLSearchParams({phone: 'PJSIP/6666', language: 'nb'})})).status"""
+        )
+        assert forged == 403
+        api_forged = await page.evaluate(
+            """async () => (await fetch('/api/monitor', {method: 'POST',
+                 headers: {'Content-Type': 'application/json'},
+                 body: JSON.stringify({agent: 'PJSIP/1001'})})).status"""
+        )
+        assert api_forged == 403
+        await page.reload()
+        assert await page.get_by_label("Your phone").input_value() == "PJSIP/3001"
+        # The real form carries the token and works.
+        await page.get_by_label("Your phone").fill("PJSIP/4001")
+        await page.get_by_role("button", name="Save").click()
+        await page.wait_for_url("**/console/profile?saved=1")
+        assert await page.get_by_label("Your phone").input_value() == "PJSIP/4001"
+        # Logging out ends the session on the server: the old cookie opens nothing.
+        await page.get_by_role("button", name="Log out").click()
+        await page.wait_for_url("**/console/login")
+        replay = await page.request.get(
+            f"{base}/api/me", headers={"Cookie": f"medlytt_session={cookie['value']}"}
+        )
+        assert replay.status == 401
+        # Five wrong passwords in a minute are answered 401; the sixth is refused (429),
+        # and so is the right one after it, until the minute has passed.
+        for attempt in range(6):
+            await log_in(page, base, "kari", f"wrong password {attempt}")
+            alert = await page.get_by_role("alert").inner_text()
+            assert ("Too many" in alert) is (attempt == 5), (attempt, alert)
+        await log_in(page, base, "kari", PASSWORD)
+        assert "Too many" in await page.get_by_role("alert").inner_text()
+        await context.close()

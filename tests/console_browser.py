@@ -1,0 +1,95 @@
+"""Helpers for the web console's browser tests: Debian's chromium driven by Playwright.
+
+Playwright's Python wheel carries its driver; the browser is the Debian package
+``chromium`` (installed with apt-get as root when missing, like Prometheus), never one
+downloaded by ``playwright install``.  One browser per scenario: a scenario opens it,
+logs in and walks through its screens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestServer
+from medlytt import auth
+from medlytt.testing import TestMedlytt
+from medlytt.web import build_web_app, plugin_routes
+from playwright.async_api import Browser, Page, async_playwright
+from support import ROOT, debian_package
+
+#: Without the background-networking flags Chromium keeps trying to reach the internet.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+PASSWORD = "correct horse battery"
+
+
+def chromium() -> str:
+    """Debian's chromium, installed with apt-get when missing (root)."""
+    return debian_package("chromium", lambda: shutil.which("chromium"), "chromium")
+
+
+def add_console_user(
+    app: TestMedlytt,
+    name: str,
+    role: str,
+    *,
+    teams: tuple[str, ...] = (),
+    agent_id: str | None = None,
+    phone: str | None = None,
+) -> str:
+    """A user with a console password; returns an API token of theirs too."""
+
+    def create(db: Any) -> str:
+        auth.add_user(db, name, role, teams=list(teams), agent_id=agent_id, phone=phone)
+        auth.set_password(db, name, PASSWORD)
+        return auth.create_token(db, name)[1]
+
+    return app.storage.run_sync(create)
+
+
+@contextlib.asynccontextmanager
+async def served(app: TestMedlytt) -> AsyncIterator[str]:
+    """The app's web server on a free loopback port; yields its base URL."""
+    server = TestServer(build_web_app(app, await plugin_routes(app)), host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("")).rstrip("/")
+    finally:
+        await server.close()
+
+
+@contextlib.asynccontextmanager
+async def browser() -> AsyncIterator[Browser]:
+    executable = chromium()
+    async with async_playwright() as playwright:
+        opened = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield opened
+        finally:
+            await opened.close()
+
+
+async def log_in(page: Page, base: str, name: str, password: str = PASSWORD) -> None:
+    await page.goto(f"{base}/console/login")
+    await page.get_by_label("User name").fill(name)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Log in").click()
+    await page.wait_for_load_state()
+
+
+async def screenshot(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    return path
