@@ -186,6 +186,21 @@ def test_every_config_key_is_in_the_reference():
             assert "enabled" in tables[section]
 
 
+def test_every_config_key_says_what_it_means():
+    """The reference takes a key's meaning from the ``#:`` comment above it in its schema;
+    a key without one would stand in the reference with its type and default only."""
+    silent = [
+        f"[{table.heading.strip('[]')}] {key.key}"
+        for table in docgen.all_config_tables()
+        for key in table.keys
+        if not key.meaning.strip()
+    ]
+    assert not silent, (
+        f"keys with no meaning: {silent}; write a `#:` comment above each in its schema "
+        "(a msgspec Struct), then run `make docs`"
+    )
+
+
 # ------------------------------------------------------------------ the plugin tutorial
 
 
