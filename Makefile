@@ -49,7 +49,7 @@ docs: install
 # The docs site (MkDocs, Material theme) in site/, warnings as errors; `make test` builds it too
 # (tests/test_docs_site.py). Regenerate the references first when the code changed: make docs.
 docs-site: install
-	$(BIN)/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 clean:
 	rm -rf $(VENV) build *.egg-info
