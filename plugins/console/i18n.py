@@ -42,6 +42,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "abandoned_today": ("Abandoned today", "Avbrutt i dag"),
     "agents_required": ("Agents required", "Agenter som trengs"),
     "agent": ("Agent", "Agent"),
+    "agents": ("Agents", "Agenter"),
     "state": ("State", "Status"),
     "time_in_state": ("Time in state", "Tid i status"),
     "current_call": ("Current call", "Pågående samtale"),
