@@ -1,0 +1,224 @@
+"""``medlytt desk``: the program on the agent's PC.
+
+It follows the headset (through ``medlytt.hardware`` when that is installed and a headset
+is attached) and the local baresip (ctrl_tcp), turns what they report into desk events and
+hands them to :class:`.link.DeskLink`.  The headset's hook switch also works the softphone:
+off hook while a call rings answers it, on hook during a call hangs it up.  Whatever is
+missing (no headset support, no headset, no softphone, no core yet) is said once, clearly,
+and the rest keeps running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from medlytt import utcnow
+from medlytt.gateways.softphone.baresip import BaresipControl, BaresipError, PhoneCallUpdate
+
+from .keys import load_public_key, load_secret_key
+from .link import DeskLink
+from .protocol import DeskEvent
+
+log = logging.getLogger(__name__)
+
+Say = Callable[[str], None]
+RETRY_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class DeskOptions:
+    core: str
+    agent: str
+    key: str
+    core_key: str
+    baresip: str | None = None
+    queue_size: int = 1000
+    heartbeat_seconds: float = 5.0
+
+
+def headset_source() -> tuple[Callable[[], AsyncIterator[Any]] | None, str]:
+    """The hardware package's headset event stream, or None and why there is none."""
+    try:
+        hardware = importlib.import_module("medlytt.hardware")
+    except ImportError:
+        return None, "no headset support installed (medlytt.hardware is missing)"
+    events = getattr(hardware, "headset_events", None)
+    if not callable(events):
+        return None, "no headset support in this Medlytt (medlytt.hardware has no headset_events)"
+    return events, "headset support found"
+
+
+def desk_event_of(report: Any) -> DeskEvent | None:
+    """A desk event from one headset event of ``medlytt.hardware`` (hook or mute), read by
+    its attributes so the desk does not depend on the hardware package's classes."""
+    device = str(getattr(report, "device", None) or "headset")[:200]
+    at = getattr(report, "at", None) or utcnow()
+    kind = str(getattr(report, "kind", "") or getattr(report, "type", ""))
+    off_hook = getattr(report, "off_hook", None)
+    muted = getattr(report, "muted", None)
+    if "hook" in kind or (off_hook is not None and muted is None):
+        if off_hook is None:
+            off_hook = kind in ("off_hook", "headset.off_hook")
+        return DeskEvent(kind="headset.hook", at=at, device=device, off_hook=bool(off_hook))
+    if "mute" in kind or muted is not None:
+        return DeskEvent(kind="headset.mute", at=at, device=device, muted=bool(muted))
+    return None
+
+
+class Desk:
+    """One desk: the link to the core, the headset, the softphone."""
+
+    def __init__(self, options: DeskOptions, say: Say) -> None:
+        public, secret = load_secret_key(options.key)
+        core_key = load_public_key(options.core_key)
+        self.options = options
+        self.say = say
+        self.public_key = public.decode()
+        self.link = DeskLink(
+            options.core,
+            options.agent,
+            public_key=public,
+            secret_key=secret,
+            core_key=core_key,
+            queue_size=options.queue_size,
+            heartbeat_seconds=options.heartbeat_seconds,
+        )
+        self.phone: BaresipControl | None = None
+        self.phone_call: PhoneCallUpdate | None = None  # the softphone's current call
+
+    async def run(self) -> None:
+        self.say(
+            f"medlytt desk: agent {self.options.agent}, sending to {self.options.core} "
+            f"(CURVE), queue of {self.options.queue_size} events"
+        )
+        tasks = [
+            asyncio.create_task(self.link.run(), name="desk link"),
+            asyncio.create_task(self.follow_headset(), name="desk headset"),
+            asyncio.create_task(self.follow_softphone(), name="desk softphone"),
+            asyncio.create_task(self.report(), name="desk status"),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()  # the link's errors (a bad endpoint) end the desk
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    # -- headset -------------------------------------------------------------------------------
+
+    async def follow_headset(self) -> None:
+        source, why = headset_source()
+        if source is None:
+            self._headset(f"{why}; running without headset events")
+            return
+        while True:
+            attached = False
+            try:
+                async for report in source():
+                    if not attached:
+                        attached = True
+                        self._headset("headset attached")
+                    event = desk_event_of(report)
+                    if event is not None:
+                        self.link.send(event)
+                        await self._work_softphone(event)
+            except Exception as exc:  # a device gone mid-read; try again
+                self._headset(f"headset lost ({exc.__class__.__name__}); retrying")
+            if not attached:
+                self._headset("no headset attached; waiting for one")
+            await asyncio.sleep(RETRY_SECONDS)
+
+    def _headset(self, status: str) -> None:
+        if status != self.link.headset:
+            self.link.headset = status
+            self.say(f"medlytt desk: {status}")
+
+    async def _work_softphone(self, event: DeskEvent) -> None:
+        """The hook switch answers a ringing call and hangs up an established one."""
+        phone, call = self.phone, self.phone_call
+        if phone is None or call is None or event.kind != "headset.hook":
+            return
+        with contextlib.suppress(BaresipError):
+            if event.off_hook and call.state in ("incoming", "ringing"):
+                await phone.accept()
+            elif not event.off_hook and call.state in ("established", "resumed", "held"):
+                await phone.hangup()
+
+    # -- softphone ------------------------------------------------------------------------------
+
+    async def follow_softphone(self) -> None:
+        address = self.options.baresip
+        if address is None:
+            self.say("medlytt desk: no softphone (give --baresip HOST:PORT for baresip's ctrl_tcp)")
+            return
+        said = False
+        while True:
+            phone = BaresipControl(address)
+            try:
+                await phone.connect()
+            except BaresipError as exc:
+                if not said:
+                    self.say(f"medlytt desk: {exc}; retrying every {RETRY_SECONDS:.0f} s")
+                    said = True
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
+            self.say(f"medlytt desk: softphone connected (baresip at {address})")
+            said, self.phone = False, phone
+            try:
+                async for update in phone.updates():
+                    self.phone_call = None if update.state == "closed" else update
+                    self.link.send(
+                        DeskEvent(
+                            kind="softphone.call",
+                            at=update.at,
+                            device="baresip",
+                            phone_call_id=update.phone_call_id,
+                            state=update.state,
+                            direction=update.direction,
+                            peer=update.peer,
+                            reason=update.reason,
+                        )
+                    )
+            finally:
+                self.phone = self.phone_call = None
+                await phone.close()
+            self.say("medlytt desk: softphone connection lost; reconnecting")
+
+    # -- status ---------------------------------------------------------------------------------
+
+    async def report(self) -> None:
+        """Say when the core starts or stops answering, and when it refuses this desk."""
+        connected, refused, waited = False, None, 0.0
+        while True:
+            await asyncio.sleep(0.5)
+            link = self.link
+            waited += 0.5
+            if waited == 3 * link.heartbeat_seconds and not link.connected:
+                self.say(
+                    f"medlytt desk: no answer from the core at {link.core} yet: it is "
+                    f"unreachable, or its [desk] allowed_keys does not list this desk's "
+                    f"public key {self.public_key}"
+                )
+            if link.refused != refused:
+                refused = link.refused
+                if refused:
+                    self.say(f"medlytt desk: the core refuses this desk: {refused}")
+            if link.connected != connected:
+                connected = link.connected
+                if connected:
+                    self.say(f"medlytt desk: connected to the core ({link.queued} events queued)")
+                else:
+                    self.say(
+                        f"medlytt desk: core not answering; keeping up to {link.queue_size} "
+                        f"events ({link.dropped} dropped so far)"
+                    )
