@@ -20,6 +20,7 @@ from medlytt import AgentState, AgentStateChanged, CallAnswered, utcnow
 from medlytt import auth as _auth
 from medlytt.plugins.monitoring import store as audit_store
 from medlytt.plugins.mystery_calls import store as mystery_store
+from medlytt.plugins.quality import store as evaluation_store
 from medlytt.plugins.surveys import store as survey_store
 from medlytt.web import declared_routes
 
@@ -104,6 +105,12 @@ def seed(db: Any) -> dict[str, dict[str, str]]:
                 "mode": "listen",
             },
         )
+        evaluation_store.insert_evaluation(
+            db,
+            {"id": f"e{n}", "created_at": now, "form": "f", "form_version": 1, "agent_id": agent}
+            | {"evaluator": "root", "subject_kind": "call", "subject_id": f"c{n}", "live": 0}
+            | {"passed": 1, "failed_critical": [], "scores": {}, "comments": {}, "status": "open"},
+        )
         db.table("recording_access").insert(
             {"at": now, "recording_id": f"r{n}", "agent_id": agent, "recording_created_at": now}
             | {"source": "monitoring", "hidden_from_agent": 0, "user": "root", "role": "admin"}
@@ -177,6 +184,7 @@ ROW_CHECKS = {
     "/api/calls": ("calls", "agent_id"),
     "/api/monitor": ("sessions", "agent"),
     "/api/recordings/access": ("accesses", "agent_id"),
+    "/api/evaluations": ("evaluations", "agent_id"),
     "/api/longcalls": ("long_calls", "agent_id"),  # the example third-party plugin
 }
 SEES = {

@@ -51,7 +51,7 @@ async def test_lifecycle_order_and_keyword_subsets(medlytt):
 
 
 PHONE_TECHNIQUE = EvaluationForm(
-    id="phone-technique",
+    id="third-party-greeting",
     version=1,
     title="Listening form: phone technique",
     module="telefonteknikk",
@@ -75,10 +75,12 @@ class Forms:
 
 async def test_forms_are_collected_and_served(medlytt, medlytt_client):
     async with medlytt(plugins=[("forms", Forms())]) as app:
-        assert app.forms == {("phone-technique", 1): PHONE_TECHNIQUE}
+        assert app.forms[("third-party-greeting", 1)] == PHONE_TECHNIQUE
+        assert "not a form" not in app.forms.values()
         client = await medlytt_client(app)
         body = await (await client.get("/api/forms")).json()
-        assert body["forms"][0]["sections"][0]["items"][1]["allow_na"] is True
+        served = next(f for f in body["forms"] if f["id"] == "third-party-greeting")
+        assert served["sections"][0]["items"][1]["allow_na"] is True
         assert PHONE_TECHNIQUE.item_ids() == ["greeting", "pace"]
 
 

@@ -36,7 +36,7 @@ from .subjects import parse_subject, resolve
 
 MAX_SUBJECTS = 50
 MAX_EVALUATORS = 20
-ROWS = "admin: all rounds; supervisor: rounds of own teams and rounds they score in"
+ROWS = "admin: all rounds; supervisor: rounds of the teams they lead and rounds they score in"
 
 
 class RoundBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -75,7 +75,11 @@ async def _round(request: web.Request) -> tuple[Actor, dict[str, Any]]:
     return actor, row
 
 
-@allow("admin", "supervisor", rows="supervisor: rounds for own teams (any with no team)")
+@allow(
+    "admin",
+    "supervisor",
+    rows="a supervisor makes rounds for the teams they lead (with no team: any)",
+)
 async def create_round(request: web.Request) -> web.Response:
     """``{"form", "subjects": [{"recording": ID}, ...], "evaluators": [names], "team"}``."""
     app = medlytt_of(request)

@@ -268,7 +268,12 @@ EXPORT_COLUMNS = (
 )
 
 
-@allow("admin", "supervisor", "agent", rows=ROWS)
+@allow(
+    "admin",
+    "supervisor",
+    "agent",
+    rows="one agent's: an agent their own, a supervisor their teams' agents', an admin any",
+)
 async def export(request: web.Request) -> web.Response:
     """One agent's evaluations for their development talk: ``?agent=`` (an agent's own
     by default) and ``?format=csv|json``; CSV has one row per evaluation and item."""

@@ -7,12 +7,12 @@ from aiohttp import web
 from medlytt import (
     Actor,
     HttpError,
+    all_teams,
     allow,
     authenticate,
     json_response,
     medlytt_of,
     read_json,
-    team_agents,
 )
 
 from . import store
@@ -31,11 +31,18 @@ def leads(actor: Actor, team: str) -> bool:
     )
 
 
+async def _existing(request: web.Request, team: str) -> None:
+    """404 for a team no enabled user is in (a typo would otherwise make a plan for
+    nobody)."""
+    if team.casefold() not in {t.casefold() for t in await all_teams(medlytt_of(request))}:
+        raise HttpError(404, f"no team {team!r}: no enabled user is in it")
+
+
 @allow(
     "admin",
     "supervisor",
     "agent",
-    rows="admin: all plans; supervisor: own teams' (all with no team); agent: own teams'",
+    rows="admin: all plans; others: the plans of the teams they are in (no team: all)",
 )
 async def list_plans(request: web.Request) -> web.Response:
     app = medlytt_of(request)
@@ -45,7 +52,11 @@ async def list_plans(request: web.Request) -> web.Response:
     return json_response({"plans": visible})
 
 
-@allow("admin", "supervisor", rows="supervisor: own teams only (all with no team)")
+@allow(
+    "admin",
+    "supervisor",
+    rows="a supervisor sets the plans of the teams they lead (with no team: any)",
+)
 async def put_plan(request: web.Request) -> web.Response:
     """Set the team's plan: ``{"per_agent_per_month": N, "live_at_least": M}``."""
     app = medlytt_of(request)
@@ -53,6 +64,7 @@ async def put_plan(request: web.Request) -> web.Response:
     team = request.match_info["team"]
     if not team.strip() or len(team) > 100:
         raise HttpError(422, "team must be a non-empty name")
+    await _existing(request, team)
     if not leads(actor, team):
         raise HttpError(403, f"you do not lead team {team!r}")
     body: Plan = await read_json(request, Plan)
@@ -82,6 +94,7 @@ async def plan_status(request: web.Request) -> web.Response:
     unknown = sorted(set(request.query) - {"month"})
     if unknown:
         raise HttpError(422, f"unknown query parameter {unknown[0]!r}; use month")
+    await _existing(request, team)
     leader = leads(actor, team)
     if not leader and not (actor.role == "agent" and member(actor, team)):
         raise HttpError(403, f"you are not in team {team!r}")
@@ -95,6 +108,6 @@ async def plan_status(request: web.Request) -> web.Response:
     if not leader:
         status["agents"] = [a for a in status["agents"] if a["agent_id"] == actor.agent_id]
         status["overdue"] = sum(a["overdue"] for a in status["agents"])
-    if leader and not await team_agents(medlytt_of(request), team):
+    if leader and not status["agents"]:
         status["note"] = f"no enabled user with an agent id is in team {team!r}"
     return json_response(status)

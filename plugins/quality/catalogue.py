@@ -8,9 +8,10 @@ to rewrite it: the stored one stays and a warning names the form (ship a new ver
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from medlytt import EvaluationForm, utcnow
@@ -53,15 +54,15 @@ class FormCatalogue:
             except ValueError as exc:
                 log.error("shipped form %s v%s refused: %s", form.id, form.version, exc)
                 continue
-            row = {
+            shipped_row: dict[str, Any] = {
                 "id": form.id,
                 "version": form.version,
                 "created_at": utcnow().isoformat(),
                 "created_by": "plugin",
                 "body": _encoder.encode(form).decode(),
             }
-            await app.storage.run(lambda db, row=row: store.insert_form(db, row))
-        rows = await app.storage.run(store.form_rows)
+            await app.storage.run(functools.partial(store.insert_form, row=shipped_row))
+        rows: list[dict[str, Any]] = await app.storage.run(store.form_rows)
         shipped = {(f.id, f.version): f for f in app.forms.values()}
         for row in rows:
             form = msgspec.json.decode(row["body"], type=EvaluationForm)

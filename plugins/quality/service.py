@@ -39,7 +39,7 @@ class QualityService:
         #: Per form: how many scores fell at or below each bound of SCORE_BUCKETS, and
         #: their sum (a histogram that stays the same size however many evaluations).
         self.score_buckets: dict[str, list[int]] = {}
-        self.score_sums: Counter[str] = Counter()
+        self.score_sums: dict[str, float] = {}
         self.overdue: dict[str, int] = {}
         self.calibration_age: dict[str, float | None] = {}
         self._reminded: set[str] = set()
@@ -65,7 +65,7 @@ class QualityService:
             for n, bound in enumerate(SCORE_BUCKETS):
                 if score <= bound:
                     buckets[n] += 1
-            self.score_sums[form] += score
+            self.score_sums[form] = self.score_sums.get(form, 0.0) + score
 
     async def _loop(self) -> None:
         while True:
