@@ -201,7 +201,6 @@ def build_web_app(
                 web.get("/api/plugins", api_plugins),
                 web.get("/api/gateways", api_gateways),
                 web.get("/api/events", api_events),
-                web.get("/api/forms", api_forms),
                 web.get("/api/me", api_me),
                 web.get("/api/recordings/access", list_accesses),  # before {id}
                 web.get("/api/recordings/{id}", serve_recording),
@@ -444,12 +443,6 @@ def _journal_row(app: Medlytt, seq: int, data: str) -> dict[str, Any]:
     if isinstance(event, RawEvent):
         return {"seq": seq, "event": event.data, "known": False, "plugin": None}
     return {"seq": seq, "event": event, "known": True, "plugin": app.events.owners[event.type]}
-
-
-@allow("admin", "supervisor", "agent", rows="every form")
-async def api_forms(request: web.Request) -> web.Response:
-    app = medlytt_of(request)
-    return json_response({"forms": list(app.forms.values())})
 
 
 @allow("admin", "supervisor", "agent", rows="the caller's own user")
