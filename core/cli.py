@@ -107,6 +107,12 @@ def check_config(config_path: Path | None) -> None:
         "disabled": host.disabled,
     }
     click.echo(json.dumps(redact(effective), indent=2, sort_keys=True))
+    for _name, value in sorted(plugin_configs.items(), key=lambda item: item[0]):
+        # A plugin's settings may say what is valid but unwise (e.g. targets that pull
+        # against each other) through a ``warnings()`` method: printed, never fatal.
+        warnings = getattr(value, "warnings", None)
+        for warning in warnings() if callable(warnings) else []:
+            click.echo(f"warning: {warning}", err=True)
     click.echo(f"config OK ({config.path or 'no file: defaults'})", err=True)
 
 

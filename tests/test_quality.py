@@ -560,3 +560,22 @@ async def test_conflicting_goals_are_warned_about(medlytt, medlytt_client):
     assert len(warnings) == 2
     assert "first_contact_resolution and calls_per_hour" in warnings[0]
     assert "180 s per call" in warnings[1]
+
+
+def test_check_config_prints_the_goal_conflicts(tmp_path):
+    from click.testing import CliRunner
+    from medlytt.cli import cli
+
+    config = tmp_path / "medlytt.toml"
+    config.write_text(
+        "[quality.goals]\nfirst_contact_resolution = 0.8\ncalls_per_hour = 12\n"
+        f'[storage]\npath = "{tmp_path / "m.db"}"\n'
+    )
+    result = CliRunner().invoke(cli, ["check-config", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "warning: quality.goals: first_contact_resolution and calls_per_hour" in result.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[quality.goals]\nservice_level = 80\n")
+    refused = CliRunner().invoke(cli, ["check-config", "--config", str(bad)])
+    assert refused.exit_code == 2
+    assert "service_level must be a share between 0 and 1" in refused.stderr
