@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -276,7 +276,11 @@ class HeadsetConnection:
 
     async def _open(self, transport: HidTransport) -> str:
         """Open a headset; the reason when none could be opened, else ``""``."""
-        found = [h for h in await asyncio.to_thread(transport.find) if h.matches(self.match)]
+        try:
+            listed = await asyncio.to_thread(transport.find)
+        except OSError as exc:
+            return f"cannot list USB HID devices: {exc}"
+        found = [h for h in listed if h.matches(self.match)]
         if not found:
             return NO_HEADSET if not self.match else f"no attached headset matches {self.match!r}"
         info = found[0]
@@ -309,12 +313,7 @@ class HeadsetConnection:
             for event in decoder.feed(report, self._clock()):
                 if event.kind == "mute_toggled" and event.muted is not None:
                     # acknowledge: the device resets its mute unless the host lights it
-                    self._lights = HeadsetLights(
-                        ringing=self._lights.ringing,
-                        in_call=self._lights.in_call,
-                        on_hold=self._lights.on_hold,
-                        muted=event.muted,
-                    )
+                    self._lights = replace(self._lights, muted=event.muted)
                     await self._write_lights()
                 yield event
 
