@@ -289,12 +289,18 @@ async def test_authorization_matrix_and_clear_errors_leave_nothing_behind(
     await nothing_left(asterisk_sandbox)
 
 
-async def test_recording_and_the_agents_own_audit_trail(app, client, asterisk_sandbox, tmp_path):
-    sup_token = make_user(app, "kari-rec", "supervisor")
+async def test_recording_evaluation_and_the_agents_own_audit_trail(
+    app, client, asterisk_sandbox, tmp_path
+):
+    """One monitored, recorded call: the recording, a live evaluation (issue 12) that
+    the agent reads and acknowledges with their own token, and the agent's audit trail;
+    another agent and another team's supervisor get 403."""
+    sup_token = make_user(app, "kari-rec", "supervisor", teams=["team-a"])
+    other_sup_token = make_user(app, "olav-b", "supervisor", teams=["team-b"])
     callid, agent = await answered_call(app, asterisk_sandbox, talk=12)
     other = next(a for a in AGENT_TONE if a != agent)
-    agent_token = make_user(app, "the-agent", "agent", agent_id=agent)
-    other_token = make_user(app, "other-agent", "agent", agent_id=other)
+    agent_token = make_user(app, "the-agent", "agent", teams=["team-a"], agent_id=agent)
+    other_token = make_user(app, "other-agent", "agent", teams=["team-b"], agent_id=other)
     headers = {"Authorization": f"Bearer {sup_token}"}
     response = await client.post(
         "/api/monitor",
@@ -313,6 +319,27 @@ async def test_recording_and_the_agents_own_audit_trail(app, client, asterisk_sa
         f"/api/monitor/{session['id']}", json={"mode": "whisper"}, headers=headers
     )
     assert changed.status == 200
+    # Scored live while listening, on the method's phone-technique form.
+    form = await (await client.get("/api/forms/phone-technique", headers=headers)).json()
+    items = [i for s in form["versions"][-1]["sections"] for i in s["items"]]
+    scores = {i["id"]: i["scale"]["max"] for i in items}
+    evaluation_body = {
+        "form": "phone-technique",
+        "subject": {"monitoring": session["id"]},
+        "scores": scores,
+        "comment": "Clear and calm",
+    }
+    refused = await client.post(
+        "/api/evaluations",
+        json=evaluation_body,
+        headers={"Authorization": f"Bearer {other_sup_token}"},
+    )
+    assert refused.status == 403
+    made = await client.post("/api/evaluations", json=evaluation_body, headers=headers)
+    assert made.status == 201, await made.text()
+    evaluation = await made.json()
+    assert (evaluation["agent_id"], evaluation["live"], evaluation["score"]) == (agent, True, 100.0)
+    assert evaluation["call_id"] == f"phone-{callid}"
     await asyncio.sleep(2)
     await client.delete(f"/api/monitor/{session['id']}", headers=headers)
     await nothing_left(asterisk_sandbox)
@@ -356,6 +383,30 @@ async def test_recording_and_the_agents_own_audit_trail(app, client, asterisk_sa
     ).json()
     assert all(r["agent_id"] == other for r in theirs["audit"])
     assert session["id"] not in {r["session_id"] for r in theirs["audit"]}
+
+    # The evaluation: the agent sees it with its comment and acknowledges it; the other
+    # agent and the other team's supervisor may neither read nor answer it.
+    as_agent = {"Authorization": f"Bearer {agent_token}"}
+    listed = await (await client.get("/api/evaluations", headers=as_agent)).json()
+    assert [(e["id"], e["comment"]) for e in listed["evaluations"]] == [
+        (evaluation["id"], "Clear and calm")
+    ]
+    for token in (other_token, other_sup_token):
+        seen = await client.get(
+            f"/api/evaluations/{evaluation['id']}", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert seen.status == 403
+    answered_by_other = await client.post(
+        f"/api/evaluations/{evaluation['id']}/acknowledge",
+        json={},
+        headers={"Authorization": f"Bearer {other_token}"},
+    )
+    assert answered_by_other.status == 403
+    acknowledged = await client.post(
+        f"/api/evaluations/{evaluation['id']}/acknowledge", json={}, headers=as_agent
+    )
+    assert acknowledged.status == 200
+    assert (await acknowledged.json())["status"] == "acknowledged"
 
 
 @pytest.mark.medlytt_sections({"monitoring": {"announce": "beep"}})
