@@ -18,6 +18,7 @@ make the same files a site without changing them:
 
 from __future__ import annotations
 
+import logging
 import os
 import posixpath
 import re
@@ -26,6 +27,7 @@ from typing import Any
 
 #: The last navigation section, holding every page ``nav`` does not place.
 MORE = "More"
+log = logging.getLogger("mkdocs.hooks.medlytt")
 INCLUDE = re.compile(r"^<!-- include: (\S+) -->$", re.M)
 #: An inline Markdown link or image: text, target, optional anchor.
 LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s#]+)(#[^)\s]*)?\)")
@@ -53,6 +55,7 @@ def on_files(files: Any, config: Any) -> Any:
         page.src_uri for page in files.documentation_pages() if page.src_uri not in placed
     )
     if missing:
+        log.info("pages not placed in mkdocs.yml's nav, listed under %r: %s", MORE, missing)
         nav.append({MORE: missing})
     return files
 

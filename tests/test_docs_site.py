@@ -110,26 +110,49 @@ def test_links_to_source_files_become_paths_and_the_readme_is_the_front_page(sit
     assert "../plugins/monitoring" not in monitoring
 
 
-def test_a_broken_link_fails_the_build(tmp_path):
-    """--strict is what makes the site trustworthy: a link to a page or a source file
-    that does not exist is an error, not a warning in a log nobody reads."""
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "index.md").write_text("# Home\n\n[gone](../core/gone.py) and [lost](lost.md)\n")
-    config = (ROOT / "mkdocs.yml").read_text().split("\nnav:")[0]
-    (tmp_path / "mkdocs.yml").write_text(config + "\nnav:\n  - index.md\n")
-    shutil.copy(ROOT / "mkdocs_hooks.py", tmp_path)
-    (tmp_path / "core").mkdir()
-    result = subprocess.run(
-        [MKDOCS, "build", "--strict", "--site-dir", str(tmp_path / "site")],
-        cwd=tmp_path,
+def build_scratch_site(
+    folder: Path, pages: dict[str, str], nav: list[str]
+) -> subprocess.CompletedProcess[str]:
+    """Build a site of ``pages`` in ``folder`` with this repository's mkdocs.yml settings
+    and hooks, its nav replaced by ``nav``."""
+    for name, text in pages.items():
+        (folder / "docs" / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / "docs" / name).write_text(text)
+    settings = (ROOT / "mkdocs.yml").read_text()
+    assert "\nnav:" in settings
+    entries = "".join(f"  - {page}\n" for page in nav)
+    (folder / "mkdocs.yml").write_text(settings.split("\nnav:")[0] + "\nnav:\n" + entries)
+    shutil.copy(ROOT / "mkdocs_hooks.py", folder)
+    return subprocess.run(
+        [MKDOCS, "build", "--strict", "--site-dir", str(folder / "site")],
+        cwd=folder,
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_a_broken_link_fails_the_build(tmp_path):
+    """--strict is what makes the site trustworthy: a link to a page or a source file
+    that does not exist is an error, not a warning in a log nobody reads."""
+    (tmp_path / "core").mkdir()
+    page = "# Home\n\n[gone](../core/gone.py) and [lost](lost.md)\n"
+    result = build_scratch_site(tmp_path, {"index.md": page}, ["index.md"])
     assert result.returncode != 0
     assert "'../core/gone.py'" in result.stderr and "'lost.md'" in result.stderr
+
+
+def test_a_page_the_nav_does_not_name_is_listed_under_more(tmp_path):
+    pages = {"index.md": "# Home\n", "new-feature.md": "# A new feature\n"}
+    result = build_scratch_site(tmp_path, pages, ["index.md"])
+    assert result.returncode == 0, result.stderr
+    assert "['new-feature.md']" in result.stderr  # said in the build's log
+    html = (tmp_path / "site/index.html").read_text()
+    parser = NavLinks()
+    parser.feed(html)
+    assert "new-feature" in parser.links
+    assert re.search(r'md-ellipsis">\s*More\s*</span>', html), "no section More in the nav"
 
 
 # ------------------------------------------------------------------ the references
