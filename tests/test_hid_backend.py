@@ -15,10 +15,7 @@ import subprocess
 import sys
 
 import pytest
-from medlytt.hardware import HeadsetConnection, HeadsetInfo, HeadsetLights, HeadsetSupportMissing
-from medlytt.hardware.hidapi_backend import NO_HEADSET, HidapiTransport
-from support import MEDLYTT, medlytt_env
-from test_hid_descriptor_rules import (
+from hid_items import (
     DATA_VAR_ABS,
     DATA_VAR_REL,
     INPUT,
@@ -32,6 +29,9 @@ from test_hid_descriptor_rules import (
     item,
     one_bit_fields,
 )
+from medlytt.hardware import HeadsetConnection, HeadsetInfo, HeadsetLights, HeadsetSupportMissing
+from medlytt.hardware.hidapi_backend import NO_HEADSET, HidapiTransport
+from support import MEDLYTT, medlytt_env
 from test_hid_reports import HOOK, MUTE
 
 #: Report 2 in: Hook Switch bit 0, Phone Mute bit 1; out: LED Off-Hook bit 0, Mute bit 1.

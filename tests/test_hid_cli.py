@@ -5,27 +5,27 @@ from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from medlytt.hardware.cli import headset
-from support import MEDLYTT, medlytt_env
-from test_hid_descriptor_rules import (
+from hid_items import (
     DATA_VAR_ABS,
     DATA_VAR_REL,
     INPUT,
     LED,
     OUTPUT,
     RID,
+    SHARED,
     USAGE,
     USAGE_PAGE,
     app,
     item,
+    needs_shared,
     one_bit_fields,
 )
+from medlytt.hardware.cli import headset
+from support import MEDLYTT, medlytt_env
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "hid"
 DESCRIPTOR = app(
     item(RID, 3),
     item(USAGE, 0x20),
@@ -93,7 +93,7 @@ def test_a_missing_file_exits_2(tmp_path):
     assert result.exit_code == 2 and "cannot read" in result.output
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} is absent (no ../shared beside)")
+@needs_shared
 def test_the_installed_command_on_a_real_descriptor():
     """Through the ``medlytt`` script and the plugin's ``medlytt_cli_commands`` hook."""
     ran = subprocess.run(

@@ -8,10 +8,8 @@ in two reports, the spurious on-hook after Off-Hook is lit).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from test_hid_descriptor_rules import (
+from hid_items import (
     DATA_VAR_ABS,
     DATA_VAR_REL,
     INPUT,
@@ -19,24 +17,20 @@ from test_hid_descriptor_rules import (
     OUTPUT,
     RCOUNT,
     RID,
+    SHARED,
     USAGE,
     USAGE_PAGE,
     app,
     item,
+    needs_shared,
     one_bit_fields,
 )
-
 from medlytt.hardware import (
     HeadsetDecoder,
     HeadsetLights,
     output_reports,
     parse_descriptor,
     read_descriptor_file,
-)
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "hid"
-needs_shared = pytest.mark.skipif(
-    not SHARED.is_dir(), reason=f"{SHARED} is absent (a clone without ../shared beside it)"
 )
 
 #: Report 2: Hook Switch (absolute) bit 0, Phone Mute (relative) bit 1, Flash (relative) bit 2.

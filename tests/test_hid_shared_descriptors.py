@@ -12,19 +12,11 @@ control (the Razer microphone has only a hook switch; the MX Brio lights only Mu
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
+from hid_items import SHARED, needs_shared
 from medlytt.hardware import HeadsetDecoder, parse_descriptor, read_descriptor_file
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "hid"
-
-pytestmark = pytest.mark.skipif(
-    not SHARED.is_dir(),
-    reason=f"the real headset descriptors are not here ({SHARED} is absent: a clone "
-    "without ../shared beside it)",
-)
+pytestmark = needs_shared
 
 Where = tuple[int, int] | None
 #: file stem -> (hook_switch, phone_mute, led_off_hook, led_ring, led_mute), each (report id, bit)
