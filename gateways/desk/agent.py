@@ -1,11 +1,12 @@
 """``medlytt desk``: the program on the agent's PC.
 
-It follows the headset (through ``medlytt.hardware`` when that is installed and a headset
-is attached) and the local baresip (ctrl_tcp), turns what they report into desk events and
-hands them to :class:`.link.DeskLink`.  The headset's hook switch also works the softphone:
-off hook while a call rings answers it, on hook during a call hangs it up.  Whatever is
-missing (no headset support, no headset, no softphone, no core yet) is said once, clearly,
-and the rest keeps running.
+It follows the headset (``medlytt.hardware.HeadsetConnection``: any USB HID telephony
+headset, through unplug and replug) and the local baresip (ctrl_tcp), turns what they
+report into desk events and hands them to :class:`.link.DeskLink`.  The two work together
+as a desk phone does: off hook while a call rings answers it, on hook during a call hangs
+it up, and the headset's lamps show the softphone's call (ringing, in call, on hold,
+muted).  Whatever is missing (no headset support, no headset, no softphone, no core yet)
+is said once, clearly, and the rest keeps running.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ from .protocol import DeskEvent
 log = logging.getLogger(__name__)
 
 Say = Callable[[str], None]
-RETRY_SECONDS = 3.0
+RETRY_SECONDS = 3.0  # between attempts to reach baresip
 
 
 @dataclass(frozen=True)
@@ -42,32 +43,46 @@ class DeskOptions:
     heartbeat_seconds: float = 5.0
 
 
-def headset_source() -> tuple[Callable[[], AsyncIterator[Any]] | None, str]:
-    """The hardware package's headset event stream, or None and why there is none."""
+def headset_connection() -> tuple[Any | None, str]:
+    """A ``medlytt.hardware.HeadsetConnection`` (follows unplug and replug), or None and why
+    there is none.  Imported here, not at the top: the desk runs without the package."""
     try:
         hardware = importlib.import_module("medlytt.hardware")
     except ImportError:
         return None, "no headset support installed (medlytt.hardware is missing)"
-    events = getattr(hardware, "headset_events", None)
-    if not callable(events):
-        return None, "no headset support in this Medlytt (medlytt.hardware has no headset_events)"
-    return events, "headset support found"
+    connection = getattr(hardware, "HeadsetConnection", None)
+    if not callable(connection):
+        return (
+            None,
+            "no headset support in this Medlytt (medlytt.hardware has no HeadsetConnection)",
+        )
+    return connection(), "looking for a headset"
 
 
 def desk_event_of(report: Any) -> DeskEvent | None:
-    """A desk event from one headset event of ``medlytt.hardware`` (hook or mute), read by
-    its attributes so the desk does not depend on the hardware package's classes."""
-    device = str(getattr(report, "device", None) or "headset")[:200]
+    """The desk event of one ``medlytt.hardware.HeadsetEvent`` (hook or mute), or None for
+    what the core does not take (other buttons, attach and detach).  Read by attribute, so
+    the desk does not depend on the hardware package's classes."""
+    kind = str(getattr(report, "kind", ""))
+    device = str(getattr(report, "device", "") or "headset")[:200]
     at = getattr(report, "at", None) or utcnow()
-    kind = str(getattr(report, "kind", "") or getattr(report, "type", ""))
-    off_hook = getattr(report, "off_hook", None)
-    muted = getattr(report, "muted", None)
-    if "hook" in kind or (off_hook is not None and muted is None):
-        if off_hook is None:
-            off_hook = kind in ("off_hook", "headset.off_hook")
-        return DeskEvent(kind="headset.hook", at=at, device=device, off_hook=bool(off_hook))
-    if "mute" in kind or muted is not None:
-        return DeskEvent(kind="headset.mute", at=at, device=device, muted=bool(muted))
+    if kind in ("off_hook", "on_hook"):
+        return DeskEvent(kind="headset.hook", at=at, device=device, off_hook=kind == "off_hook")
+    if kind == "mute_toggled" and getattr(report, "muted", None) is not None:
+        return DeskEvent(kind="headset.mute", at=at, device=device, muted=bool(report.muted))
+    return None
+
+
+def headset_status(report: Any) -> str | None:
+    """What to tell the agent about a headset attach, detach or absence."""
+    kind, device = str(getattr(report, "kind", "")), getattr(report, "device", "") or "headset"
+    detail = str(getattr(report, "detail", "") or "")
+    if kind == "connected":
+        return f"headset attached: {device}"
+    if kind == "disconnected":
+        return f"headset unplugged: {device}{'; ' + detail if detail else ''}"
+    if kind == "absent":
+        return f"no headset attached ({detail})" if detail else "no headset attached"
     return None
 
 
@@ -90,6 +105,8 @@ class Desk:
             heartbeat_seconds=options.heartbeat_seconds,
         )
         self.phone: BaresipControl | None = None
+        self.headset: Any = None  # medlytt.hardware.HeadsetConnection, while one is open
+        self.muted = False
         self.phone_call: PhoneCallUpdate | None = None  # the softphone's current call
 
     async def run(self) -> None:
@@ -117,26 +134,26 @@ class Desk:
     # -- headset -------------------------------------------------------------------------------
 
     async def follow_headset(self) -> None:
-        source, why = headset_source()
-        if source is None:
+        connection, why = headset_connection()
+        if connection is None:
             self._headset(f"{why}; running without headset events")
             return
-        while True:
-            attached = False
-            try:
-                async for report in source():
-                    if not attached:
-                        attached = True
-                        self._headset("headset attached")
-                    event = desk_event_of(report)
-                    if event is not None:
-                        self.link.send(event)
-                        await self._work_softphone(event)
-            except Exception as exc:  # a device gone mid-read; try again
-                self._headset(f"headset lost ({exc.__class__.__name__}); retrying")
-            if not attached:
-                self._headset("no headset attached; waiting for one")
-            await asyncio.sleep(RETRY_SECONDS)
+        self.headset = connection
+        try:
+            async for report in connection.events():
+                status = headset_status(report)
+                if status is not None:
+                    self._headset(status)
+                event = desk_event_of(report)
+                if event is not None:
+                    self.link.send(event)
+                    await self._work_softphone(event)
+        except Exception as exc:  # hidapi missing (HeadsetSupportMissing), or worse
+            self._headset(f"no headset support: {exc}; running without headset events")
+        finally:
+            self.headset = None
+            with contextlib.suppress(Exception):
+                connection.close()
 
     def _headset(self, status: str) -> None:
         if status != self.link.headset:
@@ -177,6 +194,7 @@ class Desk:
             try:
                 async for update in phone.updates():
                     self.phone_call = None if update.state == "closed" else update
+                    await self._show_on_headset(update)
                     self.link.send(
                         DeskEvent(
                             kind="softphone.call",
@@ -193,6 +211,25 @@ class Desk:
                 self.phone = self.phone_call = None
                 await phone.close()
             self.say("medlytt desk: softphone connection lost; reconnecting")
+
+    async def _show_on_headset(self, update: PhoneCallUpdate) -> None:
+        """Light the headset's ring, off-hook, hold and mute lamps from the phone's call."""
+        if self.headset is None:
+            return
+        hardware = importlib.import_module("medlytt.hardware")
+        state = update.state
+        if state in ("muted", "unmuted"):
+            self.muted = state == "muted"
+        elif state == "closed":
+            self.muted = False
+        lights = hardware.HeadsetLights(
+            ringing=state in ("incoming", "ringing"),
+            in_call=state in ("established", "resumed", "held", "muted", "unmuted"),
+            on_hold=state == "held",
+            muted=self.muted,
+        )
+        with contextlib.suppress(Exception):  # a lamp that fails is no reason to stop
+            await self.headset.set_leds(lights)
 
     # -- status ---------------------------------------------------------------------------------
 
