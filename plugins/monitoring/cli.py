@@ -146,7 +146,10 @@ def monitor(
         body["supervisor"] = endpoint
     if record:
         body["record"] = True
-    click.echo(f"calling your phone{f' {endpoint}' if endpoint else ''}; answer it to start")
+    # Said before the request, which returns only once the phone is answered; on stderr, and
+    # worded as a request: whether the phone rings is up to the server.
+    phone = f" {endpoint}" if endpoint else ""
+    click.echo(f"asking Medlytt to ring your phone{phone}; answer it to start", err=True)
     try:
         with _signals_stop():
             session = api.request("POST", "/api/monitor", body, timeout=START_TIMEOUT)
