@@ -19,9 +19,13 @@ class DeskSettings(msgspec.Struct, forbid_unknown_fields=True):
     here is refused (``medlytt_desk_refused_total{reason="unknown_key"}``).
     """
 
+    #: The ZeroMQ endpoint the core listens on for desks (``tcp://0.0.0.0:5570``); the
+    #: receiver runs when it is set.
     bind: str = ""
     #: The core's key file made by ``medlytt keys`` (the ``.key_secret`` file, mode 0600).
     secret_key_file: str = ""
+    #: Each desk's public key (``medlytt keys`` prints it) → the agent id that desk
+    #: belongs to; a key not listed here is refused.
     allowed_keys: dict[str, str] = msgspec.field(default_factory=dict)
     #: A desk not heard from for three heartbeats counts as gone (``medlytt_desk_connected``).
     heartbeat_seconds: Positive = 5.0

@@ -15,6 +15,7 @@ MIN_TOKEN = 24
 class BaresipPhone(msgspec.Struct, forbid_unknown_fields=True):
     """``[[softphone.baresip]]``: one baresip whose ctrl_tcp the core reaches itself."""
 
+    #: baresip's ctrl_tcp address, ``HOST:PORT`` (``127.0.0.1:4444``).
     address: str
     #: The agent id (queue member interface, ``PJSIP/1001``) whose phone this is.
     agent: str
@@ -34,7 +35,10 @@ class WebhookDesk(msgspec.Struct, forbid_unknown_fields=True):
     random string of 24 characters or more does (``openssl rand -hex 24``).
     """
 
+    #: The agent id (queue member interface, ``PJSIP/1001``) whose phone this is.
     agent: str
+    #: The secret part of the phone's URL (``/api/softphone/hooks/TOKEN``), 24 characters or
+    #: more (a secret: give it by reference).
     token: str
 
     def __post_init__(self) -> None:
