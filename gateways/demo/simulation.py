@@ -91,6 +91,8 @@ class SimAgent:
     idle_since: float = 0.0
     call: SimCall | None = None
     pause_pending: bool = False
+    #: Position in the simulation's agent list: ties in ``idle_since`` go to the lower one.
+    index: int = 0
 
 
 @dataclass
@@ -128,6 +130,9 @@ class ContactCenterSimulation:
         self.queues = {q.name: q for q in settings.queues}
         self.waiting: dict[str, list[SimCall]] = {q.name: [] for q in settings.queues}
         self.agents = self._make_agents()
+        #: The agents whose state is AVAILABLE, by index: :meth:`_pick_agent` scans only
+        #: these, so a busy center of thousands of agents costs little per dispatch.
+        self.available: dict[int, SimAgent] = {a.index: a for a in self.agents}
 
     # ------------------------------------------------------------------ public
 
@@ -193,7 +198,10 @@ class ContactCenterSimulation:
                 queues.append(queue_names[(i + 1) % len(queue_names)])
             agents.append(
                 SimAgent(
-                    agent_id=f"DEMO/{1001 + i}", name=names[i % len(names)], queues=tuple(queues)
+                    agent_id=f"DEMO/{1001 + i}",
+                    name=names[i % len(names)],
+                    queues=tuple(queues),
+                    index=i,
                 )
             )
         return agents
@@ -217,6 +225,10 @@ class ContactCenterSimulation:
 
     def _set_state(self, agent: SimAgent, state: AgentState, reason: str | None = None) -> None:
         agent.state = state
+        if state is AgentState.AVAILABLE:
+            self.available[agent.index] = agent
+        else:
+            self.available.pop(agent.index, None)
         self._emit(ev.AgentStateChanged, agent_id=agent.agent_id, state=state, reason=reason)
 
     # ------------------------------------------------------------------ callers
@@ -283,11 +295,11 @@ class ContactCenterSimulation:
 
     def _pick_agent(self, queue: str) -> SimAgent | None:
         best = None
-        for agent in self.agents:
-            if (
-                agent.state is AgentState.AVAILABLE
-                and queue in agent.queues
-                and (best is None or agent.idle_since < best.idle_since)
+        for agent in self.available.values():
+            if queue in agent.queues and (
+                best is None
+                or agent.idle_since < best.idle_since
+                or (agent.idle_since == best.idle_since and agent.index < best.index)
             ):
                 best = agent
         return best
