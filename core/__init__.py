@@ -145,6 +145,7 @@ from .events import (  # noqa: E402
 from .forms import EvaluationForm, FormItem, FormSection, Scale  # noqa: E402
 from .gateway import Gateway, Publish  # noqa: E402
 from .history import AnsweredCall, RecordingInfo, answered_call, recording_info  # noqa: E402
+from .modules import CompetenceModule  # noqa: E402
 from .pages import ConsolePage  # noqa: E402
 from .recordings import link_evaluation, reveal_recording, save_recording  # noqa: E402
 from .sessions import WebSession, log_in, log_out, set_session_cookie, web_session  # noqa: E402
@@ -183,6 +184,7 @@ __all__ = [
     "ChannelLeft",
     "ChannelNotFound",
     "ChannelStateChanged",
+    "CompetenceModule",
     "ConsolePage",
     "DoctorCheck",
     "DtmfReceived",

@@ -20,7 +20,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from . import auth, recordings
+from . import auth, modules, recordings
 from . import journal as journal_module
 from .callcontrol import CallControl, Capability, Unavailable, Unsupported
 from .config import Config, ConfigError
@@ -45,6 +45,7 @@ CORE_MIGRATIONS: list[Migration] = [
     *journal_module.MIGRATIONS,
     *auth.MIGRATIONS,
     *recordings.MIGRATIONS,
+    *modules.MIGRATIONS,
 ]
 
 
@@ -147,6 +148,7 @@ class Medlytt:
         self.gateways: list[Gateway] = []
         self._runners: list[GatewayRunner] = []
         self.forms: dict[tuple[str, int], EvaluationForm] = {}
+        self.modules = modules.ModuleCatalogue()
         #: Objects a plugin keeps for this application, under the plugin's name.
         self.plugin_state: dict[str, Any] = {}
         #: Services plugins offer each other by name (see :meth:`provide`).
@@ -240,6 +242,11 @@ class Medlytt:
         for info, result in await self.host.call("medlytt_forms"):
             for form in result or []:
                 self._add_form(info.name, form)
+        for info, result in await self.host.call("medlytt_competence_modules"):
+            for module in result or []:
+                self.modules.add(info.name, module)
+        await self.modules.refresh(self)
+        self.modules.start(self)
         for info, slot in self.host.call_sync("medlytt_state_slot", app=self):
             if slot is not None:
                 try:
@@ -303,5 +310,6 @@ class Medlytt:
         if self.journal is not None:
             await self.journal.close()
         await self.recordings.stop()
+        await self.modules.stop()
         await self.storage.close()
         self.started = False

@@ -236,6 +236,15 @@ class RecordingReady(Event, frozen=True, tag="recording.ready"):
     format: str = "wav"
 
 
+class ModuleSwitched(Event, frozen=True, tag="module.switched"):
+    """A team switched a competence module on or off (``PUT /api/teams/{team}/modules/{id}``)."""
+
+    team: str
+    module: str
+    active: bool
+    by: str
+
+
 #: The union of the core's event types, for decoding tagged JSON into the right class.
 AnyEvent: TypeAlias = (
     QueueConfigured
@@ -254,6 +263,7 @@ AnyEvent: TypeAlias = (
     | HeadsetHook
     | HeadsetMute
     | RecordingReady
+    | ModuleSwitched
 )
 
 #: Every concrete event type, in catalogue order.

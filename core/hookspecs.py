@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from .events import Event
     from .forms import EvaluationForm
     from .gateway import Gateway
+    from .modules import CompetenceModule
     from .pages import ConsolePage
     from .state import LiveState, StateSlot
     from .storage import Migration
@@ -227,6 +228,17 @@ def medlytt_forms() -> list[EvaluationForm] | None:
     Called once at start.  Return a list of :class:`medlytt.forms.EvaluationForm`: the
     listening forms that coaches fill in while or after listening to a call.  Forms are
     versioned data; ``GET /api/forms`` lists them.
+    """
+
+
+@hookspec
+def medlytt_competence_modules() -> list[CompetenceModule] | None:
+    """Declare the competence modules this plugin implements.
+
+    Called once at start.  Return :class:`medlytt.CompetenceModule` objects (id, the
+    method's number, titles, forms, measures).  ``GET /api/modules`` lists them; a
+    supervisor switches one on for a team with ``PUT /api/teams/{team}/modules/{id}``, and
+    the plugin asks ``app.modules.active_for_agent(id, agent_id)`` before it measures.
     """
 
 

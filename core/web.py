@@ -180,7 +180,8 @@ def build_web_app(
     A plugin route without an access rule is not served: that plugin's routes are left
     out and the reason logged and shown by ``medlytt plugins`` (``last_error``).
     """
-    # recordings imports this module
+    # recordings and modules import this module
+    from .modules import list_modules, switch_module
     from .recordings import delete_recordings, list_accesses
     from .recordings import serve as serve_recording
 
@@ -205,6 +206,8 @@ def build_web_app(
                 web.get("/api/recordings/access", list_accesses),  # before {id}
                 web.get("/api/recordings/{id}", serve_recording),
                 web.delete("/api/recordings", delete_recordings),
+                web.get("/api/modules", list_modules),
+                web.put("/api/teams/{team}/modules/{module}", switch_module),
             ],
             "core",
         )

@@ -38,7 +38,7 @@ from medlytt.config import ConfigError
 from medlytt.forms import EvaluationForm, FormItem, FormSection
 from medlytt.hookspecs import HOOK_NAMES, SYNC_ONLY
 from medlytt.plugin_host import PluginHost, PluginLoadError
-from medlytt.testing import make_config, wait_until
+from medlytt.testing import add_user_with_token, make_config, wait_until
 from prometheus_client import Counter
 
 
@@ -406,7 +406,51 @@ async def test_hook_medlytt_forms(medlytt):
             return [form, form]  # the second is a duplicate: logged, first kept
 
     async with medlytt(plugins=[("p", Plugin())]) as app:
-        assert app.forms == {("f", 1): form}
+        assert app.forms[("f", 1)] == form
+        assert [key for key in app.forms if key[0] == "f"] == [("f", 1)]
+
+
+async def test_hook_medlytt_competence_modules(medlytt, medlytt_client):
+    from medlytt import CompetenceModule
+
+    module = CompetenceModule(id="greeting-time", number=8, title="Greeting time", forms=("f",))
+
+    class Plugin:
+        @hookimpl
+        def medlytt_competence_modules(self):
+            return [module, module, "not a module"]  # duplicate and junk: logged, skipped
+
+    async with medlytt(plugins=[("p", Plugin())]) as app:
+        assert app.modules.declared["greeting-time"] == module
+        add_user_with_token(app, "a1", "agent", teams=["team-a"], agent_id="PJSIP/1001")
+        lead_b = add_user_with_token(app, "sup-b", "supervisor", teams=["team-b"])
+        client = await medlytt_client(app)
+        assert not app.modules.active_for_agent("greeting-time", "PJSIP/1001")
+        refused = await client.put(
+            "/api/teams/team-a/modules/greeting-time",
+            json={"active": True},
+            headers={"Authorization": f"Bearer {lead_b}"},
+        )
+        assert refused.status == 403
+        unknown = await client.put("/api/teams/team-a/modules/nope", json={"active": True})
+        assert unknown.status == 404
+        on = await client.put("/api/teams/team-a/modules/greeting-time", json={"active": True})
+        assert on.status == 200
+        assert (await on.json())["since"] is not None
+        assert app.modules.active_for_agent("greeting-time", "PJSIP/1001")
+        listed = await (await client.get("/api/modules")).json()
+        mine = next(m for m in listed["modules"] if m["id"] == "greeting-time")
+        assert mine["active_teams"] == ["team-a"] and mine["number"] == 8
+        off = await client.put("/api/teams/team-a/modules/greeting-time", json={"active": False})
+        assert (await off.json())["changed"] is True
+        assert not app.modules.active_for_agent("greeting-time", "PJSIP/1001")
+        await app.journal.flush()
+        rows = app.storage.run_sync(
+            lambda db: db.execute(
+                "SELECT data FROM events WHERE type = 'module.switched' ORDER BY seq"
+            ).fetchall()
+        )
+        assert [msgspec.json.decode(r[0])["active"] for r in rows] == [True, False]
 
 
 def test_hook_medlytt_cli_commands():
