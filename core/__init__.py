@@ -17,7 +17,8 @@ What is here, by purpose:
 * **The application**: :class:`Medlytt` (what hooks receive as ``app``), :class:`Gateway`.
 * **Storage**: :class:`Migration`, :func:`transaction`; recordings with
   :func:`save_recording`, :func:`reveal_recording` and :func:`link_evaluation` (kept
-  longer once evaluated).
+  longer once evaluated); what happened earlier: :func:`answered_call`,
+  :func:`recording_info`, and :func:`journal_events` (past events by type tag).
 * **HTTP**: :func:`medlytt_of`, :class:`HttpError`, :func:`json_response`,
   :func:`read_json`, :func:`query_limit`; who is asking: :class:`Actor`,
   :func:`authenticate`, :func:`require_role`, :func:`may_monitor`, :func:`actor_named`;
@@ -144,7 +145,13 @@ from .events import (  # noqa: E402
 )
 from .forms import EvaluationForm, FormItem, FormSection, Scale  # noqa: E402
 from .gateway import Gateway, Publish  # noqa: E402
-from .history import AnsweredCall, RecordingInfo, answered_call, recording_info  # noqa: E402
+from .history import (  # noqa: E402
+    AnsweredCall,
+    RecordingInfo,
+    answered_call,
+    journal_events,
+    recording_info,
+)
 from .modules import CompetenceModule  # noqa: E402
 from .pages import ConsolePage  # noqa: E402
 from .recordings import link_evaluation, reveal_recording, save_recording  # noqa: E402
@@ -235,6 +242,7 @@ __all__ = [
     "fail",
     "hookimpl",
     "http_status",
+    "journal_events",
     "json_error",
     "json_response",
     "link_evaluation",

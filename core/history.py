@@ -8,12 +8,14 @@ plugin never reads the core's tables itself.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from . import recordings
+from .events import Event, RawEvent
 
 if TYPE_CHECKING:
     from .app import Medlytt
@@ -80,3 +82,34 @@ async def recording_info(app: Medlytt, recording_id: str) -> RecordingInfo | Non
         duration_seconds=row["duration_seconds"] or 0.0,
         hidden_from_agent=bool(row["hidden_from_agent"]),
     )
+
+
+async def journal_events(
+    app: Medlytt,
+    types: Iterable[str],
+    *,
+    after_seq: int = 0,
+    since: datetime | None = None,
+    limit: int = 10_000,
+) -> list[tuple[int, Event | RawEvent]]:
+    """Journalled events of the type tags ``types``, oldest first, as ``(seq, event)``.
+
+    For a plugin that must know what happened before it was installed or while it was
+    stopped (a progress view counting last month's evaluations).  ``after_seq`` resumes
+    after the last row read; ``since`` skips older rows.  At most ``limit`` rows: read
+    again from the last ``seq`` for more.  Empty when the journal is off.
+    """
+    wanted = sorted(set(types))
+    if app.journal is None or not wanted:
+        return []
+    await app.journal.flush()  # an event from the last half second may still be buffered
+    marks = ", ".join("?" for _ in wanted)
+    sql = f"SELECT seq, data FROM events WHERE type IN ({marks}) AND seq > ?"
+    params: list[Any] = [*wanted, after_seq]
+    if since is not None:
+        sql += " AND at >= ?"
+        params.append(since.isoformat())
+    sql += " ORDER BY seq LIMIT ?"
+    params.append(limit)
+    rows = await app.storage.run(lambda db: db.execute(sql, params).fetchall())
+    return [(seq, app.events.decode(data)) for seq, data in rows]

@@ -53,6 +53,10 @@ class CompetenceModule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     measures: tuple[str, ...] = ()
     #: The method: at least three months per module.
     minimum_months: int = 3
+    #: Type tags of the module's own activity events (e.g. a follow-up of an agent's
+    #: development plan), counted by the progress view beside the shared ones
+    #: (listenings, mystery calls, calibrations, monitoring sessions, feedback).
+    activities: tuple[str, ...] = ()
 
 
 def _create(db: sqlite_utils.Database) -> None:
