@@ -103,6 +103,7 @@ async def medlytt_startup(app: Medlytt) -> None:
     service = QualityService(app, app.plugin_config(PLUGIN))
     await service.start()
     app.plugin_state[PLUGIN] = service
+    app.provide("monitoring_plan", service.plan)
 
 
 @hookimpl

@@ -75,6 +75,12 @@ class QualityService:
             except Exception as exc:  # a locked database must not end the metrics
                 log.warning("quality figures not refreshed: %s", exc)
 
+    async def plan(self, team: str) -> dict[str, Any] | None:
+        """The team's monitoring plan (``per_agent_per_month``, ``live_at_least``); None
+        without one.  Provided to other plugins as ``app.service("monitoring_plan")`` (the
+        module progress view sets its listenings against it)."""
+        return await self.app.storage.run(lambda db: store.get_plan(db, team))
+
     async def plan_status(self, team: str, month: datetime | None = None) -> dict[str, Any] | None:
         """The team's plan status for ``month`` (default: this month); None without a plan."""
         plan = await self.app.storage.run(lambda db: store.get_plan(db, team))
