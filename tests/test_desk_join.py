@@ -58,7 +58,7 @@ def desk_events(agent: str, base: Any, peer: str) -> list:
 
 @pytest.fixture
 async def world(medlytt, medlytt_client):
-    sections = {"softphone": {"webhook": [{"agent": A1, "token": TOKEN}]}}
+    sections = {"softphone": {"webhook": {A1: {"token": TOKEN}}}}
     async with medlytt(sections) as app:
         tokens = {
             "agent": add_user_with_token(app, "a1", "agent", teams=["team-a"], agent_id=A1),

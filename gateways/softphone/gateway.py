@@ -32,10 +32,11 @@ def phone_call_event(update: PhoneCallUpdate, agent_id: str, device: str) -> Sof
 class BaresipGateway(Gateway):
     """One agent's baresip over ctrl_tcp; the runner reconnects it with backoff."""
 
-    def __init__(self, phone: BaresipPhone, command_timeout: float) -> None:
+    def __init__(self, agent_id: str, phone: BaresipPhone, command_timeout: float) -> None:
         super().__init__()
+        self.agent_id = agent_id
         self.phone = phone
-        self.name = f"baresip:{phone.agent}"
+        self.name = f"baresip:{agent_id}"
         self.command_timeout = command_timeout
         self.control: BaresipControl | None = None
 
@@ -43,10 +44,10 @@ class BaresipGateway(Gateway):
         control = BaresipControl(self.phone.address, timeout=self.command_timeout)
         await control.connect()
         self.control, self.connected = control, True
-        log.info("softphone: connected to baresip of %s at %s", self.phone.agent, control.address)
+        log.info("softphone: connected to baresip of %s at %s", self.agent_id, control.address)
         try:
             async for update in control.updates():
-                publish(phone_call_event(update, self.phone.agent, "baresip"))
+                publish(phone_call_event(update, self.agent_id, "baresip"))
         finally:
             self.control, self.connected = None, False
             self.rejected += control.rejected
@@ -59,7 +60,7 @@ class BaresipGateway(Gateway):
         if name not in COMMANDS:
             raise ValueError(f"unknown softphone command {name!r}; use {', '.join(COMMANDS)}")
         if self.control is None:
-            raise BaresipError(f"baresip of {self.phone.agent} is not connected")
+            raise BaresipError(f"baresip of {self.agent_id} is not connected")
         answer: str = await getattr(self.control, name)()
         return answer
 
@@ -68,7 +69,7 @@ class SoftphoneService:
     """``app.service("softphone")``: act on an agent's softphone without knowing which."""
 
     def __init__(self, gateways: list[BaresipGateway]) -> None:
-        self.phones = {g.phone.agent: g for g in gateways}
+        self.phones = {g.agent_id: g for g in gateways}
 
     async def command(self, agent_id: str, name: str) -> str:
         gateway = self.phones.get(agent_id)

@@ -33,7 +33,8 @@ def medlytt_event_types() -> list[type[Event]]:
 @hookimpl
 def medlytt_gateways(app: Medlytt) -> list[BaresipGateway]:
     settings: SoftphoneSettings = app.plugin_config(PLUGIN)
-    gateways = [BaresipGateway(p, settings.command_timeout_seconds) for p in settings.baresip]
+    timeout = settings.command_timeout_seconds
+    gateways = [BaresipGateway(a, p, timeout) for a, p in settings.baresip.items()]
     app.provide(PLUGIN, SoftphoneService(gateways))
     return gateways
 

@@ -18,7 +18,7 @@ from aiohttp import web
 from medlytt import HttpError, json_response, medlytt_of, public, utcnow
 
 from .events import PHONE_CALL_STATES, SoftphoneCall
-from .settings import SoftphoneSettings, WebhookDesk
+from .settings import SoftphoneSettings
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +72,12 @@ class WebhookCalls:
         return call_id
 
 
-def desk_of(settings: SoftphoneSettings, token: str) -> WebhookDesk | None:
-    """The desk whose token this is (compared in constant time, every desk tried)."""
+def agent_of(settings: SoftphoneSettings, token: str) -> str | None:
+    """The agent whose desk token this is (compared in constant time, every desk tried)."""
     found = None
-    for desk in settings.webhook:
+    for agent, desk in settings.webhook.items():
         if hmac.compare_digest(desk.token.encode(), token.encode()):
-            found = desk
+            found = agent
     return found
 
 
@@ -126,8 +126,8 @@ async def softphone_hook(request: web.Request) -> web.Response:
 async def _record(request: web.Request) -> web.Response:
     app = medlytt_of(request)
     settings: SoftphoneSettings = app.plugin_config(PLUGIN)
-    desk = desk_of(settings, request.match_info["token"])
-    if desk is None:
+    agent = agent_of(settings, request.match_info["token"])
+    if agent is None:
         raise HttpError(404, "no softphone desk has this webhook URL")
     fields = await _fields(request)
     name = fields.get("event", "").strip().lower()
@@ -142,9 +142,9 @@ async def _record(request: web.Request) -> web.Response:
     event = SoftphoneCall(
         at=utcnow(),
         source=PLUGIN,
-        agent_id=desk.agent,
+        agent_id=agent,
         device="webhook",
-        phone_call_id=calls.call_id(desk.agent, state, fields.get("call")),
+        phone_call_id=calls.call_id(agent, state, fields.get("call")),
         state=state,  # type: ignore[arg-type]  # a value of EVENT_NAMES
         direction=direction,  # type: ignore[arg-type]
         peer=fields.get("peer"),

@@ -142,7 +142,7 @@ async def medlytt_with(
 async def test_the_core_answers_on_baresip_and_joins_its_events_to_the_queue_call(
     asterisk_sandbox: AsteriskSandbox, agent_phone: Baresip, tmp_path: Path, medlytt_client
 ):
-    softphone = {"baresip": [{"address": f"127.0.0.1:{agent_phone.ctrl_port}", "agent": AGENT}]}
+    softphone = {"baresip": {AGENT: {"address": f"127.0.0.1:{agent_phone.ctrl_port}"}}}
     async with medlytt_with(asterisk_sandbox, tmp_path, softphone=softphone) as app:
         service: Any = app.service("softphone")
 
