@@ -1,0 +1,1 @@
+"""Competence module 2, phone technique (telefonteknikk): per-call facts from events."""
