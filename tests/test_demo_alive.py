@@ -1,0 +1,67 @@
+"""Issue 17's acceptance point: within 5 s of starting Medlytt with no PBX (what `make run`
+runs: `medlytt serve`, the demo at its default speed), /metrics shows answered calls in
+every demo queue.  Counted from launching the process, not from its "serving on" line;
+tests/test_run_command.py runs `make run` itself and checks the metrics move on."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+from medlytt.gateways.demo.settings import default_queues
+from medlytt.testing import sample_value
+from support import MEDLYTT, free_port, medlytt_env
+
+#: Seconds from launch to answered calls in every queue (the issue's acceptance point).
+DEADLINE = 5.0
+
+
+def answered_per_queue(url: str) -> dict[str, float | None]:
+    try:
+        with urllib.request.urlopen(url + "/metrics", timeout=1) as response:
+            text = response.read().decode()
+    except (urllib.error.URLError, OSError):
+        return {}  # not serving yet
+    return {
+        q.name: sample_value(
+            text, "medlytt_queue_calls_total", {"queue": q.name, "outcome": "answered"}
+        )
+        for q in default_queues()
+    }
+
+
+def test_metrics_show_answered_calls_in_every_demo_queue_within_5_s_of_launch(tmp_path):
+    port = free_port()
+    env = medlytt_env(MEDLYTT_SERVER__PORT=str(port))
+    log = tmp_path / "serve.log"
+    url = f"http://127.0.0.1:{port}"
+    with log.open("w") as out:
+        launched = time.monotonic()
+        proc = subprocess.Popen(
+            [MEDLYTT, "serve"],
+            cwd=tmp_path,  # its medlytt.db lands here, as `make run`'s lands in the clone
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        seen: dict[str, float | None] = {}
+        while time.monotonic() - launched < DEADLINE:
+            seen = answered_per_queue(url)
+            if seen and all(seen.values()):
+                break
+            assert proc.poll() is None, log.read_text()
+            time.sleep(0.1)
+        took = time.monotonic() - launched
+        assert seen and all(seen.values()), (
+            f"after {took:.1f} s answered calls per queue: {seen}\n{log.read_text()}"
+        )
+        assert set(seen) == {"support", "sales", "billing"}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
