@@ -1,0 +1,1 @@
+"""The module progress plugin (docs/module-progress.md)."""
