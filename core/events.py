@@ -155,6 +155,24 @@ class CallTransferred(Event, frozen=True, tag="call.transferred"):
     kind: Literal["blind", "attended"] = "blind"
 
 
+class CallHeld(Event, frozen=True, tag="call.held"):
+    """The agent put an answered call on hold: the caller hears music on hold.
+
+    Asterisk reports it as ``Hold`` (a phone's re-INVITE) or ``MusicOnHoldStart`` on a
+    channel of the call; ``agent_id`` is the agent on the call when the gateway knows it.
+    """
+
+    call_id: str
+    agent_id: str | None = None
+
+
+class CallResumed(Event, frozen=True, tag="call.resumed"):
+    """A held call is taken off hold (Asterisk ``Unhold`` or ``MusicOnHoldStop``)."""
+
+    call_id: str
+    agent_id: str | None = None
+
+
 class CallLost(Event, frozen=True, tag="call.lost"):
     """A call vanished without a proper end, e.g. the PBX restarted while it was up.
 
@@ -256,6 +274,8 @@ AnyEvent: TypeAlias = (
     | CallAbandoned
     | CallTimedOut
     | CallTransferred
+    | CallHeld
+    | CallResumed
     | CallLost
     | AgentStateChanged
     | TalkStarted

@@ -193,3 +193,34 @@ def test_timeout_wait_counts_from_app_queues_own_start_second():
     t.translate(caller("QueueCallerLeave", 208.4))
     out = t.translate({**caller("VarSet", 208.4), "Variable": "QUEUESTATUS", "Value": "TIMEOUT"})
     assert out[0].wait_seconds == 9  # 208 - 199, as app_queue logs it; not 208 - 200
+
+
+def test_hold_is_announced_once_and_only_on_an_answered_call():
+    """Music while the caller waits in the queue is no hold; a phone's ``Hold`` and the
+    music it starts (on any channel of the call, found by Linkedid) are one hold."""
+    t = AmiTranslator()
+    t.translate(member())
+    t.translate(caller("QueueCallerJoin", 100.0, Position="1"))
+    assert t.translate(caller("MusicOnHoldStart", 100.2, Class="default")) == []
+    assert t.translate(caller("MusicOnHoldStop", 101.9, Class="default")) == []
+    t.translate(caller("AgentCalled", 100.1, DestUniqueid="a1"))
+    t.translate(caller("AgentConnect", 102.0, HoldTime="2", RingTime="2", DestUniqueid="a1"))
+    held = t.translate(caller("Hold", 110.0, Uniqueid="a1", MusicClass="default"))
+    assert [(e.type, e.call_id, e.agent_id) for e in held] == [("call.held", "l1", IFACE)]
+    assert held[0].at == datetime.fromtimestamp(110.0, UTC)
+    # The music the hold starts, on the far half of the agent's Local channel.
+    assert t.translate(caller("MusicOnHoldStart", 110.1, Uniqueid="a2", Class="default")) == []
+    resumed = t.translate(caller("MusicOnHoldStop", 115.5, Uniqueid="a2", Class="default"))
+    assert [(e.type, e.call_id) for e in resumed] == [("call.resumed", "l1")]
+    assert t.translate(caller("Unhold", 115.6, Uniqueid="a1")) == []
+    again = t.translate(caller("MusicOnHoldStart", 120.0, Uniqueid="x9", Class="default"))
+    assert [e.type for e in again] == ["call.held"]
+    t.translate(caller("AgentComplete", 130.0, HoldTime="2", TalkTime="28", Reason="agent"))
+    assert t.translate(caller("MusicOnHoldStop", 130.1, Uniqueid="x9")) == []
+
+
+def test_a_hold_without_a_uniqueid_is_rejected():
+    rejected: list[tuple[str, str]] = []
+    t = AmiTranslator(reject=lambda what, why: rejected.append((what, why)))
+    assert t.translate({"Event": "Hold", "Timestamp": "100.0", "Linkedid": "l1"}) == []
+    assert rejected == [("AMI Hold", "no Uniqueid")]

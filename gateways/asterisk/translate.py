@@ -72,6 +72,8 @@ class QueueEntry:
     first_hangup: str | None = None
     left_bridge: float | None = None
     caller_hung_up: float | None = None
+    #: On hold now (music on hold to the caller), so each hold is announced once.
+    held: bool = False
 
 
 @dataclass
@@ -125,6 +127,10 @@ class AmiTranslator:
             "BridgeLeave": self._bridge_leave,
             "ChannelTalkingStart": self._talking_start,
             "ChannelTalkingStop": self._talking_stop,
+            "Hold": self._hold,
+            "MusicOnHoldStart": self._hold,
+            "Unhold": self._unhold,
+            "MusicOnHoldStop": self._unhold,
         }
 
     def translate(self, message: AmiMessage) -> list[ev.Event]:
@@ -649,6 +655,43 @@ class AmiTranslator:
                 leg=which,
                 duration_seconds=duration,
                 agent_id=agent_id,
+            )
+        ]
+
+    # ------------------------------------------------------------------ hold
+
+    def _answered_entry(self, m: AmiMessage) -> QueueEntry | None:
+        """The answered, unfinished call a channel belongs to: the caller's channel, the
+        agent's leg, or any other channel of the call (by Linkedid), e.g. the far half of
+        a Local agent channel that plays the music."""
+        uniqueid = _id(m, "Uniqueid")
+        linkedid = m.get("Linkedid") or uniqueid
+        entry = self.entries.get(uniqueid) or self.agent_legs.get(uniqueid)
+        if entry is None:
+            entry = next((e for e in self.entries.values() if e.call_id == linkedid), None)
+        if entry is None or entry.done or entry.answered_by is None:
+            return None  # music while waiting in the queue is not a hold
+        return entry
+
+    def _hold(self, m: AmiMessage) -> list[ev.Event]:
+        entry = self._answered_entry(m)
+        if entry is None or entry.held:
+            return []  # a phone's Hold and the music it starts are one hold
+        entry.held = True
+        return [
+            ev.CallHeld(
+                at=self._at(m), source=SOURCE, call_id=entry.call_id, agent_id=entry.answered_by
+            )
+        ]
+
+    def _unhold(self, m: AmiMessage) -> list[ev.Event]:
+        entry = self._answered_entry(m)
+        if entry is None or not entry.held:
+            return []
+        entry.held = False
+        return [
+            ev.CallResumed(
+                at=self._at(m), source=SOURCE, call_id=entry.call_id, agent_id=entry.answered_by
             )
         ]
 
