@@ -131,6 +131,10 @@ def _menu(request: web.Request, actor: Actor, words: dict[str, str], lang: str) 
     ]
     if _loaded(app, "mystery_calls"):
         entries.append(("/console/mystery", words["mystery_calls"], STAFF))
+    if _has_route(request, "POST", "/api/evaluations"):
+        entries.append(("/console/evaluate", words["evaluate"], STAFF))
+    if _has_route(request, "GET", "/api/calibrations"):
+        entries.append(("/console/calibration", words["calibration"], STAFF))
     if actor.agent_id:
         entries.append(("/console/me", words["my_page"], EVERYONE))
     for _, page in console.pages:
@@ -165,6 +169,7 @@ async def render(
         "name": actor.name if actor else None,
         "role": actor.role if actor else None,
         "phone": (profile.get("phone") or (actor.phone if actor else None)) or "",
+        "quality": _has_route(request, "POST", "/api/evaluations"),
         **(context or {}),
     }
     html = console.templates.get_template(template).render(
@@ -340,6 +345,32 @@ async def mystery(request: web.Request) -> web.Response:
     )
 
 
+SUBJECT_KINDS = ("call", "monitoring", "recording", "mystery_call")
+
+
+@allow(*STAFF, rows=PAGE_ROWS, login=LOGIN)
+async def evaluate(request: web.Request) -> web.Response:
+    """Fill a form about a call, a monitoring session, a recording or a mystery call
+    (``?call=ID`` etc. preselects it; a recording gets a player with seek and speed)."""
+    actor = await authenticate(request)
+    kind = next((k for k in SUBJECT_KINDS if request.query.get(k)), "call")
+    return await render(
+        request,
+        "evaluate.html",
+        "evaluate",
+        actor,
+        subject_kind=kind,
+        subject_id=request.query.get(kind, ""),
+    )
+
+
+@allow(*STAFF, rows=PAGE_ROWS, login=LOGIN)
+async def calibration(request: web.Request) -> web.Response:
+    """Calibration rounds: blind scoring while open, the agreement report once closed."""
+    actor = await authenticate(request)
+    return await render(request, "calibration.html", "calibration", actor)
+
+
 @allow(*EVERYONE, rows="the caller's own profile", login=LOGIN)
 async def profile(request: web.Request) -> web.Response:
     actor = await authenticate(request)
@@ -438,6 +469,8 @@ ROUTES = [
     web.get("/console/me", my_page),
     web.get("/console/agent", agent_page),
     web.get("/console/mystery", mystery),
+    web.get("/console/evaluate", evaluate),
+    web.get("/console/calibration", calibration),
     web.get("/console/profile", profile),
     web.post("/console/profile", save_profile),
     web.get("/console/x/{name}", plugin_page),

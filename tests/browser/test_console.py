@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from console_browser import PASSWORD, add_console_user, browser, log_in, screenshot, served
-from medlytt import utcnow
+from medlytt import CallAnswered, CallQueued, utcnow
 from medlytt.plugins.monitoring import store as audit_store
 from medlytt.plugins.quality import store as quality_store
 from medlytt.plugins.surveys import store as survey_store
@@ -20,7 +20,7 @@ A1, B1 = "PJSIP/1001", "PJSIP/2001"
 
 
 def seed(db: Any) -> None:
-    """Rows about both agents: who listened to them, a survey each, an evaluation of a1."""
+    """Rows about both agents: who listened to them, a survey each."""
     now = utcnow().isoformat()
     for n, (agent, supervisor) in enumerate(((A1, "kari"), (B1, "ola"))):
         audit_store.append_audit(
@@ -48,40 +48,40 @@ def seed(db: Any) -> None:
             },
             {"satisfaction": "4" if agent == A1 else "2"},
         )
-    quality_store.insert_evaluation(
-        db,
-        {
-            "id": "ev-a1",
-            "created_at": now,
-            "form": "phone-technique",
-            "form_version": 1,
-            "agent_id": A1,
-            "evaluator": "kari",
-            "subject_kind": "call",
-            "subject_id": "c0",
-            "call_id": "c0",
-            "recording_id": None,
-            "live": 0,
-            "score": 87.5,
-            "raw_score": 87.5,
-            "passed": 1,
-            "failed_critical": [],
-            "scores": {},
-            "comments": {},
-            "comment": "Good opening",
-            "process_issue": 0,
-            "status": "open",
-            "answered_at": None,
-            "answer_comment": None,
-        },
-    )
 
 
-async def test_an_agent_sees_and_acknowledges_their_own_and_nobody_elses(medlytt):
+async def test_a_coach_evaluates_and_the_agent_acknowledges_seeing_only_their_own(medlytt):
     async with medlytt() as app, served(app) as base, browser() as chromium:
+        add_console_user(app, "kari", "supervisor", teams=("team-a",))
         add_console_user(app, "a1", "agent", teams=("team-a",), agent_id=A1)
         add_console_user(app, "b1", "agent", teams=("team-b",), agent_id=B1)
         app.storage.run_sync(seed)
+        now = utcnow()
+        app.publish(CallQueued(at=now, source="t", call_id="c0", queue="support"))
+        app.publish(
+            CallAnswered(
+                at=now, source="t", call_id="c0", queue="support", agent_id=A1, wait_seconds=3
+            )
+        )
+        await app.settle()
+        # The coach fills the form about a1's call on the Evaluate screen.
+        coach = await chromium.new_context()
+        page = await coach.new_page()
+        await log_in(page, base, "kari")
+        await page.goto(f"{base}/console/evaluate?call=c0")
+        items = page.locator("#form-items fieldset.item")
+        await items.first.wait_for()
+        for n in range(await items.count()):  # the best value of every item
+            await items.nth(n).locator('input[type="radio"]:not([value="na"])').last.check()
+        await page.get_by_label("Overall comment").fill("Good opening")
+        await page.get_by_role("button", name="Save evaluation").click()
+        result = page.locator("#evaluation-result[data-evaluation]")
+        await result.wait_for()
+        evaluation_id = await result.get_attribute("data-evaluation")
+        assert "100 %" in await result.inner_text()
+        await screenshot(page, "evaluate")
+        await coach.close()
+
         page = await chromium.new_page()
         await log_in(page, base, "a1")
         assert page.url == f"{base}/console/me"  # an agent starts on their own page
@@ -94,10 +94,10 @@ async def test_an_agent_sees_and_acknowledges_their_own_and_nobody_elses(medlytt
         assert "satisfaction" in scores and "4" in scores
         evaluation = page.locator("#evaluations tbody tr")
         await evaluation.first.wait_for()
-        assert "phone-technique" in await evaluation.first.inner_text()
+        assert "100 %" in await evaluation.first.inner_text()
         await page.get_by_role("button", name="Acknowledge").click()
         await page.locator('#evaluations [data-status="acknowledged"]').wait_for()
-        stored = app.storage.run_sync(lambda db: quality_store.get_evaluation(db, "ev-a1"))
+        stored = app.storage.run_sync(lambda db: quality_store.get_evaluation(db, evaluation_id))
         assert stored is not None and stored["status"] == "acknowledged"
         await screenshot(page, "agent-page")
         # Another agent's page: 403, and none of their rows.

@@ -136,6 +136,11 @@ function actionButtons(agent) {
       onclick: () => monitor(agent, mode),
     }, W[mode]));
   }
+  if (CTX.quality && (agent.call || session)) {
+    const target = session ? `monitoring=${encodeURIComponent(session.session_id)}`
+      : `call=${encodeURIComponent(agent.call.call_id)}`;
+    box.append(el("a", { href: `/console/evaluate?${target}`, "data-action": "evaluate" }, W.evaluate_call));
+  }
   box.append(el("button", {
     type: "button", class: "secondary", "data-action": "stop", "aria-label": `${W.stop}: ${label}`,
     disabled: session ? null : "disabled", onclick: () => stopSession(session),
@@ -350,6 +355,157 @@ async function mysteryPage() {
   loadLists();
 }
 
+// ------------------------------------------------------------------ evaluation forms
+
+// One fieldset per item: radio buttons over its scale (and N/A when allowed), its
+// guidance as the description, and an optional comment. Returns a reader of the answers.
+function renderForm(container, form, withComments) {
+  container.replaceChildren();
+  const inputs = [];
+  for (const section of form.sections) {
+    container.append(el("h2", {}, section.title));
+    for (const item of section.items) {
+      const name = `item-${item.id}`;
+      const set = el("fieldset", { class: "item", "data-item": item.id,
+        "aria-describedby": item.guidance ? `${name}-help` : null });
+      set.append(el("legend", {}, item.text + (item.critical ? " *" : "")));
+      if (item.guidance) set.append(el("p", { class: "help", id: `${name}-help` }, item.guidance));
+      const scale = item.scale || { min: 1, max: 5, labels: {} };
+      for (let value = scale.min; value <= scale.max; value++) {
+        const id = `${name}-${value}`;
+        const label = (scale.labels || {})[String(value)];
+        set.append(el("input", { type: "radio", name, id, value: String(value), required: "required" }),
+          el("label", { for: id }, label ? `${value} ${label}` : String(value)));
+      }
+      if (item.allow_na) {
+        set.append(el("input", { type: "radio", name, id: `${name}-na`, value: "na" }),
+          el("label", { for: `${name}-na` }, W.not_applicable));
+      }
+      if (withComments) {
+        set.append(el("br"), el("label", { for: `${name}-comment` }, W.comment),
+          el("input", { id: `${name}-comment`, size: 50 }));
+      }
+      container.append(set);
+      inputs.push(item.id);
+    }
+  }
+  return () => {
+    const scores = {}, comments = {};
+    for (const id of inputs) {
+      const checked = container.querySelector(`input[name="item-${CSS.escape(id)}"]:checked`);
+      if (checked) scores[id] = checked.value === "na" ? "na" : Number(checked.value);
+      const comment = container.querySelector(`#item-${CSS.escape(id)}-comment`);
+      if (comment && comment.value.trim()) comments[id] = comment.value.trim();
+    }
+    return { scores, comments };
+  };
+}
+
+async function evaluatePage() {
+  const kind = document.getElementById("subject-kind");
+  const subject = document.getElementById("subject-id");
+  const player = document.getElementById("player");
+  const choice = document.getElementById("form-choice");
+  const items = document.getElementById("form-items");
+  let forms = [], read = null;
+  function showPlayer() {
+    const box = document.getElementById("player-box");
+    box.hidden = kind.value !== "recording" || !subject.value.trim();
+    if (!box.hidden) player.src = `/api/recordings/${encodeURIComponent(subject.value.trim())}`;
+  }
+  kind.addEventListener("change", showPlayer);
+  subject.addEventListener("change", showPlayer);
+  document.getElementById("speed").addEventListener("change", (event) => {
+    player.playbackRate = Number(event.target.value);
+  });
+  for (const button of document.querySelectorAll("[data-seek]")) {
+    button.addEventListener("click", () => { player.currentTime += Number(button.dataset.seek); });
+  }
+  choice.addEventListener("change", () => {
+    const form = forms.find((f) => f.id === choice.value);
+    if (form) read = renderForm(items, form, true);
+  });
+  try {
+    forms = (await api("GET", "/api/forms")).forms;
+    const mine = forms.filter((f) => (f.language || "en") === CTX.lang);
+    choice.replaceChildren(...(mine.length ? mine : forms).map(
+      (f) => el("option", { value: f.id }, `${f.title} (v${f.version})`)));
+    choice.dispatchEvent(new Event("change"));
+  } catch (error) { toast(explain(error), true); }
+  showPlayer();
+  document.getElementById("evaluation-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const { scores, comments } = read();
+    const body = { form: choice.value, subject: { [kind.value]: subject.value.trim() }, scores, comments };
+    const comment = document.getElementById("overall-comment").value.trim();
+    if (comment) body.comment = comment;
+    const result = document.getElementById("evaluation-result");
+    try {
+      const saved = await api("POST", "/api/evaluations", body);
+      result.textContent = `${W.saved} ${W.score}: ${number(saved.score, 0)} %`;
+      result.dataset.evaluation = saved.id;
+    } catch (error) { result.textContent = explain(error); toast(explain(error), true); }
+  });
+}
+
+// ------------------------------------------------------------------ calibration
+
+async function calibrationPage() {
+  let forms = [];
+  try { forms = (await api("GET", "/api/forms")).forms; } catch (error) { toast(explain(error), true); }
+  async function openRound(id) {
+    const round = await api("GET", `/api/calibrations/${encodeURIComponent(id)}`);
+    const box = document.getElementById("round-box");
+    box.hidden = false;
+    box.dataset.round = round.id;
+    document.getElementById("round-title").textContent = `${W.round} ${round.id} · ${round.team} · ${round.form}`;
+    const closed = Boolean(round.closed_at);
+    document.getElementById("round-scoring").hidden = closed;
+    document.getElementById("round-report").hidden = !closed;
+    if (closed) {
+      const report = await api("GET", `/api/calibrations/${encodeURIComponent(id)}/report`);
+      rows("report-items", report.items, (r) => [el("td", {}, r.item),
+        el("td", { class: "num" }, number(r.alpha, 2)), el("td", { class: "num" }, percent(r.agreement)),
+        el("td", {}, r.flagged ? "⚑" : "")]);
+      rows("report-evaluators", report.evaluators, (r) => [el("td", {}, r.evaluator),
+        el("td", { class: "num" }, number(r.mean_deviation, 2))]);
+      return;
+    }
+    const select = document.getElementById("round-subject");
+    select.replaceChildren(...round.subjects.map((s) => el("option", { value: s }, s)));
+    const form = forms.find((f) => f.id === round.form);
+    const read = form ? renderForm(document.getElementById("round-items"), form, false) : () => ({ scores: {} });
+    document.getElementById("round-save").onclick = async () => {
+      try {
+        await api("PUT", `/api/calibrations/${encodeURIComponent(round.id)}/scores`,
+          { subject: select.value, scores: read().scores });
+        toast(W.saved);
+        loadRounds();
+      } catch (error) { toast(explain(error), true); }
+    };
+  }
+  async function loadRounds() {
+    try {
+      const data = await api("GET", "/api/calibrations");
+      rows("rounds", data.calibrations, (r) => [el("td", {}, r.id), el("td", {}, r.team),
+        el("td", {}, r.form), el("td", {}, r.progress ? JSON.stringify(r.progress) : "–"),
+        el("td", {}, r.closed_at ? W.closed : "–"),
+        el("td", {}, el("button", { type: "button", class: "secondary", "data-round": r.id,
+          onclick: () => openRound(r.id).catch((error) => toast(explain(error), true)) }, W.open))]);
+    } catch (error) { toast(explain(error), true); }
+  }
+  document.getElementById("round-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    let body;
+    try { body = JSON.parse(document.getElementById("round-json").value); }
+    catch (error) { toast(`${W.err_other}${error.message}`, true); return; }
+    try { await api("POST", "/api/calibrations", body); toast(W.saved); }
+    catch (error) { toast(explain(error), true); }
+    loadRounds();
+  });
+  loadRounds();
+}
+
 // ------------------------------------------------------------------ start
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -360,4 +516,6 @@ document.addEventListener("DOMContentLoaded", () => {
   const page = document.getElementById("agent-page");
   if (page) agentPage(page);
   if (document.getElementById("mystery-page")) mysteryPage();
+  if (document.getElementById("evaluate-page")) evaluatePage();
+  if (document.getElementById("calibration-page")) calibrationPage();
 });
