@@ -28,6 +28,14 @@ def make_keys(folder: Path, name: str) -> str:
     return result.stdout
 
 
+def desk_command(keys: Path) -> list[str]:
+    """``medlytt desk`` with the keys in ``keys``, to a core that is not there."""
+    return [
+        *(MEDLYTT, "desk", "--core", f"tcp://127.0.0.1:{free_port()}", "--agent", "PJSIP/1001"),
+        *("--key", str(keys / "desk.key_secret"), "--core-key", str(keys / "core.key")),
+    ]
+
+
 def test_keys_are_written_owner_only_and_the_secret_is_never_printed(tmp_path: Path):
     out = make_keys(tmp_path, "desk-1001")
     public, secret = load_secret_key(tmp_path / "desk-1001.key_secret")
@@ -51,18 +59,7 @@ def test_a_secret_key_file_others_can_read_is_refused(tmp_path: Path):
     make_keys(tmp_path, "core")
     os.chmod(tmp_path / "desk.key_secret", 0o644)
     result = subprocess.run(
-        [
-            MEDLYTT,
-            "desk",
-            "--core",
-            "tcp://127.0.0.1:5570",
-            "--agent",
-            "PJSIP/1001",
-            "--key",
-            str(tmp_path / "desk.key_secret"),
-            "--core-key",
-            str(tmp_path / "core.key"),
-        ],
+        desk_command(tmp_path),
         capture_output=True,
         text=True,
         env=medlytt_env(),
@@ -76,20 +73,7 @@ def test_medlytt_desk_without_a_headset_runs_and_says_so(tmp_path: Path):
     make_keys(tmp_path, "desk")
     make_keys(tmp_path, "core")
     desk = subprocess.Popen(
-        [
-            MEDLYTT,
-            "desk",
-            "--core",
-            f"tcp://127.0.0.1:{free_port()}",
-            "--agent",
-            "PJSIP/1001",
-            "--key",
-            str(tmp_path / "desk.key_secret"),
-            "--core-key",
-            str(tmp_path / "core.key"),
-            "--heartbeat",
-            "0.5",
-        ],
+        [*desk_command(tmp_path), "--heartbeat", "0.5"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
