@@ -22,8 +22,9 @@ import itertools
 import math
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from medlytt import events as ev
 from medlytt.events import AgentState
@@ -95,7 +96,7 @@ class SimAgent:
     index: int = 0
 
 
-@dataclass
+@dataclass(eq=False)  # by identity: finding a call among thousands waiting compares no fields
 class SimCall:
     call_id: str
     queue: str
@@ -107,11 +108,13 @@ class SimCall:
     offer: int = 0  # increments per offer so stale ring timers are ignored
 
 
-@dataclass(order=True)
-class _Action:
+class _Action(NamedTuple):
+    """A scheduled happening; compared as a tuple in C (``seq`` is unique, so ``run``
+    never is), which keeps the heap cheap with thousands of calls in flight."""
+
     at: float
     seq: int
-    run: Callable[[], None] = field(compare=False)
+    run: Callable[[], None]
 
 
 class ContactCenterSimulation:
