@@ -89,7 +89,9 @@ def headset_status(report: Any) -> str | None:
 class Desk:
     """One desk: the link to the core, the headset, the softphone."""
 
-    def __init__(self, options: DeskOptions, say: Say) -> None:
+    def __init__(self, options: DeskOptions, say: Say, headset: Any = None) -> None:
+        """``headset``: a ``medlytt.hardware.HeadsetConnection`` to read instead of the
+        one made at :meth:`run` (tests give one over a scripted device)."""
         public, secret = load_secret_key(options.key)
         core_key = load_public_key(options.core_key)
         self.options = options
@@ -105,6 +107,7 @@ class Desk:
             heartbeat_seconds=options.heartbeat_seconds,
         )
         self.phone: BaresipControl | None = None
+        self._given_headset = headset
         self.headset: Any = None  # medlytt.hardware.HeadsetConnection, while one is open
         self.muted = False
         self.phone_call: PhoneCallUpdate | None = None  # the softphone's current call
@@ -134,7 +137,9 @@ class Desk:
     # -- headset -------------------------------------------------------------------------------
 
     async def follow_headset(self) -> None:
-        connection, why = headset_connection()
+        connection, why = (
+            (self._given_headset, "") if self._given_headset is not None else headset_connection()
+        )
         if connection is None:
             self._headset(f"{why}; running without headset events")
             return
