@@ -62,7 +62,9 @@ async def test_hook_and_mute_on_the_headset_become_facts_about_the_agents_call(
                     if isinstance(e, HeadsetHook | HeadsetMute)
                 ]
 
-            await wait_until(lambda: len(heard()) == 4, what=f"two hook and two mute events: {said}")
+            await wait_until(
+                lambda: len(heard()) == 4, what=f"two hook and two mute events: {said}"
+            )
         finally:
             running.cancel()
             with contextlib.suppress(asyncio.CancelledError):
