@@ -148,8 +148,9 @@ async def test_a_softphone_webhook_records_the_desks_call_events(world):
     assert {e["event"]["phone_call_id"] for e in webhook} == {first["phone_call_id"]}
 
 
-async def test_a_bad_webhook_call_is_refused_without_echoing_the_token(world):
+async def test_a_bad_webhook_call_is_refused_without_echoing_the_token(world, caplog):
     _app, client, _ = world
+    caplog.set_level("DEBUG")
     wrong = "x" * 40
     response = await client.get(f"/api/softphone/hooks/{wrong}", params={"event": "connected"})
     assert response.status == 404 and wrong not in await response.text()
@@ -160,3 +161,4 @@ async def test_a_bad_webhook_call_is_refused_without_echoing_the_token(world):
         f"/api/softphone/hooks/{TOKEN}", json={"event": "connected", "direction": "sideways"}
     )
     assert response.status == 422 and "direction" in await response.text()
+    assert TOKEN not in caplog.text and wrong not in caplog.text
