@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 from medlytt import AgentState, AgentStateChanged, CallAnswered, utcnow
 from medlytt import auth as _auth
+from medlytt.plugins.call_control import store as conversation_store
 from medlytt.plugins.monitoring import store as audit_store
 from medlytt.plugins.mystery_calls import store as mystery_store
+from medlytt.plugins.phone_technique import store as phone_store
 from medlytt.plugins.quality import store as evaluation_store
 from medlytt.plugins.surveys import store as survey_store
 from medlytt.web import declared_routes
@@ -90,6 +92,9 @@ def seed(db: Any) -> dict[str, dict[str, str]]:
                 "evaluated_at": now,
             },
         )
+        db["stress_alerts"].insert(
+            {"at": now, "agent_id": agent, "kind": "occupancy", "detail": '{"occupancy": 0.95}'}
+        )
         db["long_calls"].insert(
             {"call_id": f"c{n}", "at": now, "queue": "q", "agent_id": agent, "talk_seconds": 900}
         )
@@ -110,6 +115,17 @@ def seed(db: Any) -> dict[str, dict[str, str]]:
             {"id": f"e{n}", "created_at": now, "form": "f", "form_version": 1, "agent_id": agent}
             | {"evaluator": "root", "subject_kind": "call", "subject_id": f"c{n}", "live": 0}
             | {"passed": 1, "failed_critical": [], "scores": {}, "comments": {}, "status": "open"},
+        )
+        conversation_store.save(
+            db,
+            {"call_id": f"c{n}", "agent_id": agent, "queue": "q", "answered_at": now}
+            | {"ended_at": now, "agent_talk_seconds": 1.0, "customer_talk_seconds": 1.0}
+            | {"overtalk_count": 0, "longest_silence_seconds": 1.0, "phases": {}},
+        )
+        phone_store.save(
+            db,
+            {"call_id": f"c{n}", "agent_id": agent, "queue": "q", "answered_at": now}
+            | {"ended_at": now, "ring_seconds": 1.0, "hold_count": 0, "transfers": 0},
         )
         db.table("recording_access").insert(
             {"at": now, "recording_id": f"r{n}", "agent_id": agent, "recording_created_at": now}
@@ -185,7 +201,10 @@ ROW_CHECKS = {
     "/api/monitor": ("sessions", "agent"),
     "/api/recordings/access": ("accesses", "agent_id"),
     "/api/evaluations": ("evaluations", "agent_id"),
+    "/api/stress/alerts": ("alerts", "agent_id"),
     "/api/longcalls": ("long_calls", "agent_id"),  # the example third-party plugin
+    "/api/conversations": ("conversations", "agent_id"),
+    "/api/phone-technique": ("calls", "agent_id"),
 }
 SEES = {
     "agent": {A1},
@@ -276,6 +295,8 @@ async def test_an_empty_agent_filter_is_422_everywhere(world):
         "/api/surveys/scores",
         "/api/mystery-calls",
         "/api/audit/monitoring",
+        "/api/conversations",
+        "/api/phone-technique",
     ):
         response = await client.get(path, params={"agent": " "}, headers=headers["admin"])
         assert response.status == 422, path
