@@ -161,4 +161,6 @@ async def test_a_bad_webhook_call_is_refused_without_echoing_the_token(world, ca
         f"/api/softphone/hooks/{TOKEN}", json={"event": "connected", "direction": "sideways"}
     )
     assert response.status == 422 and "direction" in await response.text()
-    assert TOKEN not in caplog.text and wrong not in caplog.text
+    # Medlytt's own log (its server runs without an access log; the test server has one).
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name != "aiohttp.access")
+    assert TOKEN not in ours and wrong not in ours
