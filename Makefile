@@ -1,7 +1,7 @@
 # Two commands do all set-up on a fresh Debian machine:
 #   make run    install into .venv and serve (the demo contact center when no PBX is configured)
 #   make test   install into .venv with test tools and run the whole test suite
-# and one for a developer without root: make test-unit (all but the real Asterisk and Prometheus).
+# and one for a developer without root: make test-unit (all but the real Asterisk, Prometheus and Chromium).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -35,13 +35,13 @@ lint: install
 	$(BIN)/python tests/lint_layout.py imports
 	$(BIN)/python tests/lint_layout.py types
 
-# Every test: a real Asterisk (root) and Prometheus included, failing (never skipped) without them.
+# Every test: a real Asterisk (root), Prometheus and Chromium included, failing (never skipped) without them.
 test: lint
 	$(BIN)/python -m pytest $(ARGS)
 
 # Every test that needs neither root nor the Debian archive (markers: pyproject.toml).
 test-unit: lint
-	$(BIN)/python -m pytest -m "not asterisk and not prometheus" $(ARGS)
+	$(BIN)/python -m pytest -m "not asterisk and not prometheus and not browser" $(ARGS)
 
 docs: install
 	$(BIN)/python -m medlytt.docgen docs

@@ -21,8 +21,9 @@ from support import (
 TESTS = Path(__file__).resolve().parent
 #: Tests that need a real component, marked by folder (declared in pyproject.toml, where
 #: ``--strict-markers`` makes a misspelt marker an error). ``make test-unit`` runs
-#: ``pytest -m "not asterisk and not prometheus"``: no root, no Debian archive.  ``make test``
-#: and CI run every test; those that cannot run there fail, they are never skipped.
+#: ``pytest -m "not asterisk and not prometheus and not browser"``: no root, no Debian
+#: archive.  ``make test`` and CI run every test; those that cannot run there fail, they are
+#: never skipped.
 FOLDER_MARKERS = {
     "asterisk": "asterisk",  # a real Asterisk 22 in the sandbox (root, chroot) and baresip
     "prometheus": "prometheus",  # a real Prometheus (the Debian package, apt-get as root)
