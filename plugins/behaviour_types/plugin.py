@@ -51,8 +51,8 @@ class BehaviourTypeCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         settings: BehaviourTypeSettings = self.app.plugin_config(PLUGIN)
         service: BehaviourTypes | None = self.app.plugin_state.get(PLUGIN)
-        tagged = {name: 0 for name in settings.types}
-        directions = {name: 0 for name in DIRECTIONS}
+        tagged: dict[str, int] = dict.fromkeys(settings.types, 0)
+        directions: dict[str, int] = dict.fromkeys(DIRECTIONS, 0)
         if service is not None:
             tagged.update(service.tagged)
             directions.update(service.directions)

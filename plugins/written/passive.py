@@ -11,7 +11,8 @@ reads the figure as a pointer, not a verdict.
 
 * Norwegian: a word of at least five letters ending in ``-es``; in nynorsk a word ending in
   ``-ast`` right after a modal (``kan``, ``må``, ``skal``, ``vil``, ``bør``, ``kunne``...).
-* Swedish: ending in ``-as``, ``-es`` (present), ``-ades``, ``-des``, ``-tes`` (past) or
+* Swedish: ending in ``-as``, ``-es``, ``-ds``, ``-gs``, ``-ps`` (present: ``skickas``,
+  ``läses``, ``sänds``, ``byggs``, ``köps``), ``-ades``, ``-des``, ``-tes`` (past) or
   ``-ats``, ``-its`` (supine, ``har skickats``).
 * Danish: ending in ``-es`` (present) or ``-edes``, ``-tes``, ``-des`` (past).
 
@@ -30,10 +31,12 @@ past participle (a word with a participle ending, or one of the common irregular
 (Norwegian ``synes, trives, lykkes, finnes, minnes``; Swedish ``finns, hoppas, lyckas,
 trivs, andas, låtsas``; Danish ``synes, lykkes, findes, trives, mindes``), reciprocal forms
 (``vi ses``, ``møtes``), and common words that merely end alike (``hennes``, ``deres``,
-``kanskje``, ``glas``, ``ananas``): each language has an exception list (:data:`NOT_PASSIVE`).
+``ananas``, ``atlas``): each language has an exception list (:data:`NOT_PASSIVE`).
 
-**Limits**: a genitive of a noun ending in ``-e``/``-a`` (Norwegian ``bedriftes``, Swedish
-``firmas``, Danish ``kundes``) reads as an s-passive; ``bli``/``blive`` with an adjective
+**Limits**: a genitive that ends like a passive (Norwegian ``bedriftes``, Swedish
+``firmas``, ``Sveriges``, ``lands``, Danish ``kundes``) reads as an s-passive; Swedish present
+passives in ``-rs``, ``-ns``, ``-ks`` (``görs``, ``känns``, ``tänks``) are not found, since
+genitives end alike far more often; ``bli``/``blive`` with an adjective
 that ends like a participle (``blir trøtt``) reads as passive; English *be* with an
 adjective in ``-ed`` (``is interested``) counts, and the *get*-passive (``got fired``) does
 not.  Exceptions can be added to the lists; the tests hold the cases above.
@@ -137,7 +140,7 @@ def _s_passive(word: str, previous: str | None, language: str) -> bool:
     if language == "nn":
         return word.endswith("es") or (word.endswith("ast") and previous in _MODALS_NN)
     if language == "sv":
-        return word.endswith(("as", "es", "ades", "des", "tes", "ats", "its"))
+        return word.endswith(("as", "es", "ds", "gs", "ps", "ades", "des", "tes", "ats", "its"))
     if language == "da":
         return word.endswith(("es", "edes", "tes", "des"))
     return False
