@@ -98,6 +98,13 @@ def seed(db: Any) -> dict[str, dict[str, str]]:
         db["long_calls"].insert(
             {"call_id": f"c{n}", "at": now, "queue": "q", "agent_id": agent, "talk_seconds": 900}
         )
+        db["behaviour_calls"].insert(
+            {"call_id": f"c{n}", "agent_id": agent, "at": now, "behaviour_type": "driver"}
+        )
+        db["written_texts"].insert(
+            {"id": f"t{n}", "at": now, "agent_id": agent, "kind": "email", "language": "nb"}
+            | {"sha256": "0" * 64, "lix": 30.0, "passive_share": 0.1}
+        )
         audit_store.append_audit(
             db,
             {
@@ -205,6 +212,10 @@ ROW_CHECKS = {
     "/api/longcalls": ("long_calls", "agent_id"),  # the example third-party plugin
     "/api/conversations": ("conversations", "agent_id"),
     "/api/phone-technique": ("calls", "agent_id"),
+    "/api/behaviour-types": ("calls", "agent_id"),
+    "/api/behaviour-types/agents": ("agents", "agent_id"),
+    "/api/texts": ("texts", "agent_id"),
+    "/api/texts/trend": ("trend", "agent_id"),
 }
 SEES = {
     "agent": {A1},
