@@ -100,7 +100,15 @@ class ProgressService:
         for module in modules:
             period = self._latest_period(module, team)
             if period is None:
-                rows.append({"module": module.id, "number": module.number, "period": None})
+                rows.append(
+                    {
+                        "module": module.id,
+                        "number": module.number,
+                        "title": module.title,
+                        "titles": module.titles,
+                        "period": None,
+                    }
+                )
                 continue
             rows.append(await self._progress(module, team, period, now, agents, plan, per_agent))
         answer: dict[str, Any] = {"team": team, "at": now.isoformat(), "modules": rows}
