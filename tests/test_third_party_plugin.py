@@ -27,7 +27,7 @@ def test_medlytt_plugins_lists_builtins_and_the_third_party_plugin():
     assert result.returncode == 0, result.stderr
     lines = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
     assert "builtin" in lines["demo"] and "builtin" in lines["queue_metrics"]
-    assert "0.3.0" in lines["longcalls"]
+    assert "0.4.0" in lines["longcalls"]
     assert "package medlytt-longcalls" in lines["longcalls"]
     assert "medlytt_routes" in lines["longcalls"]
 
@@ -119,3 +119,52 @@ async def test_its_own_event_type_is_journaled_served_and_decoded_after_a_restar
         [row] = [r for r in body["events"] if r["event"]["type"] == "longcalls.flagged"]
         assert row["known"] is False and row["plugin"] is None
         assert row["event"]["talk_seconds"] == 700.0
+
+
+async def test_it_adds_an_eighth_competence_module_switched_on_per_team(medlytt, medlytt_client):
+    """The package declares the module "long-calls" (number 8) through the same hook as the
+    built-in modules, ships its form through ``medlytt_forms``, and asks whether the agent's
+    team has the module on, as the built-in ones do."""
+    from medlytt.testing import add_user_with_token
+
+    async with medlytt({"longcalls": {"threshold_seconds": 100}}) as app:
+        add_user_with_token(app, "a1", "agent", teams=["team-a"], agent_id="A1")
+        lead = add_user_with_token(app, "sup-b", "supervisor", teams=["team-b"])
+        client = await medlytt_client(app)
+        modules = (await (await client.get("/api/modules")).json())["modules"]
+        assert [m["number"] for m in modules][-1] == 8
+        [module] = [m for m in modules if m["id"] == "long-calls"]
+        assert module["title"] == "Long calls" and module["active_teams"] == []
+        assert module["forms"] == ["long-call-review"]
+        forms = await (await client.get("/api/forms", params={"module": "long-calls"})).json()
+        assert [f["id"] for f in forms["forms"]] == ["long-call-review"]
+
+        def long_call(call_id: str) -> ev.CallEnded:
+            return ev.CallEnded(
+                at=utcnow(),
+                source="t",
+                call_id=call_id,
+                queue="support",
+                agent_id="A1",
+                hung_up_by="caller",
+                talk_seconds=700.0,
+            )
+
+        app.publish(long_call("before"))
+        # A supervisor of another team may not switch team-a's modules; an admin may.
+        refused = await client.put(
+            "/api/teams/team-a/modules/long-calls",
+            json={"active": True},
+            headers={"Authorization": f"Bearer {lead}"},
+        )
+        assert refused.status == 403
+        switched = await client.put("/api/teams/team-a/modules/long-calls", json={"active": True})
+        assert switched.status == 200 and (await switched.json())["changed"] is True
+        app.publish(long_call("after"))
+        await app.settle()
+        modules = (await (await client.get("/api/modules")).json())["modules"]
+        [module] = [m for m in modules if m["id"] == "long-calls"]
+        assert module["active_teams"] == ["team-a"]
+        flagged = await (await client.get("/api/events?type=longcalls.flagged")).json()
+        coached = {row["event"]["call_id"]: row["event"]["coached"] for row in flagged["events"]}
+        assert coached == {"before": False, "after": True}

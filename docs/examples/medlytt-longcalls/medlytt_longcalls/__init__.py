@@ -3,6 +3,12 @@
 An example of a third-party Medlytt plugin, installed as its own package and found
 through the ``medlytt`` entry-point group.  It imports only Medlytt's public API
 (``medlytt``), and publishes an event type of its own, ``longcalls.flagged``.
+
+It also adds an eighth competence module to the method's seven, "Long calls" (``long-calls``),
+with the same hooks the built-in modules use: ``medlytt_competence_modules`` declares it,
+``medlytt_forms`` ships its review form, and the plugin asks
+``app.modules.active_for_agent("long-calls", agent_id)`` whether the agent's team works on
+it now (a flagged call says so in ``coached``).
 """
 
 from __future__ import annotations
@@ -13,8 +19,13 @@ import sqlite_utils
 from aiohttp import web
 from medlytt import (
     CallEnded,
+    CompetenceModule,
+    EvaluationForm,
     Event,
+    FormItem,
+    FormSection,
     Migration,
+    Scale,
     allow,
     authenticate,
     hookimpl,
@@ -26,8 +37,10 @@ from medlytt import (
 )
 from prometheus_client import CollectorRegistry, Counter
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 NAME = "longcalls"
+MODULE = "long-calls"
+YES_NO = Scale(min=0, max=1, labels={"0": "No", "1": "Yes"})
 
 
 class LongCallFlagged(Event, frozen=True, tag="longcalls.flagged"):
@@ -38,6 +51,8 @@ class LongCallFlagged(Event, frozen=True, tag="longcalls.flagged"):
     agent_id: str | None
     talk_seconds: float
     threshold_seconds: float
+    #: Whether the agent's team had the long-calls module on when the call was flagged.
+    coached: bool = False
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True):
@@ -60,6 +75,55 @@ def medlytt_config_schema():
 @hookimpl
 def medlytt_migrations():
     return [Migration("create_long_calls", _create_table)]
+
+
+@hookimpl
+def medlytt_competence_modules():
+    """An eighth module beside the method's seven (a third party numbers from 8)."""
+    return [
+        CompetenceModule(
+            id=MODULE,
+            number=8,
+            title="Long calls",
+            titles={"en": "Long calls", "nb": "Lange samtaler"},
+            summary="Calls longer than the threshold, reviewed with the agent.",
+            forms=("long-call-review",),
+            measures=("medlytt_longcalls_total",),
+            activities=("longcalls.flagged",),
+        )
+    ]
+
+
+@hookimpl
+def medlytt_forms():
+    return [
+        EvaluationForm(
+            id="long-call-review",
+            version=1,
+            title="Long calls: why was this call long?",
+            module=MODULE,
+            sections=(
+                FormSection(
+                    id="length",
+                    title="The call's length",
+                    items=(
+                        FormItem(
+                            id="errand-needed-it",
+                            text="The customer's errand needed the time the call took.",
+                            guidance="Yes when no part of the call repeated what was said.",
+                            scale=YES_NO,
+                        ),
+                        FormItem(
+                            id="agent-steered",
+                            text="The agent steered the call back when it drifted.",
+                            guidance="Yes when every drift was brought back within a turn.",
+                            scale=YES_NO,
+                        ),
+                    ),
+                ),
+            ),
+        )
+    ]
 
 
 @hookimpl
@@ -98,6 +162,7 @@ async def medlytt_event(event: CallEnded, app):
             agent_id=event.agent_id,
             talk_seconds=event.talk_seconds,
             threshold_seconds=threshold,
+            coached=app.modules.active_for_agent(MODULE, event.agent_id),
         )
     )
 
