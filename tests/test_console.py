@@ -47,6 +47,16 @@ async def log_in(client: TestClient, name: str, password: str = PASSWORD, **extr
     return await client.post("/console/login", data=data, allow_redirects=False)
 
 
+async def agents_in(app: Any, state: AgentState, queues: tuple[str, ...] | None = None) -> None:
+    """Both agents, A1 and B1, in ``state`` (in ``queues``), applied to the live state."""
+    now = utcnow()
+    for agent in (A1, B1):
+        app.publish(
+            AgentStateChanged(at=now, source="t", agent_id=agent, state=state, queues=queues)
+        )
+    await app.settle()
+
+
 def csrf_of(html: str) -> str:
     found = re.search(r'<meta name="csrf-token" content="([^"]+)">', html)
     assert found, html[:500]
@@ -114,12 +124,7 @@ async def test_a_session_cookie_is_the_users_token_and_changes_need_the_csrf_hea
     async with medlytt() as app:
         add(app, "a1", "agent", teams=["team-a"], agent_id=A1)
         add(app, "b1", "agent", teams=["team-b"], agent_id=B1)
-        now = utcnow()
-        for agent in (A1, B1):
-            app.publish(
-                AgentStateChanged(at=now, source="t", agent_id=agent, state=AgentState.AVAILABLE)
-            )
-        await app.settle()
+        await agents_in(app, AgentState.AVAILABLE)
         client = await browser_client(app)
         try:
             response = await log_in(client, "a1")
@@ -265,14 +270,8 @@ async def test_the_stream_sends_a_full_snapshot_on_connect_and_after_each_event(
         add(app, "sup", "supervisor", teams=["team-a"])
         add(app, "a1", "agent", teams=["team-a"], agent_id=A1)
         add(app, "b1", "agent", teams=["team-b"], agent_id=B1)
+        await agents_in(app, AgentState.AVAILABLE, ("q",))
         now = utcnow()
-        for agent in (A1, B1):
-            app.publish(
-                AgentStateChanged(
-                    at=now, source="t", agent_id=agent, state=AgentState.AVAILABLE, queues=("q",)
-                )
-            )
-        await app.settle()
         client = await browser_client(app)
         try:
             await log_in(client, "sup")
@@ -310,12 +309,7 @@ async def test_the_stream_sends_a_full_snapshot_on_connect_and_after_each_event(
 async def test_an_agents_stream_shows_only_themselves(medlytt):
     async with medlytt() as app:
         add(app, "a1", "agent", teams=["team-a"], agent_id=A1)
-        now = utcnow()
-        for agent in (A1, B1):
-            app.publish(
-                AgentStateChanged(at=now, source="t", agent_id=agent, state=AgentState.PAUSED)
-            )
-        await app.settle()
+        await agents_in(app, AgentState.PAUSED)
         client = await browser_client(app)
         try:
             await log_in(client, "a1")

@@ -192,6 +192,20 @@ async def render(
     return response
 
 
+async def forbidden(request: web.Request, actor: Actor) -> web.Response:
+    """The page a user gets (403) for a page that is not theirs to open."""
+    words = i18n.words(await language_of(request, actor))
+    return await render(
+        request,
+        "message.html",
+        None,
+        actor,
+        status=403,
+        title=words["forbidden"],
+        message=words["forbidden"],
+    )
+
+
 # ---------------------------------------------------------------------------- login
 
 
@@ -291,15 +305,7 @@ async def _agent_page(request: web.Request, actor: Actor, agent_id: str | None) 
         try:
             (await scope_of(medlytt_of(request), actor)).only(agent_id)
         except (Forbidden, ValueError):
-            return await render(
-                request,
-                "message.html",
-                None,
-                actor,
-                status=403,
-                title=words["forbidden"],
-                message=words["forbidden"],
-            )
+            return await forbidden(request, actor)
     quality = _has_route(request, "GET", "/api/evaluations")
     own = bool(agent_id) and agent_id == actor.agent_id
     title = words["my_page"] if own else f"{words['page_of']} {agent_id}"
@@ -416,17 +422,8 @@ async def plugin_page(request: web.Request) -> web.Response:
     page = console.page(request.match_info["name"])
     if page is None:
         raise HttpError(404, f"no console page called {request.match_info['name']!r}")
-    words = i18n.words(await language_of(request, actor))
     if actor.role not in page.roles:
-        return await render(
-            request,
-            "message.html",
-            None,
-            actor,
-            status=403,
-            title=words["forbidden"],
-            message=words["forbidden"],
-        )
+        return await forbidden(request, actor)
     fragment = Markup(await page.render(request, actor))  # the plugin escaped its own values
     lang = await language_of(request, actor)
     return await render(
