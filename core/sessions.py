@@ -76,8 +76,9 @@ class WebSessions:
         self._sessions[_key(cookie)] = session
         return cookie, session
 
-    def get(self, cookie: str) -> WebSession | None:
-        """The live session behind a cookie value (and mark it used), or None."""
+    def get(self, cookie: str, touch: bool = True) -> WebSession | None:
+        """The live session behind a cookie value, or None; ``touch``: mark it used now
+        (a request), else only look (an open live stream checking it is still valid)."""
         session = self._sessions.get(_key(cookie))
         if session is None:
             return None
@@ -85,7 +86,8 @@ class WebSessions:
         if now - session.last_seen > self.idle_seconds:
             del self._sessions[_key(cookie)]
             return None
-        session.last_seen = now
+        if touch:
+            session.last_seen = now
         return session
 
     def drop(self, cookie: str) -> None:
@@ -130,12 +132,14 @@ def sessions_of(request: web.Request) -> WebSessions:
     return request.app[SESSIONS_KEY]
 
 
-def web_session(request: web.Request) -> WebSession | None:
-    """The request's live browser session (from its cookie), or None."""
+def web_session(request: web.Request, touch: bool = True) -> WebSession | None:
+    """The request's live browser session (from its cookie), or None.  ``touch=False``
+    only looks: a long-lived stream asks whether its session still holds (not ended,
+    not idle) without keeping it alive."""
     cookie = request.cookies.get(COOKIE)
     if not cookie or SESSIONS_KEY not in request.app:
         return None
-    return sessions_of(request).get(cookie)
+    return sessions_of(request).get(cookie, touch=touch)
 
 
 async def csrf_ok(request: web.Request, session: WebSession) -> bool:

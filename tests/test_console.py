@@ -362,3 +362,21 @@ async def test_pages_carry_a_strict_content_security_policy(medlytt):
             assert (await client.get("/console/static/../plugin.py")).status == 404
         finally:
             await client.close()
+
+
+async def test_a_stream_ends_with_its_session(medlytt):
+    async with medlytt() as app:
+        add(app, "kari", "supervisor")
+        client = await browser_client(app)
+        try:
+            await log_in(client, "kari")
+            stream = await client.get("/console/live")
+            await read_snapshot(stream)
+            token = csrf_of(await (await client.get("/console/profile")).text())
+            await client.post("/console/logout", data={"csrf": token})
+            await agents_in(app, AgentState.AVAILABLE)  # something to send: the stream looks
+            rest = await asyncio.wait_for(stream.content.read(), 10)  # ... and ends instead
+            assert b"data:" not in rest
+            assert (await client.get("/console/live")).status == 401
+        finally:
+            await client.close()

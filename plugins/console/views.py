@@ -439,8 +439,13 @@ async def live_stream(request: web.Request) -> web.StreamResponse:
     """Server-sent events: a full snapshot now and after every change (live.py)."""
     actor = await authenticate(request)
     console = console_of(request)
+    by_cookie = "Authorization" not in request.headers
+
+    def alive() -> bool:  # a token stays valid for the stream; a session may end
+        return not by_cookie or web_session(request, touch=False) is not None
+
     return await live.stream(
-        request, console.app, console.feed, actor, console.settings.show_caller_number
+        request, console.app, console.feed, actor, console.settings.show_caller_number, alive
     )
 
 

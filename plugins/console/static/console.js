@@ -89,7 +89,12 @@ function connectLive() {
   const status = document.getElementById("live-status");
   const source = new EventSource("/console/live");
   source.onopen = () => { status.textContent = W.connected; status.classList.add("on"); };
-  source.onerror = () => { status.textContent = W.reconnecting; status.classList.remove("on"); };
+  source.onerror = () => {
+    status.textContent = W.reconnecting;
+    status.classList.remove("on");
+    // Refused (the session ended): the page itself then goes to the login.
+    if (source.readyState === EventSource.CLOSED) setTimeout(() => window.location.reload(), 1000);
+  };
   source.addEventListener("snapshot", (message) => {
     snapshot = JSON.parse(message.data);
     clockOffset = Date.parse(snapshot.now) - Date.now();
