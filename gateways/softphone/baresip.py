@@ -112,6 +112,7 @@ class BaresipControl:
         self._answers: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._tokens = itertools.count(1)
         self._current: str | None = None  # the call baresip's menu commands act on
+        self._states: dict[str, str] = {}  # call -> last hold or mute state reported
 
     async def __aenter__(self) -> BaresipControl:
         await self.connect()
@@ -185,21 +186,31 @@ class BaresipControl:
         return await self.command("hangup")
 
     async def hold(self) -> str:
-        return await self.command("hold")
+        """Put the current call on hold (baresip 1.0 answers with no event: ``held`` is
+        reported from the answer)."""
+        data = await self.command("hold")
+        self._report("held")
+        return data
 
     async def resume(self) -> str:
-        return await self.command("resume")
+        data = await self.command("resume")
+        self._report("resumed")
+        return data
 
     async def mute(self) -> str:
         """Toggle the microphone of the current call (baresip's ``mute``)."""
         data = await self.command("mute")
-        muted = "un-muted" not in data and "unmuted" not in data
-        if self._current is not None and "mute" in data:
-            state = "muted" if muted else "unmuted"
-            self._updates.put_nowait(
-                PhoneCallUpdate(phone_call_id=self._current, state=state, at=utcnow())
-            )
+        if "mute" in data:
+            self._report("unmuted" if "un-muted" in data or "unmuted" in data else "muted")
         return data
+
+    def _report(self, state: str) -> None:
+        """An update of the current call that baresip itself does not send as an event
+        (once: a baresip that does send it is not counted twice)."""
+        call = self._current
+        if call is not None and self._states.get(call) != state:
+            self._states[call] = state
+            self._updates.put_nowait(PhoneCallUpdate(phone_call_id=call, state=state, at=utcnow()))
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -236,8 +247,15 @@ class BaresipControl:
         update = translate(message)
         if update is None:
             return
+        call = update.phone_call_id
         if update.state in ("incoming", "outgoing", "established", "resumed"):
-            self._current = update.phone_call_id
-        elif update.state == "closed" and self._current == update.phone_call_id:
-            self._current = None
+            self._current = call
+        elif update.state == "closed":
+            self._states.pop(call, None)
+            if self._current == call:
+                self._current = None
+        if update.state in ("held", "resumed"):
+            if self._states.get(call) == update.state:
+                return  # already reported from the command's answer
+            self._states[call] = update.state
         self._updates.put_nowait(update)

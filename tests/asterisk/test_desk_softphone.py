@@ -7,7 +7,7 @@ queue's own Local agents never answer (``answer=False``), so only the softphone 
 Medlytt hears the call twice: from Asterisk (AMI/ARI: queued, answered, ended) and from
 baresip's ctrl_tcp (incoming, established, muted, closed), through the core's own baresip
 gateway in one scenario and through ``medlytt desk`` over ZeroMQ with CURVE in the other.
-Medlytt answers, mutes, un-mutes and hangs up through the softphone commands, and
+Medlytt answers, mutes, un-mutes, holds, resumes and hangs up through the softphone commands, and
 ``GET /api/desk/calls/{id}`` must hold the softphone's call, matched by agent, time and
 caller, with the seconds muted that the phone's own events measure.
 """
@@ -77,7 +77,8 @@ def phone_states(app: TestMedlytt) -> list[str]:
 async def answer_talk_mute_hang_up(
     app: TestMedlytt, sandbox: AsteriskSandbox, command: Any
 ) -> tuple[str, list[SoftphoneCall]]:
-    """Place a sales call, answer it on baresip, mute for a while, hang up from the phone.
+    """Place a sales call, answer it on baresip, mute for a while, hold and resume, hang up
+    from the phone.
 
     ``command(name)`` sends a softphone command the way the scenario does it.
     """
@@ -93,6 +94,10 @@ async def answer_talk_mute_hang_up(
     await asyncio.sleep(1.5)
     await command("mute")
     await wait_until(lambda: "unmuted" in phone_states(app), timeout=10, what="unmuted")
+    await command("hold")
+    await wait_until(lambda: "held" in phone_states(app), timeout=10, what="held")
+    await command("resume")
+    await wait_until(lambda: "resumed" in phone_states(app), timeout=10, what="resumed")
     await command("hangup")
     call_id = answered[0].call_id
     await wait_until(
@@ -188,7 +193,7 @@ async def test_medlytt_desk_sends_baresips_call_over_zeromq_and_it_is_joined(
             async def command(name: str) -> None:
                 phone: BaresipControl | None = desk.phone
                 assert phone is not None, said
-                await phone.command(name) if name != "mute" else await phone.mute()
+                await getattr(phone, name)()
 
             call_id, phone = await answer_talk_mute_hang_up(app, asterisk_sandbox, command)
         finally:
