@@ -14,7 +14,9 @@ _TYPE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
 class BehaviourTypeSettings(msgspec.Struct, forbid_unknown_fields=True):
-    """``[behaviour_types]`` (docs/behaviour-types.md)."""
+    """``[behaviour_types]``: every key has a default; the module measures only the calls
+    of agents whose team has it on (``PUT /api/teams/{team}/modules/behaviour-types``),
+    see docs/behaviour-types.md."""
 
     #: The customer behaviour types a listener chooses from.  The default is the common
     #: four-style model (driver: red, expressive: yellow, amiable: green, analytical:

@@ -8,7 +8,9 @@ import msgspec
 
 
 class WrittenSettings(msgspec.Struct, forbid_unknown_fields=True):
-    """``[written]`` (docs/written-communication.md)."""
+    """``[written]``: every key has a default; texts are scored only for agents whose team
+    has the module on (``PUT /api/teams/{team}/modules/written-communication``), see
+    docs/written-communication.md."""
 
     #: Keep the text itself beside its scores.  Off by default: e-mails and case notes
     #: hold customers' names, addresses and errands, and the scores need none of it.
