@@ -208,7 +208,9 @@ function renderSession() {
   if (!session) { text.textContent = W.no_session; text.dataset.mode = ""; return; }
   text.dataset.mode = session.mode;
   text.dataset.since = session.started_at;
-  text.textContent = `${W[session.mode]} · ${session.agent_id} · ${duration(since(session.started_at))}`;
+  const agent = snapshot.agents.find((a) => a.agent_id === session.agent_id);
+  const who = (agent && agent.name) || session.agent_id;
+  text.textContent = `${W[session.mode]} · ${who} · ${duration(since(session.started_at))}`;
 }
 
 async function monitor(agent, mode) {
@@ -294,11 +296,23 @@ async function evaluations(page, agent) {
             try { await api("POST", `/api/evaluations/${e.id}/acknowledge`); toast(W.saved); evaluations(page, agent); }
             catch (error) { toast(explain(error), true); }
           } }, W.acknowledge),
-          el("button", { type: "button", class: "secondary", "data-action": "dispute", onclick: async () => {
-            const comment = window.prompt(W.comment);
-            if (!comment) return;
-            try { await api("POST", `/api/evaluations/${e.id}/dispute`, { comment }); toast(W.saved); evaluations(page, agent); }
-            catch (error) { toast(explain(error), true); }
+          el("button", { type: "button", class: "secondary", "data-action": "dispute", onclick: () => {
+            // An inline form, not a prompt(): labelled, and usable by keyboard and screen reader.
+            const id = `dispute-${e.id}`;
+            const field = el("textarea", { id, rows: 2, cols: 30, required: "required" });
+            const form = el("form", { class: "dispute" },
+              el("label", { for: id }, W.comment), field,
+              el("button", { type: "submit" }, W.dispute));
+            form.addEventListener("submit", async (event) => {
+              event.preventDefault();
+              try {
+                await api("POST", `/api/evaluations/${e.id}/dispute`, { comment: field.value.trim() });
+                toast(W.saved);
+                evaluations(page, agent);
+              } catch (error) { toast(explain(error), true); }
+            });
+            actions.replaceChildren(form);
+            field.focus();
           } }, W.dispute));
       }
       const status = { open: "–", acknowledged: W.acknowledged, disputed: W.disputed }[e.status] || e.status;
