@@ -115,6 +115,7 @@ class StressSignals:
 
     def _answered(self, event: CallAnswered) -> list[Alert]:
         strain = self.agents.setdefault(event.agent_id, AgentStrain())
+        strain.agent_talking &= {event.call_id}  # a call whose end was lost stays no longer
         alerts: list[Alert] = []
         gap = (event.at - strain.last_end).total_seconds() if strain.last_end else None
         at_once = gap is not None and gap < self.settings.pause_seconds
