@@ -80,6 +80,12 @@ async def test_a_coach_evaluates_and_the_agent_acknowledges_seeing_only_their_ow
         evaluation_id = await result.get_attribute("data-evaluation")
         assert "100 %" in await result.inner_text()
         await screenshot(page, "evaluate")
+        await page.get_by_role("button", name="Save evaluation").click()  # a second one
+        await page.wait_for_function(
+            f"() => document.querySelector('#evaluation-result').dataset.evaluation"
+            f" !== '{evaluation_id}'"
+        )
+        second_id = await result.get_attribute("data-evaluation")
         await coach.close()
 
         page = await chromium.new_page()
@@ -93,12 +99,27 @@ async def test_a_coach_evaluates_and_the_agent_acknowledges_seeing_only_their_ow
         scores = await page.locator("#scores tbody").inner_text()
         assert "satisfaction" in scores and "4" in scores
         evaluation = page.locator("#evaluations tbody tr")
-        await evaluation.first.wait_for()
+        await evaluation.nth(1).wait_for()
         assert "100 %" in await evaluation.first.inner_text()
-        await page.get_by_role("button", name="Acknowledge").click()
+        # One is acknowledged, the other disputed with a comment (a labelled inline form).
+        await page.get_by_role("button", name="Acknowledge").first.click()
         await page.locator('#evaluations [data-status="acknowledged"]').wait_for()
-        stored = app.storage.run_sync(lambda db: quality_store.get_evaluation(db, evaluation_id))
-        assert stored is not None and stored["status"] == "acknowledged"
+        await page.get_by_role("button", name="Dispute").click()
+        await page.get_by_label("Comment").fill("The caller hung up before I could sum up")
+        await page.get_by_role("button", name="Dispute").click()
+        await page.locator('#evaluations [data-status="disputed"]').wait_for()
+
+        def stored(evaluation: str) -> dict[str, Any]:
+            row = app.storage.run_sync(lambda db: quality_store.get_evaluation(db, evaluation))
+            assert row is not None
+            return row
+
+        statuses = {stored(e)["status"] for e in (evaluation_id, second_id)}
+        assert statuses == {"acknowledged", "disputed"}
+        disputed = next(
+            stored(e) for e in (evaluation_id, second_id) if stored(e)["status"] == "disputed"
+        )
+        assert disputed["answer_comment"] == "The caller hung up before I could sum up"
         await screenshot(page, "agent-page")
         # Another agent's page: 403, and none of their rows.
         response = await page.goto(f"{base}/console/agent?id={B1}")
