@@ -7,6 +7,7 @@ variables decide how the caller and the agents behave, so every call picks its o
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Sequence
@@ -15,6 +16,9 @@ from .config import fmt_seconds
 from .instance import NAME_RE, AsteriskSandbox
 from .messages import SandboxError
 from .queue_log import TERMINAL_EVENTS, QueueLogLine
+
+#: A tone list in Asterisk's indications syntax: ``[!]FREQ[+FREQ][/MS]`` items, commas between.
+TONES_RE = re.compile(r"^!?\d+(\+\d+)?(/\d+)?(,!?\d+(\+\d+)?(/\d+)?)*$")
 
 
 def place_call(
@@ -28,6 +32,10 @@ def place_call(
     answer: bool = True,
     max_wait: int | None = None,
     record: bool = False,
+    talk_window_ms: int | None = None,
+    caller_tones: str | None = None,
+    agent_tones: str | None = None,
+    hold: tuple[float, float] | None = None,
 ) -> str:
     """Originate a test caller into ``queue``; return its queue_log callid.
 
@@ -37,6 +45,13 @@ def place_call(
     (Asterisk matches unique ids by prefix, so neither id may be a prefix of the other.)
     Agents ring ``ring`` s, then talk ``talk`` s (or never answer: ``answer=False``);
     ``max_wait`` (whole seconds) is Queue()'s own timeout.
+
+    Who talks when (the call-control tests): ``talk_window_ms`` is ``TALK_DETECT``'s
+    silence window on both legs; ``caller_tones`` and ``agent_tones`` are tone lists in
+    Asterisk's indications syntax (``"!0/1000,!440/2000,0"``: 1 s silence, 2 s of 440 Hz,
+    then silence) that the caller's phone and the answering agent play from the answer on;
+    ``hold=(after, seconds)`` has the agent (with ``agent_tones``) put the caller on music
+    on hold after ``after`` seconds, for ``seconds``.
     """
     if not NAME_RE.match(queue):
         raise SandboxError(f"invalid queue name {queue!r}")
@@ -55,6 +70,17 @@ def place_call(
         variables["MEDLYTT_PATIENCE"] = fmt_seconds(patience)
     if max_wait is not None:
         variables["MEDLYTT_MAXWAIT"] = str(int(max_wait))
+    if talk_window_ms is not None:
+        variables["__MEDLYTT_TALK_WINDOW"] = str(int(talk_window_ms))
+    for name, tones in (("CALLER", caller_tones), ("AGENT", agent_tones)):
+        if tones is not None:
+            if not TONES_RE.match(tones):
+                raise SandboxError(f"invalid tone list {tones!r} (e.g. '!0/1000,!440/2000,0')")
+            variables[f"__MEDLYTT_{name}_TONES"] = tones
+    if hold is not None:
+        if agent_tones is None:
+            raise SandboxError("hold needs agent_tones (the agent holds from its tone pattern)")
+        variables["__MEDLYTT_HOLD"] = f"{fmt_seconds(hold[0])}/{fmt_seconds(hold[1])}"
     sandbox.ari().request(
         "POST",
         "/channels",
