@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from medlytt import CompetenceModule, Event, hookimpl, utcnow
 from medlytt.plugins.monitoring.events import MonitoringStarted, MonitorMode
 from medlytt.plugins.mystery_calls.events import MysteryCallFinished
 from medlytt.plugins.quality.events import CalibrationClosed, EvaluationAnswered, EvaluationCreated
@@ -240,3 +241,46 @@ async def test_who_sees_which_teams_progress(medlytt, medlytt_client):
         assert [t["team"] for t in everyone["teams"]] == ["team-a", "team-b"]
         for params, status in (({"team": "nobody"}, 404), ({"team": " "}, 422), ({"x": "1"}, 422)):
             assert (await client.get("/api/progress", params=params)).status == status, params
+
+
+class GreetingCoached(Event, frozen=True, tag="greeting.coached"):
+    """A third party's own activity event."""
+
+    agent_id: str
+
+
+class GreetingModule:
+    """A third party's eighth module, with an activity of its own."""
+
+    @hookimpl
+    def medlytt_competence_modules(self) -> list[CompetenceModule]:
+        return [
+            CompetenceModule(
+                id="greeting-time",
+                number=8,
+                title="Greeting time",
+                activities=("greeting.coached",),
+            )
+        ]
+
+    @hookimpl
+    def medlytt_event_types(self) -> list[type[Event]]:
+        return [GreetingCoached]
+
+
+async def test_a_third_partys_module_and_its_own_activities_are_followed(medlytt, medlytt_client):
+    async with medlytt(plugins=[("greeting", GreetingModule())]) as app:
+        world = await set_up(app, medlytt_client)
+        client = world["client"]
+        assert (
+            await client.put("/api/teams/team-a/modules/greeting-time", json={"active": True})
+        ).ok
+        app.publish(GreetingCoached(at=utcnow(), source="greeting", agent_id=A1))
+        app.publish(GreetingCoached(at=utcnow(), source="greeting", agent_id=B1))  # team-b
+        app.publish(listening(1, utcnow(), A2, form="phone-technique"))
+        await app.settle()
+        greeting = module(await progress_of(client, "team-a"), "greeting-time")
+        assert greeting["number"] == 8 and greeting["active"]
+        assert greeting["activities"]["greeting.coached"] == 1
+        assert greeting["activities"]["listening"] == 1
+        assert not greeting["minimum_reached"]
