@@ -158,6 +158,11 @@ WORDS: dict[str, tuple[str, str]] = {
         "Poengene er skjulte: du ser bare dine egne til runden lukkes.",
     ),
     "evaluate_call": ("Evaluate", "Evaluer"),
+    "monitoring_plan": ("The team's monitoring plan", "Teamets medlyttingsplan"),
+    "per_month": ("Listenings per month", "Medlyttinger per måned"),
+    "live_at_least": ("Of them live, at least", "Av dem direkte, minst"),
+    "done_this_month": ("Done this month", "Gjort denne måneden"),
+    "overdue": ("Overdue", "På etterskudd"),
     "question": ("Question", "Spørsmål"),
     "mean": ("Mean", "Snitt"),
 }

@@ -52,7 +52,7 @@ def seed(db: Any) -> None:
 
 async def test_a_coach_evaluates_and_the_agent_acknowledges_seeing_only_their_own(medlytt):
     async with medlytt() as app, served(app) as base, browser() as chromium:
-        add_console_user(app, "kari", "supervisor", teams=("team-a",))
+        kari = add_console_user(app, "kari", "supervisor", teams=("team-a",))
         add_console_user(app, "a1", "agent", teams=("team-a",), agent_id=A1)
         add_console_user(app, "b1", "agent", teams=("team-b",), agent_id=B1)
         app.storage.run_sync(seed)
@@ -67,6 +67,12 @@ async def test_a_coach_evaluates_and_the_agent_acknowledges_seeing_only_their_ow
         # The coach fills the form about a1's call on the Evaluate screen.
         coach = await chromium.new_context()
         page = await coach.new_page()
+        plan = await page.request.put(  # the team's plan, set with kari's token
+            f"{base}/api/plans/team-a",
+            data={"per_agent_per_month": 4, "live_at_least": 1},
+            headers={"Authorization": f"Bearer {kari}"},
+        )
+        assert plan.ok, await plan.text()
         await log_in(page, base, "kari")
         await page.goto(f"{base}/console/evaluate?call=c0")
         items = page.locator("#form-items fieldset.item")
@@ -98,6 +104,11 @@ async def test_a_coach_evaluates_and_the_agent_acknowledges_seeing_only_their_ow
         assert "ola" not in await page.locator("main").inner_text()
         scores = await page.locator("#scores tbody").inner_text()
         assert "satisfaction" in scores and "4" in scores
+        plan_row = page.locator("#plans tbody tr")
+        await plan_row.first.wait_for()
+        cells = await plan_row.first.locator("td").all_inner_texts()
+        assert cells[:3] == ["team-a", "4", "1"], cells
+        assert cells[3].startswith("2")  # the two evaluations of a1's call count
         evaluation = page.locator("#evaluations tbody tr")
         await evaluation.nth(1).wait_for()
         assert "100 %" in await evaluation.first.inner_text()

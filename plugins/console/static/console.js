@@ -282,7 +282,31 @@ async function agentPage(page) {
   } catch (error) {
     if (error.status !== 404) toast(explain(error), true);
   }
-  if (page.dataset.quality === "yes") await evaluations(page, agent);
+  if (page.dataset.quality === "yes") {
+    await plans(page.dataset.agent);
+    await evaluations(page, agent);
+  }
+}
+
+// The plans of the agent's teams and, per plan, how far this agent is this month.
+async function plans(agentId) {
+  try {
+    const data = await api("GET", "/api/plans");
+    const items = [];
+    for (const plan of data.plans) {
+      let mine = null;
+      try {
+        const status = await api("GET", `/api/plans/${encodeURIComponent(plan.team)}/status`);
+        mine = status.agents.find((a) => a.agent_id === agentId) || null;
+      } catch (error) { if (![403, 404].includes(error.status)) throw error; }
+      if (mine || CTX.role === "agent") items.push({ plan, mine });
+    }
+    rows("plans", items, ({ plan, mine }) => [
+      el("td", {}, plan.team), el("td", { class: "num" }, number(plan.per_agent_per_month)),
+      el("td", { class: "num" }, number(plan.live_at_least)),
+      el("td", { class: "num" }, mine ? `${number(mine.done)} (${number(mine.live_done)})` : "–"),
+      el("td", { class: "num" + (mine && mine.overdue ? " bad" : "") }, mine ? number(mine.overdue) : "–")]);
+  } catch (error) { toast(explain(error), true); }
 }
 
 async function evaluations(page, agent) {
