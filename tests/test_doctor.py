@@ -1,6 +1,6 @@
 """``medlytt doctor`` without a PBX: the core's checks, an unreachable PBX named with its fix,
 and the Asterisk versions it warns about.  Against a real Asterisk (wrong URL, password,
-timestampevents off, all green): tests/asterisk/test_doctor.py."""
+timestampevents off, all green): tests/asterisk/test_doctor_sandbox.py."""
 
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from .malformed import Reject, RejectLog
+from .settings import AsteriskSettings
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,18 @@ class AmiClient:
         self._events: asyncio.Queue[AmiMessage | None] = asyncio.Queue()
         self._read_task: asyncio.Task[None] | None = None
         self.closed = asyncio.Event()
+
+    @classmethod
+    def from_settings(cls, settings: AsteriskSettings, reject: Reject | None = None) -> AmiClient:
+        """The client of one configured PBX (``[asterisk]`` or ``[asterisk.NAME]``)."""
+        return cls(
+            settings.ami_host,
+            settings.ami_port,
+            settings.ami_user,
+            settings.ami_secret,
+            timeout=settings.request_timeout_seconds,
+            reject=reject,
+        )
 
     async def connect(self) -> None:
         """Open the TCP connection, read the banner and log in."""

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from .malformed import Reject, RejectLog
+from .settings import AsteriskSettings
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,16 @@ class AriClient:
         self._session: aiohttp.ClientSession | None = None
         #: (method, path template as issued) of every request, for the contract test.
         self.issued: list[tuple[str, str]] = []
+
+    @classmethod
+    def from_settings(cls, settings: AsteriskSettings) -> AriClient:
+        """The client of one configured PBX (``[asterisk]`` or ``[asterisk.NAME]``)."""
+        return cls(
+            settings.ari_url,
+            settings.ari_user,
+            settings.ari_password,
+            timeout=settings.request_timeout_seconds,
+        )
 
     @property
     def session(self) -> aiohttp.ClientSession:

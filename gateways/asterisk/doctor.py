@@ -57,12 +57,7 @@ async def check_all(config: Instances[AsteriskSettings]) -> list[DoctorCheck]:
 async def check_ari(label: str, settings: AsteriskSettings) -> list[DoctorCheck]:
     """Reachability and credentials, the version's known defects, modules, subscribeAll."""
     name = f"{label} ARI"
-    ari = AriClient(
-        settings.ari_url,
-        settings.ari_user,
-        settings.ari_password,
-        timeout=settings.request_timeout_seconds,
-    )
+    ari = AriClient.from_settings(settings)
     try:
         try:
             info = await ari.get("/asterisk/info")
@@ -187,14 +182,7 @@ async def app_check(label: str, settings: AsteriskSettings, ari: AriClient) -> D
 async def check_ami(label: str, settings: AsteriskSettings) -> list[DoctorCheck]:
     """Login, event timestamps, the read classes queue events need, the queues."""
     name = f"{label} AMI"
-    ami = AmiClient(
-        settings.ami_host,
-        settings.ami_port,
-        settings.ami_user,
-        settings.ami_secret,
-        timeout=settings.request_timeout_seconds,
-        reject=lambda kind, detail: None,
-    )
+    ami = AmiClient.from_settings(settings, reject=lambda kind, detail: None)
     try:
         try:
             await ami.connect()

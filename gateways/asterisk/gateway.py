@@ -58,12 +58,7 @@ class AsteriskGateway(Gateway):
         self.settings = settings
         self._reject_log = RejectLog(self.name)
         self.translator = AmiTranslator(settings.agents, reject=self.reject)
-        self.ari = AriClient(
-            settings.ari_url,
-            settings.ari_user,
-            settings.ari_password,
-            timeout=settings.request_timeout_seconds,
-        )
+        self.ari = AriClient.from_settings(settings)
         self.ami: AmiClient | None = None
         self.sessions = 0
         #: Each connection's last known state: set when it opens or fails to, cleared when
@@ -141,14 +136,7 @@ class AsteriskGateway(Gateway):
 
     async def _session(self, publish: Publish) -> None:
         s = self.settings
-        ami = AmiClient(
-            s.ami_host,
-            s.ami_port,
-            s.ami_user,
-            s.ami_secret,
-            timeout=s.request_timeout_seconds,
-            reject=self.reject,
-        )
+        ami = AmiClient.from_settings(s, reject=self.reject)
         ws = None
         try:
             failed: list[Exception] = []
