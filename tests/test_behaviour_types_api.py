@@ -244,3 +244,18 @@ def test_bad_settings_are_named():
     ):
         with pytest.raises(msgspec.ValidationError, match=message):
             msgspec.convert({"types": types}, BehaviourTypeSettings)
+
+
+def test_both_modules_are_listed_by_medlytt_plugins():
+    import subprocess
+
+    from support import MEDLYTT, medlytt_env
+
+    result = subprocess.run(
+        [MEDLYTT, "plugins"], env=medlytt_env(), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
+    for name in ("behaviour_types", "written"):
+        assert "builtin" in lines[name]
+        assert "medlytt_competence_modules" in lines[name] and "medlytt_forms" in lines[name]

@@ -24,6 +24,9 @@ MODULE = "behaviour-types"
 #: a ``call_id`` and an ``outcome`` such as ``sale`` or ``no_sale``.
 OUTCOME_EVENT = "sales.outcome"
 PARTIES = {"caller": "customer", "agent": "agent"}
+#: Calls followed at once; beyond this the oldest is dropped (a call whose end never came
+#: must not grow memory).
+MAX_OPEN_CALLS = 5000
 
 
 @dataclass
@@ -61,7 +64,10 @@ class BehaviourTypes:
     async def handle(self, event: Any) -> None:
         if isinstance(event, CallAnswered):
             if self.on(event.agent_id):
+                self.calls.pop(event.call_id, None)  # a transfer: the last agent's call
                 self.calls[event.call_id] = FollowedCall(event.agent_id, event.at, event.queue)
+                while len(self.calls) > MAX_OPEN_CALLS:
+                    del self.calls[next(iter(self.calls))]
         elif isinstance(event, TalkStopped):
             self._talk(event)
         elif isinstance(event, CallEnded):
