@@ -15,7 +15,6 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 from medlytt import HeadsetHook, HeadsetMute, utcnow
 from medlytt.gateways.asterisk.ami import AmiClient
 from medlytt.gateways.asterisk.sandbox import AsteriskSandbox, place_call
@@ -201,3 +200,116 @@ async def test_tone_patterns_on_both_legs_give_the_measures_they_imply(
     assert failures == [], "\n".join(failures)
     listed = await (await client.get("/api/conversations", params={"limit": 50})).json()
     assert set(calls) <= {row["call_id"] for row in listed["conversations"]}
+
+
+def recorded(app: TestMedlytt, cid: str, kind: str) -> list[Any]:
+    return [
+        e
+        for e in app.plugin_state.get("recorder", [])
+        if e.type == kind and getattr(e, "call_id", None) == cid
+    ]
+
+
+async def blind_transfer(sandbox: AsteriskSandbox, agent: str) -> None:
+    """Transfer the caller away from ``agent`` as a phone's transfer key would: AMI
+    ``BlindTransfer`` on the agent's queue-side channel, to ``[transfer-target]``."""
+    section = sandbox.asterisk_section
+    up = await asyncio.to_thread(sandbox.ari().request, "GET", "/channels")
+    channels = [
+        c["name"]
+        for c in up
+        if c["name"].startswith(f"Local/{agent}@agents-") and c["name"].endswith(";1")
+    ]
+    assert len(channels) == 1, channels
+    ami = AmiClient(
+        section["ami_host"], section["ami_port"], section["ami_user"], section["ami_secret"]
+    )
+    await ami.connect()
+    try:
+        response = await ami.action(
+            "BlindTransfer", Channel=channels[0], Context="transfer-target", Exten="s"
+        )
+        assert response.get("Response") == "Success", response
+    finally:
+        await ami.close()
+
+
+async def test_hold_transfer_and_mute_on_real_calls(
+    app: TestMedlytt, asterisk_sandbox: AsteriskSandbox, medlytt_client: Any
+):
+    """One call is put on music on hold for 2 s by its agent, whose headset (as the desk
+    reports it) mutes once for about 1 s; the other is transferred, and its agent has no
+    headset: mute unknown, not zero."""
+    client = await team_with_module(
+        app, medlytt_client, "pt", ["agent1", "agent2"], "phone-technique"
+    )
+    held = call_id(
+        place_call(
+            asterisk_sandbox,
+            "support",
+            ring=0.5,
+            talk=1,
+            talk_window_ms=WINDOW_MS,
+            agent_tones=tones(AGENT_TONE, [(1.3, 2.3)]),
+            hold=(2, 2),
+        )
+    )
+    moved = call_id(
+        place_call(
+            asterisk_sandbox,
+            "support",
+            ring=0.5,
+            talk=30,
+            talk_window_ms=WINDOW_MS,
+            agent_tones=tones(AGENT_TONE, [(1.0, 2.0)]),
+        )
+    )
+    answered = await wait_until(
+        lambda: recorded(app, held, "call.answered") and recorded(app, moved, "call.answered"),
+        timeout=20,
+        what="both calls answered",
+    )
+    assert answered
+    held_by = recorded(app, held, "call.answered")[0].agent_id
+    moved_by = recorded(app, moved, "call.answered")[0].agent_id
+    # The held call's agent has a headset: the desk reports it off hook, then one mute.
+    device = "test-headset"
+    app.publish(
+        HeadsetHook(at=utcnow(), source="desk", agent_id=held_by, device=device, off_hook=True)
+    )
+    app.publish(
+        HeadsetMute(at=utcnow(), source="desk", agent_id=held_by, device=device, muted=True)
+    )
+    await asyncio.sleep(1.0)
+    app.publish(
+        HeadsetMute(at=utcnow(), source="desk", agent_id=held_by, device=device, muted=False)
+    )
+    # The other call: wait until its agent has talked, then transfer it.
+    await wait_until(lambda: recorded(app, moved, "talk.started"), timeout=10, what="agent talks")
+    await blind_transfer(asterisk_sandbox, moved_by.split("/")[1].split("@")[0])
+
+    def rows() -> dict[str, Any]:
+        return app.storage.run_sync(
+            lambda db: {
+                r["call_id"]: r
+                for r in db.query("SELECT * FROM phone_technique_calls")
+                if r["call_id"] in (held, moved)
+            }
+        )
+
+    await wait_until(lambda: len(rows()) == 2, timeout=30, what="both calls measured")
+    body = await (await client.get("/api/phone-technique", params={"limit": 50})).json()
+    calls = {row["call_id"]: row for row in body["calls"]}
+    h, t = calls[held], calls[moved]
+    assert len(recorded(app, held, "call.held")) == 1
+    assert h["hold_count"] == 1 and abs(h["hold_seconds"] - 2.0) <= WINDOW, h
+    assert h["mute_count"] == 1 and abs(h["mute_seconds"] - 1.0) <= WINDOW, h
+    assert abs(h["first_words_seconds"] - 1.3) <= WINDOW, h
+    assert h["transfers"] == 0 and abs(h["ring_seconds"] - 0.5) <= 1, h
+    assert len(recorded(app, moved, "call.transferred")) == 1
+    assert t["transfers"] == 1 and t["hold_count"] == 0, t
+    assert t["mute_count"] is None and t["mute_seconds"] is None, t
+    assert "no headset signal" in t["mute_unknown"]
+    agents = {a["agent_id"]: a for a in body["agents"]}
+    assert agents[moved_by]["transferred_calls"] >= 1
+    assert agents[held_by]["calls_with_hold"] >= 1
