@@ -23,7 +23,7 @@ import click
 import msgspec
 import pytest
 from medlytt import docgen
-from medlytt.testing import running_medlytt, wait_until
+from medlytt.testing import add_user_with_token, running_medlytt, wait_until
 from support import MEDLYTT, ROOT, medlytt_env, pip_install_package
 
 DOCS = ROOT / "docs"
@@ -296,26 +296,34 @@ def test_the_installed_tutorial_plugin_is_listed(tutorial_site):
 async def test_the_installed_tutorial_plugin_receives_the_demo_centers_events(
     tutorial_site, tmp_path, monkeypatch, medlytt_client
 ):
-    """The demo's morning of traffic reaches the plugin through its entry point: counts
-    per demo agent, slow answers on /metrics, and the rows on its route."""
+    """Through its entry point, as a separate package: the module is declared, counts
+    nothing while no team has it on (the demo's history went by), and once a team of demo
+    agents has it on, the demo's calls reach it: counts per agent, slow answers on
+    /metrics, the rows on its route."""
     monkeypatch.syspath_prepend(str(tutorial_site))
-    sections = {"demo": {"enabled": True, "history_hours": 1.0, "seed": 7, "ring_mean_seconds": 8}}
-    async with running_medlytt(sections, db_path=tmp_path / "medlytt.db") as app:
+    demo = {"enabled": True, "history_hours": 0.5, "seed": 7, "speed": 50, "ring_mean_seconds": 8}
+    async with running_medlytt({"demo": demo}, db_path=tmp_path / "medlytt.db") as app:
         assert app.host.get("pickup").source == "package medlytt-pickup"
+        assert app.modules.declared["pickup"].number == 8
         pickup = app.plugin_state["pickup"]
-        await wait_until(lambda: sum(a.answered for a in pickup.agents.values()) > 20)
         await app.settle()
+        assert pickup.agents == {}  # no team has the module on
+        for n in range(1001, 1017):
+            add_user_with_token(app, f"agent{n}", "agent", teams=["demo-a"], agent_id=f"DEMO/{n}")
+        client = await medlytt_client(app)
+        switch = await client.put("/api/teams/demo-a/modules/pickup", json={"active": True})
+        assert switch.status == 200
+        await wait_until(lambda: sum(a.answered for a in pickup.agents.values()) >= 10, 60)
         assert all(agent.startswith("DEMO/") for agent in pickup.agents)
-        slow = sum(a.slow for a in pickup.agents.values())
-        assert slow > 0
+        slow = sum(a.slow for a in pickup.agents.values())  # read with the metric, no await
         total = sum(
             app.metric("medlytt_pickup_slow_answers_total", {"queue": q}) or 0
             for q in ("support", "sales", "billing")
         )
         assert total == slow
-        client = await medlytt_client(app)
         body = await (await client.get("/api/pickup")).json()
-        assert {row["agent_id"] for row in body["agents"]} == set(pickup.agents)
+        rows = {row["agent_id"] for row in body["agents"]}
+        assert rows and rows <= set(pickup.agents)
 
 
 def test_the_tutorials_own_tests_pass(tutorial_site, tmp_path):
@@ -331,4 +339,7 @@ def test_the_tutorials_own_tests_pass(tutorial_site, tmp_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 passed" in result.stdout
+    tests = re.findall(
+        r"^(?:async )?def test_", (TUTORIAL / "tests/test_pickup.py").read_text(), re.M
+    )
+    assert f"{len(tests)} passed" in result.stdout, result.stdout

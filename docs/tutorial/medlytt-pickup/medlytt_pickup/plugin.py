@@ -1,9 +1,10 @@
 """The pickup module: answers after a long ring, and calls let ring out, per agent.
 
-Answering promptly is the first thing a caller hears of an agent's phone technique.  This
-plugin counts, per agent, the calls answered, those answered only after ringing longer than
-``[pickup] slow_after_seconds``, and the offers the agent let ring out; a coach reads them
-at ``GET /api/pickup``, Prometheus the slow answers per queue.
+Answering promptly is the first thing a caller hears of an agent's phone technique.  For
+the agents of the teams that have the module switched on, this plugin counts the calls
+answered, those answered only after ringing longer than ``[pickup] slow_after_seconds``,
+and the offers the agent let ring out; a coach reads them at ``GET /api/pickup``,
+Prometheus the slow answers per queue.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from aiohttp import web
 from medlytt import (
     AgentRingNoAnswer,
     CallAnswered,
+    CompetenceModule,
     Medlytt,
     PositiveFloat,
     allow,
@@ -28,6 +30,14 @@ from medlytt import (
 from prometheus_client import CollectorRegistry, Counter
 
 NAME = "pickup"
+MODULE = CompetenceModule(
+    id="pickup",
+    number=8,  # the method's modules are 1-7; a third party's take 8 and above
+    title="Prompt pickup",
+    titles={"nb": "Rask svar"},
+    summary="Calls answered after a long ring, and offers let ring out, per agent.",
+    measures=("medlytt_pickup_slow_answers_total",),
+)
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True):
@@ -40,6 +50,11 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
 @hookimpl
 def medlytt_config_schema() -> type[Settings]:
     return Settings
+
+
+@hookimpl
+def medlytt_competence_modules() -> list[CompetenceModule]:
+    return [MODULE]
 
 
 @dataclass
@@ -77,6 +92,8 @@ def medlytt_metrics(registry: CollectorRegistry, app: Medlytt) -> None:
 @hookimpl
 @listens_to(CallAnswered, AgentRingNoAnswer)
 def medlytt_event(event: CallAnswered | AgentRingNoAnswer, app: Medlytt) -> None:
+    if not app.modules.active_for_agent(MODULE.id, event.agent_id):
+        return  # the module is not on for this agent's team
     pickup: Pickup = app.plugin_state[NAME]
     agent = pickup.agent(event.agent_id, event.at.isoformat())
     if isinstance(event, AgentRingNoAnswer):
