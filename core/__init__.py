@@ -15,6 +15,9 @@ What is here, by purpose:
 * **Acting on calls**: the call-control port :class:`CallControl`, its
   :class:`Capability` flags, typed :class:`ChannelEvent` objects and typed errors.
 * **The application**: :class:`Medlytt` (what hooks receive as ``app``), :class:`Gateway`.
+* **Forms and modules**: :class:`EvaluationForm` with its :class:`FormSection`,
+  :class:`FormItem` and :class:`Scale`; :func:`shipped_forms` reads a plugin's forms from
+  TOML files; :class:`CompetenceModule`.
 * **Storage**: :class:`Migration`, :func:`transaction`; recordings with
   :func:`save_recording`, :func:`reveal_recording` and :func:`link_evaluation` (kept
   longer once evaluated); what happened earlier: :func:`answered_call`,
@@ -146,7 +149,7 @@ from .events import (  # noqa: E402
     TalkStarted,
     TalkStopped,
 )
-from .forms import EvaluationForm, FormItem, FormSection, Scale  # noqa: E402
+from .forms import EvaluationForm, FormItem, FormSection, Scale, shipped_forms  # noqa: E402
 from .gateway import Gateway, Publish  # noqa: E402
 from .history import (  # noqa: E402
     AnsweredCall,
@@ -266,6 +269,7 @@ __all__ = [
     "save_recording",
     "scope_of",
     "set_session_cookie",
+    "shipped_forms",
     "storage_path",
     "team_agents",
     "time_zone",

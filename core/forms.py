@@ -7,6 +7,9 @@ refer to a form by ``(form_id, version)`` so a changed form never rewrites old s
 
 from __future__ import annotations
 
+import tomllib
+from importlib import resources
+
 import msgspec
 
 
@@ -65,3 +68,32 @@ class EvaluationForm(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def item_ids(self) -> list[str]:
         """All item ids in order; they must be unique within the form."""
         return [item.id for section in self.sections for item in section.items]
+
+
+class FormFileError(ValueError):
+    """A form file that cannot be read as a form; the message names the file and the key."""
+
+
+def shipped_forms(package: str, folder: str = "forms") -> list[EvaluationForm]:
+    """The forms a plugin ships as data: every ``*.toml`` in ``folder`` of ``package``
+    (a form per file, the keys of :class:`EvaluationForm`), sorted by file name so a form
+    comes before its translations (``id.toml``, ``id-nb.toml``).
+
+    Forms as TOML let a contact center read them and propose changes without reading
+    code; a plugin returns ``shipped_forms(__package__)`` from ``medlytt_forms`` and lists
+    the files in its package data.  Raises :class:`FormFileError` naming the file.
+    """
+    files = sorted(
+        (entry for entry in (resources.files(package) / folder).iterdir()),
+        key=lambda entry: entry.name,
+    )
+    forms = []
+    for entry in files:
+        if not entry.name.endswith(".toml"):
+            continue
+        try:
+            data = tomllib.loads(entry.read_text(encoding="utf-8"))
+            forms.append(msgspec.convert(data, EvaluationForm))
+        except (tomllib.TOMLDecodeError, msgspec.ValidationError) as error:
+            raise FormFileError(f"{package}/{folder}/{entry.name}: {error}") from None
+    return forms

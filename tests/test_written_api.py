@@ -188,3 +188,20 @@ async def test_the_module_and_its_template_form(medlytt, medlytt_client):
             ]
 
         assert shape(english) == shape(norwegian)
+
+
+def test_shipped_forms_names_a_file_that_is_not_a_form(tmp_path, monkeypatch):
+    import pytest
+    from medlytt import shipped_forms
+    from medlytt.forms import FormFileError
+
+    folder = tmp_path / "medlytt_badforms" / "forms"
+    folder.mkdir(parents=True)
+    (folder.parent / "__init__.py").write_text("")
+    (folder / "a.toml").write_text('id = "a"\nversion = 1\ntitle = "A"\nsections = []\n')
+    (folder / "b.toml").write_text('id = "b"\nversion = "one"\ntitle = "B"\nsections = []\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(FormFileError, match=r"medlytt_badforms/forms/b\.toml: .*version"):
+        shipped_forms("medlytt_badforms")
+    (folder / "b.toml").unlink()
+    assert [form.id for form in shipped_forms("medlytt_badforms")] == ["a"]

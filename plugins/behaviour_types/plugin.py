@@ -23,6 +23,7 @@ from medlytt import (
     TalkStopped,
     hookimpl,
     listens_to,
+    shipped_forms,
 )
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -30,7 +31,6 @@ from prometheus_client.registry import Collector
 
 from . import api, store
 from .events import EVENT_TYPES
-from .forms import shipped_forms
 from .mirroring import DIRECTIONS
 from .service import MODULE, OUTCOME_EVENT, PLUGIN, BehaviourTypes
 from .settings import BehaviourTypeSettings
@@ -90,7 +90,7 @@ def medlytt_event_types() -> list[type[Event]]:
 @hookimpl
 def medlytt_forms() -> list[EvaluationForm]:
     """The behaviour-types listening form, in English and Norwegian bokmål."""
-    return shipped_forms()
+    return shipped_forms(__name__.rpartition(".")[0])
 
 
 @hookimpl

@@ -13,14 +13,13 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from medlytt import CompetenceModule, EvaluationForm, Event, hookimpl
+from medlytt import CompetenceModule, EvaluationForm, Event, hookimpl, shipped_forms
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from . import api, store
 from .events import EVENT_TYPES
-from .forms import shipped_forms
 from .settings import WrittenSettings
 
 if TYPE_CHECKING:
@@ -77,7 +76,7 @@ def medlytt_event_types() -> list[type[Event]]:
 @hookimpl
 def medlytt_forms() -> list[EvaluationForm]:
     """The template form, in English and Norwegian bokmål."""
-    return shipped_forms()
+    return shipped_forms(__name__.rpartition(".")[0])
 
 
 @hookimpl
