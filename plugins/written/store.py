@@ -20,7 +20,9 @@ TREND_FIGURES = (
     "long_word_share",
     "passive_share",
 )
-#: ``?by=`` of the trend: the SQLite strftime format of a period.
+#: ``?by=`` of the trend: the SQLite strftime format of a period (UTC).  A week is the
+#: year and SQLite's ``%W``: weeks start on Monday, days before the year's first Monday
+#: are week 00 (not ISO 8601 weeks, which may belong to the year before).
 PERIODS = {"day": "%Y-%m-%d", "week": "%Y-W%W", "month": "%Y-%m"}
 
 
