@@ -208,6 +208,14 @@ async def test_each_role_sees_its_rows(medlytt, medlytt_client):
             assert refused.status == 403 and A1 in (await refused.json())["error"]
         typed = await admin.get("/api/behaviour-types", params={"type": "driver"})
         assert (await typed.json())["calls"] == []
+        for params, message in (
+            ({"type": " "}, "type must not be empty"),
+            ({"agent": " "}, "agent must not be empty"),
+            ({"limit": "0"}, "limit must be between 1 and 10000"),
+            ({"colour": "red"}, "unknown query parameter 'colour'"),
+        ):
+            bad = await admin.get("/api/behaviour-types", params=params)
+            assert bad.status == 422 and message in (await bad.json())["error"], params
 
 
 async def test_the_module_its_form_and_its_settings(medlytt, medlytt_client):

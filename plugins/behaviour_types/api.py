@@ -125,6 +125,8 @@ async def list_calls(request: web.Request) -> web.Response:
     limit = query_limit(request, default=100)
     scope = (await scope_of(app, await authenticate(request))).only(query.get("agent"))
     wanted = query.get("type")
+    if wanted is not None and not wanted.strip():
+        raise HttpError(422, "type must not be empty")
     rows = await app.storage.run(lambda db: store.calls(db, scope, wanted, limit))
     return json_response({"calls": rows})
 
