@@ -36,7 +36,8 @@ trivs, andas, låtsas``; Danish ``synes, lykkes, findes, trives, mindes``), reci
 **Limits**: a genitive that ends like a passive (Norwegian ``bedriftes``, Swedish
 ``firmas``, ``Sveriges``, ``lands``, Danish ``kundes``) reads as an s-passive; Swedish present
 passives in ``-rs``, ``-ns``, ``-ks`` (``görs``, ``känns``, ``tänks``) are not found, since
-genitives end alike far more often; ``bli``/``blive`` with an adjective
+genitives end alike far more often; Norwegian and Danish passives of verbs that end in a
+vowel (``oppgis``, ``fås``) are not found either; ``bli``/``blive`` with an adjective
 that ends like a participle (``blir trøtt``) reads as passive; English *be* with an
 adjective in ``-ed`` (``is interested``) counts, and the *get*-passive (``got fired``) does
 not.  Exceptions can be added to the lists; the tests hold the cases above.
