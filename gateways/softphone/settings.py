@@ -16,6 +16,7 @@ class BaresipPhone(msgspec.Struct, forbid_unknown_fields=True):
     """``[softphone.baresip."PJSIP/1001"]``: the baresip of that agent, whose ctrl_tcp the
     core reaches itself."""
 
+    #: baresip's ctrl_tcp address, ``HOST:PORT`` (``127.0.0.1:4444``).
     address: str
 
     def __post_init__(self) -> None:
@@ -32,6 +33,7 @@ class WebhookDesk(msgspec.Struct, forbid_unknown_fields=True):
     characters or more will do (``openssl rand -hex 24``).
     """
 
+    #: The secret part of the phone's URL, 24 characters or more (give it by reference).
     token: str
 
     def __post_init__(self) -> None:
