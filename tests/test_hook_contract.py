@@ -470,6 +470,38 @@ def test_hook_medlytt_cli_commands():
     assert result.output == "hello from a plugin\n"
 
 
+async def test_hook_medlytt_doctor():
+    from medlytt import DoctorCheck
+    from medlytt.doctor import run_plugin_checks
+
+    host = PluginHost()
+
+    class Checks:
+        @hookimpl
+        async def medlytt_doctor(self, plugin_configs):
+            limit = plugin_configs["checks"]["limit"]
+            return [
+                DoctorCheck.ok("checks limit", f"{limit}"),
+                DoctorCheck.fail("checks peer", "peer unreachable", "start the peer"),
+            ]
+
+    class Broken:
+        @hookimpl
+        def medlytt_doctor(self):
+            raise RuntimeError("boom")
+
+    host.register(Checks(), name="checks", version="0", source="module")
+    host.register(Broken(), name="broken", version="0", source="module")
+    found = {c.name: c for c in await run_plugin_checks(host, {"checks": {"limit": 3}})}
+    assert {name: c.status for name, c in found.items()} == {
+        "checks limit": "ok",
+        "checks peer": "fail",
+        "plugin broken": "fail",  # an exception is the plugin's failure, not the doctor's
+    }
+    assert found["checks peer"].fix == "start the peer" and found["checks limit"].detail == "3"
+    assert "boom" in found["plugin broken"].detail
+
+
 # ------------------------------------------------------------------------- web console
 
 
