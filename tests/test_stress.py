@@ -4,10 +4,12 @@ are measured; the development plan is the agent's to read and their leaders' to 
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 import pytest
 from medlytt import (
     AgentState,
@@ -17,10 +19,11 @@ from medlytt import (
     Event,
     TalkStarted,
     TalkStopped,
+    journal_events,
 )
-from medlytt.gateways.demo.settings import DemoQueue, DemoSettings
+from medlytt.gateways.demo.settings import DemoSettings
 from medlytt.gateways.demo.simulation import ContactCenterSimulation
-from medlytt.testing import add_user_with_token
+from medlytt.testing import add_user_with_token, wait_until
 
 AGENT = "PJSIP/1001"
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -271,26 +274,31 @@ def reference_alerts(events: list[Event], settings: dict[str, Any]) -> set[tuple
     return expected
 
 
-@pytest.mark.parametrize("seed", [3, 11])
-async def test_a_seeded_demo_shift_raises_exactly_the_alerts_it_implies(
-    medlytt, medlytt_client, seed
-):
-    """Three simulated hours of a demo center too busy for its four agents (one queue)."""
-    demo = DemoSettings(
-        agents=4,
-        seed=seed,
-        pauses_per_agent_hour=0.5,
-        queues=[
-            DemoQueue(
-                name="support",
-                calls_per_hour=110,
-                talk_mean_seconds=170.0,
-                patience_mean_seconds=900.0,
-            )
-        ],
-    )
-    events = list(ContactCenterSimulation(demo, start=T0, seed=seed).run(3 * 3600))
-    settings = SETTINGS | {"back_to_back_calls": 4, "after_call_work_seconds": 40}
+#: A demo center too busy for its four agents (one queue), and thresholds for it.
+DEMO = {
+    "agents": 4,
+    "pauses_per_agent_hour": 0.5,
+    "queues": [
+        {
+            "name": "support",
+            "calls_per_hour": 110,
+            "talk_mean_seconds": 170.0,
+            "patience_mean_seconds": 900.0,
+        }
+    ],
+}
+DEMO_STRESS = SETTINGS | {"back_to_back_calls": 4, "after_call_work_seconds": 40}
+
+
+def demo_shift(seed: int, start: datetime, hours: float = 3) -> list[Event]:
+    settings = msgspec.convert(DEMO | {"seed": seed}, DemoSettings)
+    return list(ContactCenterSimulation(settings, start=start, seed=seed).run(hours * 3600))
+
+
+async def test_a_seeded_demo_shift_raises_exactly_the_alerts_it_implies(medlytt, medlytt_client):
+    """Three simulated hours of the demo's simulation, fed through the app."""
+    events = demo_shift(3, T0)
+    settings = DEMO_STRESS
     async with medlytt({"stress": settings}) as app:
         client = await medlytt_client(app)
         for n in range(4):
@@ -350,3 +358,34 @@ async def test_the_development_plan_is_the_agents_to_read_and_their_leaders_to_w
             "/api/development-plans/PJSIP/2001/notes", json={"notes": "x"}, headers=world["agent"]
         )
         assert other.status == 404
+
+
+async def test_the_demo_gateways_day_so_far_raises_exactly_the_alerts_it_implies(
+    medlytt, medlytt_client
+):
+    """The demo gateway itself, seeded: its three hours of history are published at start
+    (the team must have the module on before, so a first run sets that up)."""
+    async with medlytt() as app:
+        client = await medlytt_client(app)
+        for n in range(4):
+            add_user_with_token(
+                app, f"demo{n}", "agent", teams=["floor"], agent_id=f"DEMO/{1001 + n}"
+            )
+        assert (await client.put("/api/teams/floor/modules/stress", json={"active": True})).ok
+    demo = DEMO | {"enabled": True, "seed": 11, "history_hours": 3, "speed": 1e-6}
+    async with medlytt({"demo": demo, "stress": DEMO_STRESS}) as app:
+        await wait_until(lambda: app.state.queues, timeout=60)
+        ((_, first),) = await journal_events(app, ["queue.configured"], limit=1)
+        events = demo_shift(11, first.at)  # the same day, from the time the demo opened
+        types = {event.type for event in events}
+        for _ in range(600):  # the history is published at start, one instant at a time
+            if len(await journal_events(app, types, limit=len(events) + 1)) >= len(events):
+                break
+            await asyncio.sleep(0.1)
+        await app.settle(timeout=60)
+        assert len(await journal_events(app, types, limit=len(events) + 1)) == len(events)
+        client = await medlytt_client(app)
+        got = set(await alerts_of(client))
+        want = reference_alerts(events, DEMO_STRESS)
+        assert {kind for _, kind, _ in want} >= {"back_to_back", "occupancy"}
+        assert got == want
