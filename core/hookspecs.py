@@ -236,7 +236,8 @@ def medlytt_competence_modules() -> list[CompetenceModule] | None:
     """Declare the competence modules this plugin implements.
 
     Called once at start.  Return :class:`medlytt.CompetenceModule` objects (id, the
-    method's number, titles, forms, measures).  ``GET /api/modules`` lists them; a
+    method's number, titles, forms, measures, and the type tags of the module's own
+    activity events, which the module progress view counts).  ``GET /api/modules`` lists them; a
     supervisor switches one on for a team with ``PUT /api/teams/{team}/modules/{id}``, and
     the plugin asks ``app.modules.active_for_agent(id, agent_id)`` before it measures.
     """
