@@ -122,13 +122,19 @@ async def test_a_scripted_shift_raises_exactly_the_alerts_its_schedule_implies(
     async with medlytt({"stress": SETTINGS}) as app:
         world = await start_team(app, medlytt_client)
         await publish(app, shift_events(SHIFT))
-        assert await alerts_of(world["client"]) == expect(
+        expect_all = expect(
             ("back_to_back", 835),
             ("long_call_then_next", 835),
             ("abrupt_call_then_next", 860),
             ("after_call_work", 1260),
             ("occupancy", 2120),
         )
+        assert await alerts_of(world["client"]) == expect_all
+        published = [event for _, event in await journal_events(app, ["stress.alert"])]
+        assert sorted((e.kind, e.at) for e in published) == sorted(
+            (kind, datetime.fromtimestamp(t, UTC)) for _, kind, t in expect_all
+        )
+        assert {(e.agent_id, e.teams) for e in published} == {(AGENT, ("team-a",))}
         assert app.metric("medlytt_stress_alerts_total", {"kind": "back_to_back"}) == 1
         assert app.metric("medlytt_stress_alerts_total", {"kind": "occupancy"}) == 1
         assert app.metric("medlytt_stress_agents_over_occupancy") == 1
