@@ -14,7 +14,6 @@ which also run on the storage thread through ``app.storage.run``.  See
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import logging
 import re
@@ -25,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 from aiohttp import web
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 
 from .clock import utcnow
 from .sessions import COOKIE, CSRF_HEADER, UNSAFE, csrf_ok, web_session
@@ -98,7 +99,7 @@ def _create_tokens(db: sqlite_utils.Database) -> None:
 
 
 def _add_password_hash(db: sqlite_utils.Database) -> None:
-    """Users who log in to the web console have a password; only its scrypt hash is kept."""
+    """Users who log in to the web console have a password; only its argon2id hash is kept."""
     columns = {row[1] for row in db.execute(f"PRAGMA table_info({USERS})").fetchall()}
     if "password_hash" not in columns:
         db.execute(f"ALTER TABLE {USERS} ADD COLUMN password_hash TEXT")
@@ -241,37 +242,22 @@ def actor_of(user: dict[str, Any]) -> Actor:
 
 # --------------------------------------------------------------------------- passwords
 
-#: scrypt's cost: 2**15 x 8 x 1 takes ~50 ms and 32 MiB per hash, so a stolen table costs an
-#: attacker that much per guess while a login stays quick.
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
+#: argon2id at OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): a stolen table costs
+#: an attacker that much memory and time per guess, while a login stays a fraction of a second.
+_HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 PASSWORD_MIN, PASSWORD_MAX = 10, 1024
 
 
 def hash_password(password: str) -> str:
-    """``scrypt$N$r$p$salt$hash`` (salt and hash in hex) of ``password``."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(
-        password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, maxmem=64 * 2**20
-    )
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
+    """The argon2id hash of ``password`` (PHC string: algorithm, parameters, salt, hash)."""
+    return _HASHER.hash(password)
 
 
 def password_matches(password: str, stored: str) -> bool:
     try:
-        kind, n, r, p, salt, digest = stored.split("$")
-        if kind != "scrypt":
-            return False
-        given = hashlib.scrypt(
-            password.encode(),
-            salt=bytes.fromhex(salt),
-            n=int(n),
-            r=int(r),
-            p=int(p),
-            maxmem=64 * 2**20,
-        )
-    except ValueError:
+        return _HASHER.verify(stored, password)
+    except (VerificationError, InvalidHashError):
         return False
-    return hmac.compare_digest(given, bytes.fromhex(digest))
 
 
 #: Checked against when the user does not exist, so that a wrong name takes as long as a
@@ -280,7 +266,7 @@ _DUMMY_HASH = hash_password(secrets.token_hex(16))
 
 
 def set_password(db: sqlite_utils.Database, name: str, password: str) -> dict[str, Any]:
-    """Set the console password of user ``name`` (only its scrypt hash is stored)."""
+    """Set the console password of user ``name`` (only its argon2id hash is stored)."""
     user = get_user(db, name)
     if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
         raise AuthError(
@@ -302,6 +288,11 @@ def check_password(db: sqlite_utils.Database, name: str, password: str) -> Actor
     matches = password_matches(password, stored or _DUMMY_HASH)
     if not rows or not stored or not matches or rows[0]["disabled"]:
         return None
+    if _HASHER.check_needs_rehash(stored):  # hashed with older costs: renew while we can
+        db.execute(
+            f"UPDATE {USERS} SET password_hash = ? WHERE id = ?",
+            [hash_password(password), rows[0]["id"]],
+        )
     return actor_of(_user(rows[0]))
 
 

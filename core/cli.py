@@ -288,7 +288,7 @@ def user_disable(config_path: Path | None, name: str) -> None:
 def user_passwd(config_path: Path | None, name: str, password_stdin: bool) -> None:
     """Set user NAME's password for the web console (docs/console.md).
 
-    Asked twice without echo; only its scrypt hash is stored.
+    Asked twice without echo; only its argon2id hash is stored.
     """
     from . import auth
 

@@ -66,7 +66,7 @@ def csrf_of(html: str) -> str:
 # ---------------------------------------------------------------------------- passwords
 
 
-def test_passwd_sets_a_scrypt_hash_asked_twice_or_read_from_stdin(tmp_path):
+def test_passwd_sets_an_argon2id_hash_asked_twice_or_read_from_stdin(tmp_path):
     runner = CliRunner()
     env = {"MEDLYTT_STORAGE__PATH": str(tmp_path / "m.db")}
     added = runner.invoke(cli, ["user", "add", "kari", "--role", "supervisor"], env=env)
@@ -89,13 +89,13 @@ def test_passwd_sets_a_scrypt_hash_asked_twice_or_read_from_stdin(tmp_path):
     )
     assert nobody.exit_code == 2 and "no user called 'nobody'" in nobody.output
     listed = runner.invoke(cli, ["user", "list", "--json"], env=env)
-    assert "scrypt" not in listed.output and json.loads(listed.output)[0]["has_password"]
+    assert "argon2" not in listed.output and json.loads(listed.output)[0]["has_password"]
     import sqlite3
 
     stored = (
         sqlite3.connect(tmp_path / "m.db").execute("SELECT password_hash FROM users").fetchone()
     )
-    assert stored[0].startswith("scrypt$32768$8$1$")
+    assert stored[0].startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     assert "another long one" not in stored[0]
 
 
@@ -113,6 +113,14 @@ def test_check_password_wants_the_right_password_of_an_enabled_user(tmp_path):
     assert auth.check_password(db, "KARI", PASSWORD).name == "kari"  # names ignore case
     assert auth.check_password(db, "kari", PASSWORD + "x") is None
     assert auth.check_password(db, "ola", PASSWORD) is None
+    # A hash made with older, cheaper costs is renewed at the next good login.
+    from argon2 import PasswordHasher
+
+    old = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash(PASSWORD)
+    db.execute("UPDATE users SET password_hash = ? WHERE name = 'kari'", [old])
+    assert auth.check_password(db, "kari", PASSWORD).name == "kari"
+    renewed = db.execute("SELECT password_hash FROM users WHERE name = 'kari'").fetchone()[0]
+    assert renewed != old and renewed.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     auth.disable_user(db, "kari")
     assert auth.check_password(db, "kari", PASSWORD) is None
 

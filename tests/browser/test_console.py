@@ -181,6 +181,12 @@ async def test_no_data_without_a_session_no_change_without_the_token_and_a_login
         await page.get_by_role("button", name="Save").click()
         await page.wait_for_url("**/console/profile?saved=1")
         assert await page.get_by_label("Your phone").input_value() == "PJSIP/4001"
+        # The kill switch on the mystery calls page goes through the API with the token.
+        await page.get_by_role("link", name="Mystery calls").click()
+        await page.get_by_role("button", name="Stop all mystery calls").click()
+        await page.get_by_text("Kill switch: ON").wait_for()
+        switch = await (await page.request.get(f"{base}/api/mystery-kill-switch")).json()
+        assert switch["on"] is True
         # Logging out ends the session on the server: the old cookie opens nothing.
         await page.get_by_role("button", name="Log out").click()
         await page.wait_for_url("**/console/login")
