@@ -66,6 +66,11 @@ def seed(db: Any) -> dict[str, dict[str, str]]:
         if who == "revoked":
             _auth.revoke_token(db, token_id)
     _auth.disable_user(db, "gone")
+    # Module 6 on for both teams: the stress plugin measures their agents.
+    db["module_activations"].insert_all(
+        {"team": team, "module": "stress", "since": utcnow().isoformat(), "by": "root"}
+        for team in ("team-a", "team-b")
+    )
     now = utcnow().isoformat()
     for n, agent in enumerate((A1, B1)):
         survey_store.save_survey(
@@ -145,6 +150,7 @@ def seed(db: Any) -> dict[str, dict[str, str]]:
 async def world(medlytt, medlytt_client):
     async with medlytt() as app:
         headers = app.storage.run_sync(seed)
+        await app.modules.refresh(app)
         now = utcnow()
         for agent, call in ((A1, "c0"), (B1, "c1")):
             app.publish(
@@ -209,6 +215,7 @@ ROW_CHECKS = {
     "/api/recordings/access": ("accesses", "agent_id"),
     "/api/evaluations": ("evaluations", "agent_id"),
     "/api/stress/alerts": ("alerts", "agent_id"),
+    "/api/stress/agents": ("agents", "agent_id"),
     "/api/longcalls": ("long_calls", "agent_id"),  # the example third-party plugin
     "/api/conversations": ("conversations", "agent_id"),
     "/api/phone-technique": ("calls", "agent_id"),

@@ -28,7 +28,7 @@ from medlytt import (
 from . import store
 from .events import DevelopmentPlanUpdated
 from .plan import AgentNotes, DevelopmentPlan
-from .service import PLUGIN
+from .service import PLUGIN, StressService
 from .signals import KINDS
 
 ALERT_ROWS = (
@@ -67,6 +67,25 @@ async def list_alerts(request: web.Request) -> web.Response:
     scope = (await scope_of(app, await authenticate(request))).only(request.query.get("agent"))
     rows = await app.storage.run(lambda db: store.alerts(db, scope, since, kind, limit))
     return json_response({"alerts": rows})
+
+
+@allow("admin", "supervisor", "agent", rows=ALERT_ROWS.replace("own alerts", "own figures"))
+async def list_agents(request: web.Request) -> web.Response:
+    """``GET /api/stress/agents?agent=``: each measured agent's figures now (occupancy as
+    of their last state change, calls in a row, the last after-call work)."""
+    app = medlytt_of(request)
+    unknown = sorted(set(request.query) - {"agent"})
+    if unknown:
+        raise HttpError(422, f"unknown query parameter {unknown[0]!r}; use agent")
+    scope = (await scope_of(app, await authenticate(request))).only(request.query.get("agent"))
+    service: StressService | None = app.plugin_state.get(PLUGIN)
+    strains = service.signals.agents if service else {}
+    rows = [
+        {"agent_id": agent, **strain.figures()}
+        for agent, strain in sorted(strains.items())
+        if scope.sees(agent, strain.measured_at.isoformat() if strain.measured_at else None)
+    ]
+    return json_response({"agents": rows})
 
 
 def _agent(request: web.Request) -> str:

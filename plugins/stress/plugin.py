@@ -3,6 +3,7 @@
 Routes (``Authorization: Bearer <token>``; each declares who may call it):
 
 * ``GET /api/stress/alerts?agent=&since=&kind=&limit=``: the alerts, newest first
+* ``GET /api/stress/agents?agent=``: each measured agent's figures now
 * ``GET/PUT /api/development-plans/{agent}``: an agent's personal development plan
 * ``PUT /api/development-plans/{agent}/notes``: the agent's own notes in it
 """
@@ -98,6 +99,7 @@ def medlytt_routes(app: Medlytt) -> list[web.RouteDef]:
     # The notes route first: an agent id may hold a slash (PJSIP/1001).
     return [
         web.get("/api/stress/alerts", api.list_alerts),
+        web.get("/api/stress/agents", api.list_agents),
         web.put("/api/development-plans/{agent:.+}/notes", api.put_notes),
         web.get("/api/development-plans/{agent:.+}", api.get_plan),
         web.put("/api/development-plans/{agent:.+}", api.put_plan),

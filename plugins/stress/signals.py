@@ -68,9 +68,26 @@ class AgentStrain:
     wrap_up_since: datetime | None = None
     #: Calls on which talk detection last heard the agent start talking (not stopped).
     agent_talking: set[str] = field(default_factory=set)
-    #: Last figures, for the API and metrics.
+    #: Last figures, for the API and metrics: occupancy as of ``measured_at`` (the last
+    #: state change), and the last after-call work.
     occupancy: float | None = None
+    measured_at: datetime | None = None
     last_after_call_work: float | None = None
+
+    def figures(self) -> dict[str, object]:
+        """What ``GET /api/stress/agents`` shows of the agent."""
+        return {
+            "state": self.timeline[-1][1].value if self.timeline else None,
+            "occupancy": round(self.occupancy, 3) if self.occupancy is not None else None,
+            "measured_at": self.measured_at.isoformat() if self.measured_at else None,
+            "over_occupancy": self.over_occupancy,
+            "calls_in_a_row": self.run,
+            "last_after_call_work_seconds": (
+                round(self.last_after_call_work, 1)
+                if self.last_after_call_work is not None
+                else None
+            ),
+        }
 
 
 class StressSignals:
@@ -182,6 +199,7 @@ class StressSignals:
             if state in BUSY:
                 busy += seconds
         strain.occupancy = busy / staffed if staffed else None
+        strain.measured_at = now
         enough = staffed >= self.settings.occupancy_min_staffed_minutes * 60
         if not enough or strain.occupancy is None:
             return None
