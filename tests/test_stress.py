@@ -138,6 +138,16 @@ async def test_a_scripted_shift_raises_exactly_the_alerts_its_schedule_implies(
         assert app.metric("medlytt_stress_alerts_total", {"kind": "back_to_back"}) == 1
         assert app.metric("medlytt_stress_alerts_total", {"kind": "occupancy"}) == 1
         assert app.metric("medlytt_stress_agents_over_occupancy") == 1
+        (figures,) = (await (await world["client"].get("/api/stress/agents")).json())["agents"]
+        assert figures == {
+            "agent_id": AGENT,
+            "state": "available",
+            "occupancy": round(1950 / 2130, 3),  # as of the last state change, at 2130
+            "measured_at": at(2130).isoformat(),
+            "over_occupancy": True,
+            "calls_in_a_row": 2,
+            "last_after_call_work_seconds": 10.0,
+        }
         rows = (await (await world["client"].get("/api/stress/alerts")).json())["alerts"]
         occupancy = next(r for r in rows if r["kind"] == "occupancy")
         assert occupancy["detail"]["occupancy"] == pytest.approx(1940 / 2120, abs=0.001)
@@ -203,6 +213,8 @@ async def test_each_role_sees_the_alerts_it_may(medlytt, medlytt_client):
         for who, count in (("agent", 5), ("sup-a", 5), ("sup-b", 0)):
             response = await client.get("/api/stress/alerts", headers=world[who])
             assert len((await response.json())["alerts"]) == count, who
+            response = await client.get("/api/stress/agents", headers=world[who])
+            assert len((await response.json())["agents"]) == min(count, 1), who
         since = at(1000).isoformat()
         assert len(await alerts_of(client, since=since)) == 2
         assert len(await alerts_of(client, kind="occupancy")) == 1
