@@ -83,8 +83,8 @@ class QueueMetricsSettings(msgspec.Struct, forbid_unknown_fields=True):
         time_zone(self.timezone, "timezone")
 
     def keep_seconds(self) -> float:
-        """How much history the windows need (a day covers "today")."""
-        spans = [parse_window(w) or 86400.0 for w in self.service_level_windows]
+        """The longest duration window: counted to the second ("today" is by the minute)."""
+        spans = [parse_window(w) or 0.0 for w in self.service_level_windows]
         return max([*spans, parse_window(self.staffing_window) or 0.0])
 
 
@@ -122,7 +122,7 @@ class QueueMetrics:
         self._wrapup_started: dict[str, tuple[datetime, str]] = {}
         self._known_queues: set[str] = set()
         self.settings = settings
-        self.windows = QueueWindows(settings.keep_seconds())
+        self.windows = QueueWindows(settings.keep_seconds(), settings.abandon_grace_seconds)
         self.agent_time = AgentTime(parse_window(settings.occupancy_window) or 900.0)
 
     def _queue_seen(self, queue: str) -> None:
@@ -136,11 +136,18 @@ class QueueMetrics:
         self.talk.labels(queue)
         self.wrapup.labels(queue)
 
-    def _left_queue(self, at: datetime, queue: str, outcome: str, wait: float) -> None:
+    def threshold(self, state: LiveState, queue: str) -> float:
+        """The queue's service-level threshold: the PBX's, else the configured one."""
+        known = state.queues.get(queue)
+        return (known and known.service_level_seconds) or self.settings.service_level_seconds
+
+    def _left_queue(
+        self, state: LiveState, at: datetime, queue: str, outcome: str, wait: float
+    ) -> None:
         self._queue_seen(queue)
         self.calls.labels(queue, outcome).inc()
         self.wait.labels(queue, outcome).observe(wait)
-        self.windows.add_outcome(at.timestamp(), queue, outcome, wait)
+        self.windows.add_outcome(at.timestamp(), queue, outcome, wait, self.threshold(state, queue))
 
     def observe(self, event: ev.Event, state: LiveState) -> None:
         match event:
@@ -157,11 +164,11 @@ class QueueMetrics:
                 self._queue_seen(queue)
                 self.windows.add_arrival(at.timestamp(), queue)
             case ev.CallAnswered(queue=queue, wait_seconds=wait, at=at):
-                self._left_queue(at, queue, "answered", wait)
+                self._left_queue(state, at, queue, "answered", wait)
             case ev.CallAbandoned(queue=queue, wait_seconds=wait, at=at):
-                self._left_queue(at, queue, "abandoned", wait)
+                self._left_queue(state, at, queue, "abandoned", wait)
             case ev.CallTimedOut(queue=queue, wait_seconds=wait, at=at):
-                self._left_queue(at, queue, "timeout", wait)
+                self._left_queue(state, at, queue, "timeout", wait)
             case ev.CallLost(queue=str() as queue, at=at):
                 self._queue_seen(queue)
                 self.calls.labels(queue, "other").inc()
@@ -206,9 +213,7 @@ class QueueFigures:
         figures: dict[str, dict[str, float | int | None]] = {}
         for queue in self.app.state.queues.values():
             threshold = queue.service_level_seconds or settings.service_level_seconds
-            level = windows.service_level(
-                queue.name, since, threshold, settings.abandon_grace_seconds
-            )
+            level = windows.service_level(queue.name, since)
             required = windows.agents_required(
                 queue.name,
                 staffing_since,
@@ -216,10 +221,7 @@ class QueueFigures:
                 threshold,
                 settings.service_level_target,
             )
-            counts = {"answered": 0, "abandoned": 0}
-            for item in windows.outcomes:
-                if item.at >= since and item.queue == queue.name and item.outcome in counts:
-                    counts[item.outcome] += 1
+            counts = windows.counts(queue.name, since)
             figures[queue.name] = {
                 "service_level": None if math.isnan(level) else level,
                 "service_level_seconds": threshold,
@@ -306,9 +308,7 @@ class QueueStateCollector(Collector):
             target_family.add_metric([queue.name], settings.service_level_target)
             for window in settings.service_level_windows:
                 since = window_start(window, now, tz)
-                value = metrics.windows.service_level(
-                    queue.name, since, threshold, settings.abandon_grace_seconds
-                )
+                value = metrics.windows.service_level(queue.name, since)
                 level.add_metric([queue.name, window], value)
             required.add_metric(
                 [queue.name],
