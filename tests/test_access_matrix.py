@@ -106,6 +106,14 @@ def seed(db: Any) -> dict[str, dict[str, str]]:
         db["behaviour_calls"].insert(
             {"call_id": f"c{n}", "agent_id": agent, "at": now, "behaviour_type": "driver"}
         )
+        db["attitude_rounds"].insert(
+            {"id": f"r{n}", "agent_id": agent, "form": "f", "form_version": 1}
+            | {"opened_at": now, "opened_by": "root"}
+        )
+        db["sales_outcomes"].insert(
+            {"call_id": f"c{n}", "agent_id": agent, "queue": "q", "answered_at": now}
+            | {"outcome": "sale", "set_by": "root", "set_at": now}
+        )
         db["written_texts"].insert(
             {"id": f"t{n}", "at": now, "agent_id": agent, "kind": "email", "language": "nb"}
             | {"sha256": "0" * 64, "lix": 30.0, "passive_share": 0.1}
@@ -223,6 +231,9 @@ ROW_CHECKS = {
     "/api/behaviour-types/agents": ("agents", "agent_id"),
     "/api/texts": ("texts", "agent_id"),
     "/api/texts/trend": ("trend", "agent_id"),
+    "/api/attitude/rounds": ("rounds", "agent_id"),
+    "/api/sales/outcomes": ("outcomes", "agent_id"),
+    "/api/sales/conversion": ("agents", "agent_id"),
 }
 SEES = {
     "agent": {A1},
