@@ -6,7 +6,9 @@ member of the ``sales`` queue for this test (``queue add member``, removed after
 queue's own Local agents never answer (``answer=False``), so only the softphone can.
 Medlytt hears the call twice: from Asterisk (AMI/ARI: queued, answered, ended) and from
 baresip's ctrl_tcp (incoming, established, muted, closed), through the core's own baresip
-gateway in one scenario and through ``medlytt desk`` over ZeroMQ with CURVE in the other.
+gateway in one scenario and through ``medlytt desk`` over ZeroMQ with CURVE in the other,
+where the agent answers and hangs up with the headset's hook switch (a scripted USB
+headset: none is attached where the tests run) and its off-hook lamp follows the call.
 Medlytt answers, mutes, un-mutes, holds, resumes and hangs up through the softphone commands, and
 ``GET /api/desk/calls/{id}`` must hold the softphone's call, matched by agent, time and
 caller, with the seconds muted that the phone's own events measure.
@@ -21,17 +23,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from medlytt import CallAnswered, CallEnded, CallQueued
+from medlytt import CallAnswered, CallEnded, CallQueued, HeadsetHook
 from medlytt.gateways.asterisk.sandbox import AsteriskSandbox
 from medlytt.gateways.asterisk.sandbox.calls import call_lines, place_call
 from medlytt.gateways.desk.agent import Desk, DeskOptions
 from medlytt.gateways.desk.keys import make_key_pair
 from medlytt.gateways.softphone.baresip import BaresipControl
 from medlytt.gateways.softphone.events import SoftphoneCall
+from medlytt.hardware import HeadsetConnection
 from medlytt.testing import TestMedlytt, running_medlytt, wait_until
 from sample_plugins import recorder
 from softphone import Baresip, sandbox_phone
 from support import free_port
+from test_hid_backend import ScriptedTransport
+from test_hid_reports import HOOK
 
 AGENT = "PJSIP/1001"
 QUEUE = "sales"
@@ -159,7 +164,7 @@ async def test_the_core_answers_on_baresip_and_joins_its_events_to_the_queue_cal
         await check_joined(app, medlytt_client, call_id, phone)
 
 
-async def test_medlytt_desk_sends_baresips_call_over_zeromq_and_it_is_joined(
+async def test_medlytt_desk_answers_with_the_headset_and_sends_the_call_over_zeromq(
     asterisk_sandbox: AsteriskSandbox, agent_phone: Baresip, tmp_path: Path, medlytt_client
 ):
     _, core_secret, _ = make_key_pair(tmp_path / "keys", "core")
@@ -180,17 +185,25 @@ async def test_medlytt_desk_sends_baresips_call_over_zeromq_and_it_is_joined(
         baresip=f"127.0.0.1:{agent_phone.ctrl_port}",
         heartbeat_seconds=0.5,
     )
+    transport = ScriptedTransport()  # the agent's USB headset (tests/test_hid_backend.py)
+    transport.attached = True
+    headset = HeadsetConnection(transport, reopen_seconds=0.01, read_timeout_ms=10)
     async with medlytt_with(asterisk_sandbox, tmp_path, desk=desk_section) as app:
-        desk = Desk(options, said.append)
+        desk = Desk(options, said.append, headset=headset)
         running = asyncio.create_task(desk.run())
         try:
             await wait_until(
-                lambda: desk.phone is not None and desk.link.connected,
+                lambda: desk.phone is not None and desk.link.connected and transport.channels,
                 timeout=20,
-                what=f"desk connected to baresip and the core: {said}",
+                what=f"desk connected to baresip, its headset and the core: {said}",
             )
+            reports = transport.channels[0].reports
 
             async def command(name: str) -> None:
+                """Answer and hang up with the headset's hook switch, the rest on baresip."""
+                if name in ("accept", "hangup"):
+                    reports.put(bytes([2, HOOK if name == "accept" else 0]))
+                    return
                 phone: BaresipControl | None = desk.phone
                 assert phone is not None, said
                 await getattr(phone, name)()
@@ -200,6 +213,14 @@ async def test_medlytt_desk_sends_baresips_call_over_zeromq_and_it_is_joined(
             running.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await running
-        assert {e.source for e in phone} == {"desk"} and desk.link.dropped == 0
-        assert app.metric("medlytt_desk_messages_total", {"result": "delivered"}) == len(phone)
+        hooks = recorded(app, HeadsetHook, agent_id=AGENT)
+        assert [h.off_hook for h in hooks] == [True, False]
+        assert {e.source for e in phone + hooks} == {"desk"} and desk.link.dropped == 0
+        delivered = app.metric("medlytt_desk_messages_total", {"result": "delivered"})
+        assert delivered == len(phone) + len(hooks)
+        written = transport.channels[0].written
+        assert b"\x02\x01" in written  # the headset's off-hook lamp lit while in the call
         await check_joined(app, medlytt_client, call_id, phone)
+        client = await medlytt_client(app)
+        desk_record = await (await client.get(f"/api/desk/calls/{call_id}")).json()
+        assert [h["off_hook"] for h in desk_record["hook"]] == [True, False]
