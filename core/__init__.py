@@ -23,7 +23,7 @@ What is here, by purpose:
   longer once evaluated); what happened earlier: :func:`answered_call`,
   :func:`recording_info`, and :func:`journal_events` (past events by type tag).
 * **HTTP**: :func:`medlytt_of`, :class:`HttpError`, :func:`json_response`,
-  :func:`read_json`, :func:`query_limit`; who is asking: :class:`Actor`,
+  :func:`read_json`, :func:`query_limit`, :func:`query_since`; who is asking: :class:`Actor`,
   :func:`authenticate`, :func:`require_role`, :func:`may_monitor`, :func:`actor_named`;
   the web console's browser sessions: :func:`log_in`, :func:`log_out`,
   :func:`set_session_cookie`, :func:`web_session`, and :class:`ConsolePage` for the
@@ -164,7 +164,15 @@ from .recordings import link_evaluation, reveal_recording, save_recording  # noq
 from .sessions import WebSession, log_in, log_out, set_session_cookie, web_session  # noqa: E402
 from .state import Agent, Call, LiveState, Queue, StateSlot  # noqa: E402
 from .storage import Migration, transaction  # noqa: E402
-from .web import HttpError, json_error, json_response, medlytt_of, query_limit, read_json  # noqa: E402
+from .web import (  # noqa: E402
+    HttpError,
+    json_error,
+    json_response,
+    medlytt_of,
+    query_limit,
+    query_since,
+    read_json,
+)
 
 __all__ = [
     "Actor",
@@ -262,6 +270,7 @@ __all__ = [
     "medlytt_of",
     "public",
     "query_limit",
+    "query_since",
     "read_json",
     "recording_info",
     "require_role",

@@ -10,6 +10,7 @@ import base64
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode
 
@@ -89,6 +90,25 @@ def query_limit(request: web.Request, default: int = 200, most: int = 10_000) ->
     if not 1 <= limit <= most:
         raise HttpError(422, f"limit must be between 1 and {most}")
     return limit
+
+
+def query_since(request: web.Request, allowed: tuple[str, ...] = ()) -> str | None:
+    """The ``since`` query parameter of a listing as an ISO 8601 UTC time (a time without
+    a zone is UTC), comparable with stored ``isoformat()`` times; None when absent.  With
+    ``allowed``, any other query parameter is a 422 naming it.  422 naming what is wrong."""
+    unknown = sorted(set(request.query) - set(allowed)) if allowed else []
+    if unknown:
+        raise HttpError(422, f"unknown query parameter {unknown[0]!r}; use {', '.join(allowed)}")
+    given = request.query.get("since")
+    if given is None:
+        return None
+    try:
+        since = datetime.fromisoformat(given)
+    except ValueError:
+        raise HttpError(
+            422, f"since must be an ISO 8601 time such as 2026-12-01T08:00:00Z, got {given!r}"
+        ) from None
+    return (since if since.tzinfo else since.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
 
 
 def medlytt_of(request: web.Request) -> Medlytt:

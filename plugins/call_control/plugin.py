@@ -40,6 +40,7 @@ from medlytt import (
     may_monitor,
     medlytt_of,
     query_limit,
+    query_since,
     read_json,
     scope_of,
     utcnow,
@@ -79,28 +80,11 @@ ROWS = (
 )
 
 
-def since_of(request: web.Request, allowed: tuple[str, ...]) -> str | None:
-    """Check the query's names; ``since`` as an ISO 8601 UTC time (naive means UTC)."""
-    unknown = sorted(set(request.query) - set(allowed))
-    if unknown:
-        raise HttpError(422, f"unknown query parameter {unknown[0]!r}; use {', '.join(allowed)}")
-    given = request.query.get("since")
-    if given is None:
-        return None
-    try:
-        since = datetime.fromisoformat(given)
-    except ValueError:
-        raise HttpError(
-            422, f"since must be an ISO 8601 time such as 2026-12-01T08:00:00Z, got {given!r}"
-        ) from None
-    return (since if since.tzinfo else since.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
-
-
 @allow("admin", "supervisor", "agent", rows=ROWS)
 async def list_conversations(request: web.Request) -> web.Response:
     """The measured calls, newest first."""
     app = medlytt_of(request)
-    since = since_of(request, QUERY)
+    since = query_since(request, QUERY)
     limit = query_limit(request, default=200)
     scope = (await scope_of(app, await authenticate(request))).only(request.query.get("agent"))
     rows = await app.storage.run(lambda db: store.conversations(db, scope, since, limit))

@@ -14,7 +14,6 @@ Routes (``Authorization: Bearer <token>``):
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -32,7 +31,6 @@ from medlytt import (
     Event,
     HeadsetHook,
     HeadsetMute,
-    HttpError,
     TalkStarted,
     allow,
     authenticate,
@@ -41,6 +39,7 @@ from medlytt import (
     listens_to,
     medlytt_of,
     query_limit,
+    query_since,
     scope_of,
 )
 from prometheus_client import CollectorRegistry
@@ -77,28 +76,12 @@ ROWS = (
 )
 
 
-def _since(request: web.Request) -> str | None:
-    unknown = sorted(set(request.query) - set(QUERY))
-    if unknown:
-        raise HttpError(422, f"unknown query parameter {unknown[0]!r}; use {', '.join(QUERY)}")
-    given = request.query.get("since")
-    if given is None:
-        return None
-    try:
-        since = datetime.fromisoformat(given)
-    except ValueError:
-        raise HttpError(
-            422, f"since must be an ISO 8601 time such as 2026-12-01T08:00:00Z, got {given!r}"
-        ) from None
-    return (since if since.tzinfo else since.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
-
-
 @allow("admin", "supervisor", "agent", rows=ROWS)
 async def phone_technique(request: web.Request) -> web.Response:
     """Per-call facts (newest first, at most ``limit``) and per-agent distributions (over
     every call since ``since``)."""
     app = medlytt_of(request)
-    since = _since(request)
+    since = query_since(request, QUERY)
     limit = query_limit(request, default=200)
     scope = (await scope_of(app, await authenticate(request))).only(request.query.get("agent"))
 
