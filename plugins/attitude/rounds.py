@@ -135,7 +135,7 @@ async def open_round(request: web.Request) -> web.Response:
         )
     colleagues = await _colleagues(app, body.colleagues, body.agent, settings.max_colleagues)
     now = utcnow()
-    row = {
+    row: dict[str, Any] = {
         "id": uuid.uuid4().hex,
         "agent_id": body.agent,
         "form": form.id,
