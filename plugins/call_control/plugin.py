@@ -22,16 +22,9 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from aiohttp import web
 from medlytt import (
-    CallAbandoned,
-    CallAnswered,
-    CallEnded,
-    CallLost,
-    CallTimedOut,
     CompetenceModule,
     Event,
     HttpError,
-    TalkStarted,
-    TalkStopped,
     allow,
     authenticate,
     hookimpl,
@@ -51,7 +44,7 @@ from . import store
 from .conversation import PHASES
 from .events import EVENT_TYPES
 from .settings import CallControlSettings
-from .tracker import MODULE_ID, PLUGIN, ConversationMetrics, ConversationTracker
+from .tracker import FOLLOWED, MODULE_ID, PLUGIN, ConversationMetrics, ConversationTracker
 
 if TYPE_CHECKING:
     from medlytt import Medlytt
@@ -162,9 +155,7 @@ def medlytt_routes(app: Medlytt) -> list[web.RouteDef]:
 
 
 @hookimpl
-@listens_to(
-    TalkStarted, TalkStopped, CallAnswered, CallEnded, CallAbandoned, CallTimedOut, CallLost
-)
+@listens_to(*FOLLOWED)
 async def medlytt_event(event: Event, app: Medlytt) -> None:
     tracker: ConversationTracker | None = app.plugin_state.get(PLUGIN)
     if tracker is not None:

@@ -36,6 +36,16 @@ PLUGIN = "call_control"
 MODULE_ID = "call-control"
 #: The ``queue`` label of a call that came without a queue.
 NO_QUEUE = "none"
+#: The events the module follows (``medlytt.listens_to``).
+FOLLOWED = (
+    TalkStarted,
+    TalkStopped,
+    CallAnswered,
+    CallEnded,
+    CallAbandoned,
+    CallTimedOut,
+    CallLost,
+)
 
 
 class ConversationMetrics:

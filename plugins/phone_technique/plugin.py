@@ -18,20 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from medlytt import (
-    CallAbandoned,
-    CallAnswered,
-    CallEnded,
-    CallHeld,
-    CallLost,
-    CallQueued,
-    CallResumed,
-    CallTimedOut,
-    CallTransferred,
     CompetenceModule,
     Event,
-    HeadsetHook,
-    HeadsetMute,
-    TalkStarted,
     allow,
     authenticate,
     hookimpl,
@@ -46,7 +34,7 @@ from prometheus_client import CollectorRegistry
 
 from . import store
 from .settings import PhoneTechniqueSettings
-from .tracker import MODULE_ID, PLUGIN, PhoneMetrics, PhoneTechniqueTracker
+from .tracker import FOLLOWED, MODULE_ID, PLUGIN, PhoneMetrics, PhoneTechniqueTracker
 
 if TYPE_CHECKING:
     from medlytt import Medlytt
@@ -123,20 +111,7 @@ def medlytt_routes(app: Medlytt) -> list[web.RouteDef]:
 
 
 @hookimpl
-@listens_to(
-    CallQueued,
-    TalkStarted,
-    CallAnswered,
-    CallHeld,
-    CallResumed,
-    HeadsetMute,
-    HeadsetHook,
-    CallTransferred,
-    CallEnded,
-    CallAbandoned,
-    CallTimedOut,
-    CallLost,
-)
+@listens_to(*FOLLOWED)
 async def medlytt_event(event: Event, app: Medlytt) -> None:
     tracker: PhoneTechniqueTracker | None = app.plugin_state.get(PLUGIN)
     if tracker is not None:

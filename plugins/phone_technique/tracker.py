@@ -38,6 +38,21 @@ if TYPE_CHECKING:
 PLUGIN = "phone_technique"
 MODULE_ID = "phone-technique"
 NO_QUEUE = "none"
+#: The events the module follows (``medlytt.listens_to``).
+FOLLOWED = (
+    CallQueued,
+    TalkStarted,
+    CallAnswered,
+    CallHeld,
+    CallResumed,
+    HeadsetMute,
+    HeadsetHook,
+    CallTransferred,
+    CallEnded,
+    CallAbandoned,
+    CallTimedOut,
+    CallLost,
+)
 
 
 class PhoneMetrics:
