@@ -151,7 +151,7 @@ def _merge(spans: list[Interval]) -> list[Interval]:
 
 
 def _total(spans: list[Interval]) -> float:
-    return sum(end - start for start, end in spans)
+    return sum((end - start for start, end in spans), 0.0)
 
 
 def _longest_gap(spans: list[Interval], begin: float, end: float) -> float:

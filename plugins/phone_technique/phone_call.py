@@ -91,9 +91,11 @@ class PhoneCall:
             "first_words_seconds": first_words,
             "first_words_unknown": why_no_words,
             "hold_count": len(holds),
-            "hold_seconds": round(sum(e - s for s, e in holds), 3),
+            "hold_seconds": round(sum((e - s for s, e in holds), 0.0), 3),
             "mute_count": len(mutes) if self.mute_known else None,
-            "mute_seconds": round(sum(e - s for s, e in mutes), 3) if self.mute_known else None,
+            "mute_seconds": round(sum((e - s for s, e in mutes), 0.0), 3)
+            if self.mute_known
+            else None,
             "mute_unknown": None if self.mute_known else NO_HEADSET,
             "transfers": self.transfers,
             "transfer_target": self.transfer_target,
