@@ -198,8 +198,12 @@ class Desk:
             said, self.phone = False, phone
             try:
                 async for update in phone.updates():
-                    self.phone_call = None if update.state == "closed" else update
-                    await self._show_on_headset(update)
+                    if update.state in ("muted", "unmuted"):
+                        self.muted = update.state == "muted"
+                    else:  # the call's own state; a mute does not change it
+                        self.phone_call = None if update.state == "closed" else update
+                        self.muted = self.muted and update.state != "closed"
+                    await self._show_on_headset()
                     self.link.send(
                         DeskEvent(
                             kind="softphone.call",
@@ -217,19 +221,15 @@ class Desk:
                 await phone.close()
             self.say("medlytt desk: softphone connection lost; reconnecting")
 
-    async def _show_on_headset(self, update: PhoneCallUpdate) -> None:
+    async def _show_on_headset(self) -> None:
         """Light the headset's ring, off-hook, hold and mute lamps from the phone's call."""
         if self.headset is None:
             return
         hardware = importlib.import_module("medlytt.hardware")
-        state = update.state
-        if state in ("muted", "unmuted"):
-            self.muted = state == "muted"
-        elif state == "closed":
-            self.muted = False
+        state = self.phone_call.state if self.phone_call is not None else "closed"
         lights = hardware.HeadsetLights(
             ringing=state in ("incoming", "ringing"),
-            in_call=state in ("established", "resumed", "held", "muted", "unmuted"),
+            in_call=state in ("established", "resumed", "held"),
             on_hold=state == "held",
             muted=self.muted,
         )
@@ -240,12 +240,13 @@ class Desk:
 
     async def report(self) -> None:
         """Say when the core starts or stops answering, and when it refuses this desk."""
-        connected, refused, waited = False, None, 0.0
+        connected, refused, waited, warned = False, None, 0.0, False
         while True:
             await asyncio.sleep(0.5)
             link = self.link
             waited += 0.5
-            if waited == 3 * link.heartbeat_seconds and not link.connected:
+            if not warned and waited >= 3 * link.heartbeat_seconds and not link.connected:
+                warned = True
                 self.say(
                     f"medlytt desk: no answer from the core at {link.core} yet: it is "
                     f"unreachable, or its [desk] allowed_keys does not list this desk's "
