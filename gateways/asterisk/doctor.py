@@ -193,6 +193,7 @@ async def check_ami(label: str, settings: AsteriskSettings) -> list[DoctorCheck]
         checks.append(await timestamp_check(label, ami))
         checks.append(await read_classes_check(label, settings, ami))
         checks.append(await queues_check(label, ami))
+        checks.append(await talk_detect_check(label, ami))
         return checks
     finally:
         await ami.close()
@@ -305,6 +306,36 @@ async def queues_check(label: str, ami: AmiClient) -> DoctorCheck:
             name, "Asterisk has no queues", "define queues in queues.conf: Medlytt measures them"
         )
     return DoctorCheck.ok(name, f"{len(queues)}: {', '.join(queues)}")
+
+
+async def talk_detect_check(label: str, ami: AmiClient) -> DoctorCheck:
+    """Does the dialplan switch on TALK_DETECT anywhere (who talks when: the talk.started
+    and talk.stopped events that competence modules such as phone technique read)?"""
+    name = f"{label} dialplan TALK_DETECT"
+    fix = (
+        "add Set(TALK_DETECT(set)=) before Queue() and in the queue's pre-dial subroutine "
+        "(Queue(...,b(queue-member-predial^s^1))): `medlytt init` prints both"
+    )
+    try:
+        dialplan = await ami.action_list("ShowDialPlan")
+    except AmiError as exc:
+        return DoctorCheck.warn(name, f"cannot read the dialplan: {exc}", fix)
+    found = sorted(
+        {
+            f"{row.get('Context')},{row.get('Extension')},{row.get('Priority')}"
+            for row in dialplan
+            if "talk_detect(set)" in row.get("AppData", "").replace(" ", "").lower()
+        }
+    )
+    if not found:
+        return DoctorCheck.warn(
+            name,
+            "no Set(TALK_DETECT(set)=) in the dialplan: no talk.started/talk.stopped events, "
+            "so modules that read who talks when see silence",
+            fix,
+        )
+    more = f" and {len(found) - 3} more" if len(found) > 3 else ""
+    return DoctorCheck.ok(name, f"set at {', '.join(found[:3])}{more}")
 
 
 def plugin_section(plugin_configs: dict[str, Any]) -> Instances[AsteriskSettings] | None:

@@ -70,6 +70,7 @@ def test_the_sandbox_is_all_green_with_the_warnings_its_version_earns(asterisk_s
         "asterisk AMI queue events (read classes)",
         "asterisk module func_talkdetect.so",
         "asterisk module app_queue.so",
+        "asterisk dialplan TALK_DETECT",
     ):
         assert checks[name]["status"] == "ok", checks[name]
     assert "support" in checks["asterisk queues"]["detail"]
@@ -130,23 +131,37 @@ def test_several_pbxs_are_each_checked(asterisk_sandbox, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def no_timestamps() -> Any:
-    """A sandbox of this file's own whose manager.conf has timestampevents = no."""
+def misconfigured() -> Any:
+    """A sandbox of this file's own whose manager.conf has timestampevents = no and whose
+    dialplan sets no TALK_DETECT."""
     sandbox = new_sandbox("pytest-doctor")
     with running(sandbox):
-        conf = sandbox.instance_dir / "etc" / "manager.conf"
-        conf.write_text(conf.read_text().replace("timestampevents = yes", "timestampevents = no"))
+        etc = sandbox.instance_dir / "etc"
+        manager = etc / "manager.conf"
+        manager.write_text(
+            manager.read_text().replace("timestampevents = yes", "timestampevents = no")
+        )
+        dialplan = etc / "extensions.conf"
+        text, count = re.subn(
+            r"Set\(TALK_DETECT\(set\)=[^)\n]*\)", "NoOp(no talk detection)", dialplan.read_text()
+        )
+        assert count >= 2  # the caller's and the agents' legs
+        dialplan.write_text(text)
         sandbox.cli("manager reload")
+        sandbox.cli("dialplan reload")
         yield sandbox
 
 
-def test_ami_without_timestampevents_is_named_with_its_fix(no_timestamps, tmp_path):
-    status, checks = doctor(tmp_path, section(no_timestamps))
+def test_ami_without_timestampevents_is_named_with_its_fix(misconfigured, tmp_path):
+    status, checks = doctor(tmp_path, section(misconfigured))
     assert status == 1
     check = checks["asterisk AMI events (timestampevents)"]
     assert check["status"] == "fail" and "no Timestamp" in check["detail"]
     assert "set timestampevents = yes in manager.conf [general]" in check["fix"]
     assert checks["asterisk AMI"]["status"] == "ok"
+    talk = checks["asterisk dialplan TALK_DETECT"]  # a warning: queue metrics work without
+    assert talk["status"] == "warn" and "no Set(TALK_DETECT(set)=)" in talk["detail"]
+    assert "pre-dial subroutine" in talk["fix"]
 
 
 async def test_the_gateway_says_the_ari_fix_once_instead_of_looping(asterisk_sandbox, caplog):
