@@ -44,6 +44,17 @@ def test_holds_mutes_first_words_and_a_transfer_of_one_call():
     assert (facts["transfers"], facts["transfer_target"]) == (1, "2002")
 
 
+def test_ring_time_runs_from_the_offer_to_the_answer_when_the_offer_was_seen():
+    call = PhoneCall(call_id="c1", first_seen=T0 - 10)
+    call.offered["PJSIP/1002"] = T0 - 9  # rang out at another agent first
+    call.offered["PJSIP/1001"] = T0 - 2.4
+    call.answered(T0, "PJSIP/1001", "support", ring=2.0, muted=None)
+    assert call.facts(T0 + 5, talk_seconds=5)["ring_seconds"] == 2.4
+    unseen = PhoneCall(call_id="c2", first_seen=T0)
+    unseen.answered(T0, "PJSIP/1001", "support", ring=2.0, muted=None)
+    assert unseen.facts(T0 + 5, talk_seconds=5)["ring_seconds"] == 2.0
+
+
 def test_without_a_headset_mute_is_unknown_not_zero():
     call = PhoneCall(call_id="c1", first_seen=T0)
     call.answered(T0, "PJSIP/1001", "support", ring=1.0, muted=None)

@@ -34,6 +34,8 @@ class PhoneCall:
     queue: str | None = None
     answered_at: float | None = None
     ring_seconds: float = 0.0
+    #: When each agent's phone began to ring with this call (``agent.offered``).
+    offered: dict[str, float] = field(default_factory=dict)
     #: When the agent's leg started talking (the first time), and whether any leg did.
     agent_talked_at: float | None = None
     talk_detected: bool = False
@@ -46,7 +48,12 @@ class PhoneCall:
     def answered(
         self, at: float, agent_id: str, queue: str | None, ring: float, muted: bool | None
     ) -> None:
-        """The agent answered; ``muted`` is the headset's mute now (None: no headset)."""
+        """The agent answered; ``ring`` is the PBX's ring time (Asterisk: whole seconds),
+        used when the offer was not seen; ``muted`` is the headset's mute now (None: no
+        headset)."""
+        offered = self.offered.get(agent_id)
+        if offered is not None and offered <= at:
+            ring = at - offered  # to the millisecond, from the two events
         self.answered_at, self.agent_id, self.queue, self.ring_seconds = at, agent_id, queue, ring
         if muted is not None:
             self.mute_known = True

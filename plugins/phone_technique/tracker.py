@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from medlytt import (
+    AgentOffered,
     CallAbandoned,
     CallAnswered,
     CallEnded,
@@ -41,6 +42,7 @@ NO_QUEUE = "none"
 #: The events the module follows (``medlytt.listens_to``).
 FOLLOWED = (
     CallQueued,
+    AgentOffered,
     TalkStarted,
     CallAnswered,
     CallHeld,
@@ -149,6 +151,8 @@ class PhoneTechniqueTracker:
         at = event.at.timestamp()
         if isinstance(event, CallQueued):
             self._follow(event.call_id, at)
+        elif isinstance(event, AgentOffered):
+            self._follow(event.call_id, at).offered[event.agent_id] = at
         elif isinstance(event, TalkStarted):
             self._follow(event.call_id, at).talk_started(event.leg, at)
         elif isinstance(event, CallAnswered):
