@@ -237,6 +237,56 @@ class AmiClient:
         self._events.put_nowait(None)
 
 
+#: Bytes asked of the stream at a time: many lines per await, instead of one await a line.
+READ_SIZE = 1 << 16
+
+
+class _Blocks:
+    """Turns lines into ``Key: Value`` blocks; what :func:`read_messages` does per line."""
+
+    def __init__(self, reject: Reject, max_block_bytes: int) -> None:
+        self.reject = reject
+        self.max_block_bytes = max_block_bytes
+        self.message: AmiMessage = {}
+        self.size = 0
+        self.problem: str | None = None
+
+    def line(self, raw: bytes | None) -> AmiMessage | None:
+        """Take one line (with its line feed; None: a line over the limit, dropped); return
+        the block it completes, if it completes a well-formed one."""
+        if raw is None:
+            self.problem = self.problem or "a line longer than the reader's limit"
+            self.message = {}
+            return None
+        line = raw.decode(errors="replace").rstrip("\r\n")
+        if not line:
+            message, problem = self.message, self.problem
+            self.message, self.size, self.problem = {}, 0, None
+            if problem is not None:
+                self.reject("AMI block", problem)
+            elif message:
+                return message
+            return None
+        if self.problem is not None:
+            return None  # the rest of a block already rejected
+        self.size += len(raw)
+        key, colon, value = line.partition(":")
+        key = key.strip()
+        if not colon or not key:
+            self.problem = "a line that is not 'Key: Value'"
+        elif self.size > self.max_block_bytes:
+            self.problem = f"a block over {self.max_block_bytes} bytes"
+        else:
+            self.message[key] = value.strip()
+            return None
+        self.message = {}
+        return None
+
+    def end(self) -> None:
+        if self.message or self.problem is not None:
+            self.reject("AMI block", "cut off by the end of the stream")
+
+
 async def read_messages(
     reader: asyncio.StreamReader, reject: Reject, *, max_block_bytes: int = MAX_BLOCK_BYTES
 ) -> AsyncIterator[AmiMessage]:
@@ -247,58 +297,38 @@ async def read_messages(
     without a colon or with an empty key, a line over the reader's limit, a block over
     ``max_block_bytes``, a block cut off by the end of the stream.  Bytes that are not
     UTF-8 are read as U+FFFD (a caller name in Latin-1 stays usable).
+
+    The stream is read in chunks of whatever has arrived and split into lines here: one
+    await per line cost more than everything else Medlytt does with an AMI message.  A
+    line is over the limit, as for ``readuntil``, when it is longer than the reader's
+    limit plus its line feed; it is dropped up to its line feed.
     """
-    message: AmiMessage = {}
-    size = 0
-    problem: str | None = None
+    limit: int = getattr(reader, "_limit", 1 << 16)
+    blocks = _Blocks(reject, max_block_bytes)
+    pending = b""  # the start of a line whose line feed has not arrived
+    too_long = False  # the line being read is over the limit: dropped up to its line feed
     while True:
-        raw = await _read_line(reader)
-        if raw is None:
-            problem = problem or "a line longer than the reader's limit"
-            message = {}
-            continue
-        if not raw:
+        chunk = await reader.read(READ_SIZE)
+        if not chunk:
             break
-        line = raw.decode(errors="replace").rstrip("\r\n")
-        if not line:
-            if problem is not None:
-                reject("AMI block", problem)
-            elif message:
+        lines = (pending + chunk).split(b"\n") if pending else chunk.split(b"\n")
+        pending = lines.pop()
+        for raw in lines:
+            if too_long:
+                too_long = False
+                message = blocks.line(None)
+            elif len(raw) > limit:  # with its line feed: longer than limit + 1
+                message = blocks.line(None)
+            else:
+                message = blocks.line(raw + b"\n")
+            if message is not None:
                 yield message
-            message, size, problem = {}, 0, None
-            continue
-        if problem is not None:
-            continue  # the rest of a block already rejected
-        size += len(raw)
-        key, colon, value = line.partition(":")
-        key = key.strip()
-        if not colon or not key:
-            problem = "a line that is not 'Key: Value'"
-        elif size > max_block_bytes:
-            problem = f"a block over {max_block_bytes} bytes"
-        else:
-            message[key] = value.strip()
-            continue
-        message = {}
-    if message or problem is not None:
-        reject("AMI block", "cut off by the end of the stream")
-
-
-async def _read_line(reader: asyncio.StreamReader) -> bytes | None:
-    """The next line with its line feed (``b""`` at the end of the stream), or None for a
-    line over the reader's limit, which is read to its end and dropped.
-
-    Not ``readline()``: over the limit it drops what it holds and raises, and the rest of
-    the line then reads as a line of its own, or as the empty line that ends a block.
-    """
-    too_long = False
-    while True:
-        try:
-            line = await reader.readuntil(b"\n")
-        except asyncio.IncompleteReadError as exc:  # the stream ended without a line feed
-            line = exc.partial
-        except asyncio.LimitOverrunError as exc:  # the bytes are still in the reader
-            await reader.readexactly(exc.consumed)
-            too_long = True
-            continue
-        return None if too_long else line
+        if len(pending) > limit:
+            too_long, pending = True, b""
+    if too_long:
+        blocks.line(None)
+    elif pending:
+        message = blocks.line(pending)
+        if message is not None:
+            yield message
+    blocks.end()
