@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,13 +59,33 @@ def add_console_user(
     return app.storage.run_sync(create)
 
 
+@dataclass
+class Site:
+    """A running web server for the browser: its base URL, and a way to cut connections."""
+
+    server: TestServer
+
+    @property
+    def base(self) -> str:
+        return str(self.server.make_url("")).rstrip("/")
+
+    def drop_connections(self) -> int:
+        """Close every open connection from the server's side (a network drop): the
+        browser's live stream must reconnect by itself.  Returns how many were open."""
+        handlers = list(self.server.runner.server.connections)  # type: ignore[union-attr]
+        for handler in handlers:
+            if handler.transport is not None:
+                handler.transport.close()
+        return len(handlers)
+
+
 @contextlib.asynccontextmanager
-async def served(app: TestMedlytt) -> AsyncIterator[str]:
-    """The app's web server on a free loopback port; yields its base URL."""
+async def served(app: TestMedlytt) -> AsyncIterator[Site]:
+    """The app's web server on a free loopback port."""
     server = TestServer(build_web_app(app, await plugin_routes(app)), host="127.0.0.1")
     await server.start_server()
     try:
-        yield str(server.make_url("")).rstrip("/")
+        yield Site(server)
     finally:
         await server.close()
 

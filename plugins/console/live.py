@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -142,6 +143,11 @@ def snapshot(app: Medlytt, actor: Actor, scope: Scope, show_caller: bool) -> dic
     }
 
 
+def _gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -158,7 +164,7 @@ async def stream(
 ) -> web.StreamResponse:
     """Send a snapshot now and after every change until the browser or Medlytt leaves, or
     ``alive()`` says the caller's session ended (log-out, idle): checked before every
-    message and at least every :data:`HEARTBEAT_SECONDS`, so an open wallboard never
+    message and every second, so an open wallboard never
     outlives its session; the browser's reconnection then gets 401 and the page goes to
     the login."""
     response = web.StreamResponse(
@@ -172,17 +178,22 @@ async def stream(
     await response.write(RETRY)
     scope = await scope_of(app, actor)
     seen = -1
+    written = time.monotonic()
     feed.streams += 1
     try:
-        while not feed.stopping and alive():
+        while not feed.stopping and alive() and not _gone(request):
             if seen != feed.version:
                 seen = feed.version
                 data = json.dumps(snapshot(app, actor, scope, show_caller), default=_default)
                 await response.write(f"event: snapshot\ndata: {data}\n\n".encode())
+                written = time.monotonic()
                 await asyncio.sleep(MIN_GAP_SECONDS)
-            version = await feed.wait(seen, HEARTBEAT_SECONDS)
-            if version == seen and not feed.stopping:
+            # Look every second whether the browser left (aiohttp does not cancel the
+            # handler), so a closed page never holds its stream until the next heartbeat.
+            await feed.wait(seen, 1.0)
+            if seen == feed.version and time.monotonic() - written >= HEARTBEAT_SECONDS:
                 await response.write(b": heartbeat\n\n")
+                written = time.monotonic()
     except ConnectionResetError:  # the browser left
         pass
     finally:

@@ -45,7 +45,8 @@ async def test_a_supervisor_watches_a_live_call_and_listens_whispers_stops(
     api = await medlytt_client(app, role=None)
     bearer = {"Authorization": f"Bearer {token}"}
     phone = f"Local/sup-console{secrets.token_hex(3)}@supervisor/n"
-    async with served(app) as base, browser() as chromium:
+    async with served(app) as site, browser() as chromium:
+        base = site.base
         page = await chromium.new_page(viewport={"width": 1280, "height": 720})
         await log_in(page, base, "kari")
         assert page.url == f"{base}/console/wallboard"

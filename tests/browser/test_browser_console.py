@@ -11,12 +11,19 @@ from __future__ import annotations
 from typing import Any
 
 from console_browser import PASSWORD, add_console_user, browser, log_in, screenshot, served
-from medlytt import CallAnswered, CallQueued, utcnow
+from medlytt import AgentState, AgentStateChanged, CallAnswered, CallQueued, utcnow
 from medlytt.plugins.monitoring import store as audit_store
 from medlytt.plugins.quality import store as quality_store
 from medlytt.plugins.surveys import store as survey_store
 
 A1, B1 = "PJSIP/1001", "PJSIP/2001"
+
+
+async def agent_state(app: Any, state: AgentState) -> None:
+    app.publish(
+        AgentStateChanged(at=utcnow(), source="t", agent_id=A1, state=state, queues=("support",))
+    )
+    await app.settle()
 
 
 def seed(db: Any) -> None:
@@ -51,7 +58,8 @@ def seed(db: Any) -> None:
 
 
 async def test_a_coach_evaluates_and_the_agent_acknowledges_seeing_only_their_own(medlytt):
-    async with medlytt() as app, served(app) as base, browser() as chromium:
+    async with medlytt() as app, served(app) as site, browser() as chromium:
+        base = site.base
         kari = add_console_user(app, "kari", "supervisor", teams=("team-a",))
         add_console_user(app, "a1", "agent", teams=("team-a",), agent_id=A1)
         add_console_user(app, "b1", "agent", teams=("team-b",), agent_id=B1)
@@ -142,7 +150,8 @@ async def test_a_coach_evaluates_and_the_agent_acknowledges_seeing_only_their_ow
 
 
 async def test_no_data_without_a_session_no_change_without_the_token_and_a_login_limit(medlytt):
-    async with medlytt() as app, served(app) as base, browser() as chromium:
+    async with medlytt() as app, served(app) as site, browser() as chromium:
+        base = site.base
         add_console_user(app, "kari", "supervisor", phone="PJSIP/3001")
         # A browser that never logged in is sent to the login page, never shown data.
         anonymous = await chromium.new_context()
@@ -159,6 +168,14 @@ async def test_no_data_without_a_session_no_change_without_the_token_and_a_login
         page = await context.new_page()
         await log_in(page, base, "kari")
         assert page.url == f"{base}/console/wallboard"
+        # The wallboard is right again after its connection drops: what happened while
+        # it was cut is on screen once the browser has reconnected by itself.
+        await agent_state(app, AgentState.AVAILABLE)
+        await page.locator('#agents tr[data-state="available"]').wait_for()
+        assert site.drop_connections() >= 1
+        await agent_state(app, AgentState.PAUSED)
+        await page.locator('#agents tr[data-state="paused"]').wait_for()
+        await page.get_by_text("Live", exact=True).wait_for()
         cookie = next(c for c in await context.cookies() if c["name"] == "medlytt_session")
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
         # A forged form post (no CSRF token) is refused and changes nothing.
