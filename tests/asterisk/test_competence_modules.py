@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from medlytt import HeadsetHook, HeadsetMute, utcnow
@@ -238,7 +239,7 @@ async def test_hold_transfer_and_mute_on_real_calls(
     app: TestMedlytt, asterisk_sandbox: AsteriskSandbox, medlytt_client: Any
 ):
     """One call is put on music on hold for 2 s by its agent, whose headset (as the desk
-    reports it) mutes once for about 1 s; the other is transferred, and its agent has no
+    reports it) mutes once for 1 s; the other is transferred, and its agent has no
     headset: mute unknown, not zero."""
     client = await team_with_module(
         app, medlytt_client, "pt", ["agent1", "agent2"], "phone-technique"
@@ -273,17 +274,11 @@ async def test_hold_transfer_and_mute_on_real_calls(
     held_by = recorded(app, held, "call.answered")[0].agent_id
     moved_by = recorded(app, moved, "call.answered")[0].agent_id
     # The held call's agent has a headset: the desk reports it off hook, then one mute.
-    device = "test-headset"
-    app.publish(
-        HeadsetHook(at=utcnow(), source="desk", agent_id=held_by, device=device, off_hook=True)
-    )
-    app.publish(
-        HeadsetMute(at=utcnow(), source="desk", agent_id=held_by, device=device, muted=True)
-    )
-    await asyncio.sleep(1.0)
-    app.publish(
-        HeadsetMute(at=utcnow(), source="desk", agent_id=held_by, device=device, muted=False)
-    )
+    desk: dict[str, Any] = {"source": "desk", "agent_id": held_by, "device": "test-headset"}
+    now = utcnow()
+    app.publish(HeadsetHook(at=now, off_hook=True, **desk))
+    app.publish(HeadsetMute(at=now, muted=True, **desk))
+    app.publish(HeadsetMute(at=now + timedelta(seconds=1), muted=False, **desk))
     # The other call: wait until its agent has talked, then transfer it.
     await wait_until(lambda: recorded(app, moved, "talk.started"), timeout=10, what="agent talks")
     await blind_transfer(asterisk_sandbox, moved_by.split("/")[1].split("@")[0])
@@ -303,7 +298,7 @@ async def test_hold_transfer_and_mute_on_real_calls(
     h, t = calls[held], calls[moved]
     assert len(recorded(app, held, "call.held")) == 1
     assert h["hold_count"] == 1 and abs(h["hold_seconds"] - 2.0) <= WINDOW, h
-    assert h["mute_count"] == 1 and abs(h["mute_seconds"] - 1.0) <= WINDOW, h
+    assert (h["mute_count"], h["mute_seconds"]) == (1, 1.0), h
     assert abs(h["first_words_seconds"] - 1.3) <= WINDOW, h
     assert h["transfers"] == 0 and abs(h["ring_seconds"] - 0.5) <= 0.25, h
     assert len(recorded(app, moved, "call.transferred")) == 1
