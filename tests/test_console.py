@@ -135,9 +135,13 @@ async def test_a_session_cookie_is_the_users_token_and_changes_need_the_csrf_hea
         await agents_in(app, AgentState.AVAILABLE)
         client = await browser_client(app)
         try:
-            response = await log_in(client, "a1")
+            first = (await log_in(client, "a1")).cookies["medlytt_session"].value
+            response = await log_in(client, "a1")  # again: the first session ends
             assert response.status == 303 and response.headers["Location"] == "/console"
             cookie = response.cookies["medlytt_session"]
+            assert cookie.value != first
+            stale = await client.get("/api/me", cookies={"medlytt_session": first})
+            assert stale.status == 401
             assert cookie["httponly"] and cookie["samesite"] == "Strict" and not cookie["secure"]
             me = await (await client.get("/api/me")).json()
             assert (me["name"], me["role"], me["agent_id"]) == ("a1", "agent", A1)

@@ -263,6 +263,7 @@ async def login_submit(request: web.Request) -> web.Response:
             request, status=401, error=words["wrong_login"], name=name, next_=next_
         )
     response = web.HTTPSeeOther(next_)
+    log_out(request, response)  # a session this browser had before ends: one at a time
     set_session_cookie(request, response, cookie)
     response.del_cookie(LOGIN_CSRF_COOKIE, path=LOGIN)
     raise response
