@@ -372,9 +372,20 @@ async function mysteryPage() {
         el("td", {}, c.name), el("td", {}, c.queue || c.number || "–"),
         el("td", {}, c.schedule || `${c.calls || "–"}`), el("td", {}, c.active ? "active" : "paused")]);
       const calls = await api("GET", "/api/mystery-calls?limit=50");
-      rows("mystery-results", calls.mystery_calls || [], (c) => [
-        el("td", {}, when(c.started_at)), el("td", {}, c.target || "–"),
-        el("td", {}, c.agent_id || "–"), el("td", {}, c.outcome || "…")]);
+      rows("mystery-results", calls.mystery_calls || [], (c) => {
+        const recording = el("td", {});
+        if (c.recording_id) {
+          // The recording plays here; evaluating it opens the Evaluate screen on it.
+          recording.append(el("audio", { controls: "controls", preload: "none",
+            src: `/api/recordings/${encodeURIComponent(c.recording_id)}`,
+            "aria-label": `${W.recording}: ${c.id}` }));
+          if (CTX.quality) {
+            recording.append(" ", el("a", { href: `/console/evaluate?mystery_call=${encodeURIComponent(c.id)}` }, W.evaluate_call));
+          }
+        }
+        return [el("td", {}, when(c.started_at)), el("td", {}, c.target || "–"),
+          el("td", {}, c.agent_id || "–"), el("td", {}, c.outcome || "…"), recording];
+      });
     } catch (error) { toast(explain(error), true); }
   }
   document.getElementById("place-form").addEventListener("submit", async (event) => {
