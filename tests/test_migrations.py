@@ -103,22 +103,16 @@ def test_the_old_audit_trail_verifies_after_the_upgrade(tmp_path):
     config = tmp_path / "medlytt.toml"
     config.write_text(f'[storage]\npath = "{path}"\n')
     asyncio.run(start_once(path))  # the audit trail gains its hash chain at start
-    env = medlytt_env()
-    users = subprocess.run(
-        [MEDLYTT, "user", "list", "--config", str(config)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [MEDLYTT, *args, "--config", str(config)]
+        return subprocess.run(
+            command, env=medlytt_env(), capture_output=True, text=True, timeout=60
+        )
+
+    users = cli("user", "list")
     assert users.returncode == 0, users.stderr
     assert {"ada", "kari", "ingrid"} <= set(users.stdout.split())
-    verify = subprocess.run(
-        [MEDLYTT, "audit", "verify", "--config", str(config)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    verify = cli("audit", "verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert "3" in verify.stdout  # the three rows of the old session, chained and intact
