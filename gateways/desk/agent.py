@@ -41,9 +41,11 @@ class DeskOptions:
     baresip: str | None = None
     queue_size: int = 1000
     heartbeat_seconds: float = 5.0
+    #: Which headset when several are attached (``0b0e:``, a name, a hidraw path).
+    headset_match: str | None = None
 
 
-def headset_connection() -> tuple[Any | None, str]:
+def headset_connection(match: str | None = None) -> tuple[Any | None, str]:
     """A ``medlytt.hardware.HeadsetConnection`` (follows unplug and replug), or None and why
     there is none.  Imported here, not at the top: the desk runs without the package."""
     try:
@@ -56,7 +58,7 @@ def headset_connection() -> tuple[Any | None, str]:
             None,
             "no headset support in this Medlytt (medlytt.hardware has no HeadsetConnection)",
         )
-    return connection(), "looking for a headset"
+    return connection(match=match), "looking for a headset"
 
 
 def desk_event_of(report: Any) -> DeskEvent | None:
@@ -138,7 +140,9 @@ class Desk:
 
     async def follow_headset(self) -> None:
         connection, why = (
-            (self._given_headset, "") if self._given_headset is not None else headset_connection()
+            (self._given_headset, "")
+            if self._given_headset is not None
+            else headset_connection(self.options.headset_match)
         )
         if connection is None:
             self._headset(f"{why}; running without headset events")

@@ -54,6 +54,12 @@ def keys_command(name: str, folder: Path, force: bool) -> None:
 )
 @click.option("--baresip", default=None, help="baresip's ctrl_tcp address, e.g. 127.0.0.1:4444.")
 @click.option(
+    "--headset",
+    "headset_match",
+    default=None,
+    help="Which headset when several are attached: vendor:product (0b0e:), a name or a path.",
+)
+@click.option(
     "--queue-size",
     default=1000,
     show_default=True,
@@ -75,6 +81,7 @@ def desk_command(
     baresip: str | None,
     queue_size: int,
     heartbeat: float,
+    headset_match: str | None,
 ) -> None:
     """Run on an agent's PC: send headset and softphone events to the core (docs/desk.md)."""
     from .agent import Desk, DeskOptions  # the desk's imports only when it runs
@@ -90,7 +97,7 @@ def desk_command(
             parse_address(baresip)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--baresip") from None
-    options = DeskOptions(core, agent, key, core_key, baresip, queue_size, heartbeat)
+    options = DeskOptions(core, agent, key, core_key, baresip, queue_size, heartbeat, headset_match)
 
     def say(line: str) -> None:
         click.echo(line, err=True)
