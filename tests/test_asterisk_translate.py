@@ -224,3 +224,61 @@ def test_a_hold_without_a_uniqueid_is_rejected():
     t = AmiTranslator(reject=lambda what, why: rejected.append((what, why)))
     assert t.translate({"Event": "Hold", "Timestamp": "100.0", "Linkedid": "l1"}) == []
     assert rejected == [("AMI Hold", "no Uniqueid")]
+
+
+def answered_call(t: AmiTranslator) -> None:
+    t.translate(member())
+    t.translate(caller("QueueCallerJoin", 100.0, Position="1", Context="callers", Exten="s"))
+    t.translate(caller("AgentCalled", 100.1, DestUniqueid="a1"))
+    t.translate(caller("AgentConnect", 102.0, HoldTime="2", RingTime="2", DestUniqueid="a1"))
+
+
+def transfer_of(out: list[ev.Event]) -> tuple[str, str]:
+    (transfer,) = [e for e in out if isinstance(e, ev.CallTransferred)]
+    assert transfer.from_agent_id == IFACE and transfer.call_id == "l1"
+    return transfer.target, transfer.kind
+
+
+def test_a_blind_transfer_names_its_target_whichever_event_comes_first():
+    """AMI sends BlindTransfer and app_queue's AgentComplete from separate subscriptions
+    (seen on 22.10.1: BlindTransfer first, 75 µs apart); either order gives the target."""
+    complete = caller(
+        "AgentComplete",
+        110.0,
+        HoldTime="2",
+        TalkTime="8",
+        Reason="transfer",
+        Context="transfer-target",
+        Exten="s",
+    )
+    t = AmiTranslator()
+    answered_call(t)
+    blind = {"Event": "BlindTransfer", "Timestamp": "110.0", "Result": "Success"}
+    blind |= {"TransfererUniqueid": "a1", "TransfereeUniqueid": "u1"}
+    assert t.translate(blind | {"Extension": "2002", "Context": "phones"}) == []
+    assert transfer_of(t.translate(complete)) == ("2002@phones", "blind")
+    # AgentComplete first: the caller's channel already sits at the target.
+    t = AmiTranslator()
+    answered_call(t)
+    assert transfer_of(t.translate(complete)) == ("s@transfer-target", "blind")
+
+
+def test_a_transfer_whose_target_cannot_be_told_says_unknown():
+    t = AmiTranslator()
+    answered_call(t)
+    complete = caller(
+        "AgentComplete",
+        110.0,
+        HoldTime="2",
+        TalkTime="8",
+        Reason="transfer",
+        Context="callers",
+        Exten="s",
+    )
+    assert transfer_of(t.translate(complete)) == ("unknown", "blind")
+    t = AmiTranslator()
+    answered_call(t)
+    attended = {"Event": "AttendedTransfer", "Timestamp": "109.0", "Result": "Success"}
+    attended |= {"OrigTransfererUniqueid": "a1", "TransferTargetCallerIDNum": "1003"}
+    assert t.translate(attended) == []
+    assert transfer_of(t.translate(complete)) == ("1003", "attended")

@@ -74,6 +74,12 @@ class QueueEntry:
     caller_hung_up: float | None = None
     #: On hold now (music on hold to the caller), so each hold is announced once.
     held: bool = False
+    #: Where the caller's channel was in the dialplan when it joined ("exten@context"):
+    #: after a blind transfer its AgentComplete shows the transfer's target instead.
+    place: str | None = None
+    #: A transfer announced by AMI BlindTransfer/AttendedTransfer before AgentComplete.
+    transfer_target: str | None = None
+    transfer_kind: str = "blind"
 
 
 @dataclass
@@ -127,6 +133,8 @@ class AmiTranslator:
             "BridgeLeave": self._bridge_leave,
             "ChannelTalkingStart": self._talking_start,
             "ChannelTalkingStop": self._talking_stop,
+            "BlindTransfer": self._blind_transfer,
+            "AttendedTransfer": self._attended_transfer,
             "Hold": self._hold,
             "MusicOnHoldStart": self._hold,
             "Unhold": self._unhold,
@@ -286,6 +294,7 @@ class AmiTranslator:
         position = _count(m, "Position", required=False)
         call_id = m.get("Linkedid") or uniqueid
         entry = QueueEntry(call_id=call_id, uniqueid=uniqueid, queue=queue, joined=self._stamp(m))
+        entry.place = _place(m)
         self.entries[uniqueid] = entry
         return [
             ev.CallQueued(
@@ -461,13 +470,21 @@ class AmiTranslator:
         )
         out: list[ev.Event] = []
         if reason == "transfer":
+            # The target: from the transfer's own AMI event when it came first (AMI sends
+            # the two from separate subscriptions, in either order), else where the
+            # caller's channel now is in the dialplan when a blind transfer moved it.
+            moved = _place(m)
+            target = entry.transfer_target or (
+                moved if moved is not None and moved != entry.place else "unknown"
+            )
             out.append(
                 ev.CallTransferred(
                     at=self._at(m),
                     source=SOURCE,
                     call_id=entry.call_id,
                     from_agent_id=agent.agent_id,
-                    target="unknown",
+                    target=target,
+                    kind="attended" if entry.transfer_kind == "attended" else "blind",
                 )
             )
         out.append(
@@ -658,6 +675,36 @@ class AmiTranslator:
             )
         ]
 
+    # ------------------------------------------------------------------ transfers
+
+    def _transferred_entry(self, m: AmiMessage) -> QueueEntry | None:
+        """The answered call a transfer event is about: by the transferee (the caller)
+        or the transferer (the agent's leg)."""
+        for key in ("TransfereeUniqueid", "TransfererUniqueid", "OrigTransfererUniqueid"):
+            uniqueid = m.get(key)
+            entry = self.entries.get(uniqueid or "") or self.agent_legs.get(uniqueid or "")
+            if entry is not None and not entry.done and entry.answered_by is not None:
+                return entry
+        return None
+
+    def _blind_transfer(self, m: AmiMessage) -> list[ev.Event]:
+        """Remember the target; AgentComplete (Reason transfer) announces the transfer."""
+        entry = self._transferred_entry(m)
+        if entry is not None and m.get("Result") == "Success":
+            exten, context = m.get("Extension"), m.get("Context")
+            entry.transfer_target = f"{exten}@{context}" if exten and context else None
+            entry.transfer_kind = "blind"
+        return []
+
+    def _attended_transfer(self, m: AmiMessage) -> list[ev.Event]:
+        entry = self._transferred_entry(m)
+        if entry is not None and m.get("Result") == "Success":
+            entry.transfer_target = (
+                m.get("TransferTargetCallerIDNum") or m.get("SecondTransfererConnectedLineNum")
+            ) or None
+            entry.transfer_kind = "attended"
+        return []
+
     # ------------------------------------------------------------------ hold
 
     def _answered_entry(self, m: AmiMessage) -> QueueEntry | None:
@@ -721,6 +768,12 @@ class AmiTranslator:
                     )
             self._forget(entry)
         return out
+
+
+def _place(m: AmiMessage) -> str | None:
+    """Where a channel is in the dialplan, ``exten@context`` (None when AMI left it out)."""
+    exten, context = m.get("Exten"), m.get("Context")
+    return f"{exten}@{context}" if exten and context else None
 
 
 def _member(m: AmiMessage) -> tuple[str, str, bool]:

@@ -303,6 +303,7 @@ async def test_hold_transfer_and_mute_on_real_calls(
     assert h["transfers"] == 0 and abs(h["ring_seconds"] - 0.5) <= 0.25, h
     assert len(recorded(app, moved, "call.transferred")) == 1
     assert t["transfers"] == 1 and t["hold_count"] == 0, t
+    assert t["transfer_target"] == "s@transfer-target", t
     assert t["mute_count"] is None and t["mute_seconds"] is None, t
     assert "no headset signal" in t["mute_unknown"]
     agents = {a["agent_id"]: a for a in body["agents"]}
