@@ -6,26 +6,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from medlytt import CallAnswered, CallEnded, Event, TalkStopped, hookimpl
+from medlytt import CallAnswered, CallEnded, Event, TalkStopped
+from medlytt.plugins.sales.events import SalesOutcome
 from medlytt.plugins.surveys.events import SurveyFinished
 from medlytt.testing import add_user_with_token
 
 A1, B1 = "PJSIP/1001", "PJSIP/2001"
 T0 = datetime.fromisoformat("2026-11-30T10:00:00+00:00")
-
-
-class SalesOutcome(Event, frozen=True, tag="sales.outcome"):
-    """What a sales plugin publishes when a call's outcome is set (a stand-in here)."""
-
-    call_id: str
-    outcome: str
-
-
-class SalesStub:
-    @staticmethod
-    @hookimpl
-    def medlytt_event_types() -> list[type[Event]]:
-        return [SalesOutcome]
 
 
 def call(call_id: str, agent: str, pairs: list[tuple[float, float]], start: datetime = T0):
@@ -86,7 +73,7 @@ async def world(app, medlytt_client):
 
 
 async def test_calls_are_measured_tagged_and_summed_up_per_agent(medlytt, medlytt_client):
-    async with medlytt(plugins=[("sales_stub", SalesStub)]) as app:
+    async with medlytt() as app:
         admin, who = await world(app, medlytt_client)
         minute = timedelta(minutes=1)
         for event in (
@@ -135,8 +122,13 @@ async def test_calls_are_measured_tagged_and_summed_up_per_agent(medlytt, medlyt
                 answers={"satisfaction": "5", "solved": "3", "nps": "no_answer"},
             )
         )
-        app.publish(SalesOutcome(at=T0, source="t", call_id="c2", outcome="sale"))
-        app.publish(SalesOutcome(at=T0, source="t", call_id="b1-call", outcome="sale"))
+        # The sales plugin's event (docs/sales.md), as a PUT /api/calls/{id}/outcome sends it.
+        for call_id, agent in (("c2", A1), ("b1-call", B1)):
+            app.publish(
+                SalesOutcome(
+                    at=T0, source="t", call_id=call_id, agent_id=agent, queue="q", outcome="sale"
+                )
+            )
         await app.settle()
 
         summary = await admin.get("/api/behaviour-types/agents", headers=who["a1"])
