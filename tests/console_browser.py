@@ -101,6 +101,13 @@ async def browser() -> AsyncIterator[Browser]:
             await opened.close()
 
 
+def script_errors(page: Page) -> list[str]:
+    """The page's uncaught JavaScript errors from now on (a list that fills as they come)."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return errors
+
+
 async def log_in(page: Page, base: str, name: str, password: str = PASSWORD) -> None:
     await page.goto(f"{base}/console/login")
     await page.get_by_label("User name").fill(name)

@@ -13,7 +13,7 @@ import secrets
 import time
 
 import pytest
-from console_browser import add_console_user, browser, log_in, screenshot, served
+from console_browser import add_console_user, browser, log_in, screenshot, script_errors, served
 from medlytt import AgentState, AgentStateChanged, CallAnswered
 from medlytt.gateways.asterisk.sandbox import place_call
 from medlytt.testing import wait_until
@@ -48,6 +48,7 @@ async def test_a_supervisor_watches_a_live_call_and_listens_whispers_stops(
     async with served(app) as site, browser() as chromium:
         base = site.base
         page = await chromium.new_page(viewport={"width": 1280, "height": 720})
+        errors = script_errors(page)
         await log_in(page, base, "kari")
         assert page.url == f"{base}/console/wallboard"
         await page.get_by_text("Live", exact=True).wait_for()  # the event stream is open
@@ -99,5 +100,6 @@ async def test_a_supervisor_watches_a_live_call_and_listens_whispers_stops(
         assert (await (await api.get("/api/monitor", headers=bearer)).json())["sessions"] == []
         await nothing_left(asterisk_sandbox)
         assert "No monitoring session" in await session.inner_text()
+        assert errors == []
     await call
     await wait_until(lambda: not app.state.calls, timeout=30)

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from console_browser import PASSWORD, add_console_user, browser, log_in, screenshot, served
+from console_browser import (
+    PASSWORD,
+    add_console_user,
+    browser,
+    log_in,
+    screenshot,
+    script_errors,
+    served,
+)
 from medlytt import AgentState, AgentStateChanged, CallAnswered, CallQueued, utcnow
 from medlytt.plugins.monitoring import store as audit_store
 from medlytt.plugins.quality import store as quality_store
@@ -75,6 +83,7 @@ async def test_a_coach_evaluates_and_the_agent_acknowledges_seeing_only_their_ow
         # The coach fills the form about a1's call on the Evaluate screen.
         coach = await chromium.new_context()
         page = await coach.new_page()
+        errors = script_errors(page)
         plan = await page.request.put(  # the team's plan, set with kari's token
             f"{base}/api/plans/team-a",
             data={"per_agent_per_month": 4, "live_at_least": 1},
@@ -100,9 +109,15 @@ async def test_a_coach_evaluates_and_the_agent_acknowledges_seeing_only_their_ow
             f" !== '{evaluation_id}'"
         )
         second_id = await result.get_attribute("data-evaluation")
+        await page.get_by_role("link", name="Calibration").click()
+        await page.locator("#rounds tbody tr").first.wait_for()  # none yet: "Nothing yet."
+        await page.get_by_role("link", name="Mystery calls").click()
+        await page.locator("#mystery-results tbody tr").first.wait_for()
+        assert errors == []
         await coach.close()
 
         page = await chromium.new_page()
+        errors = script_errors(page)
         await log_in(page, base, "a1")
         assert page.url == f"{base}/console/me"  # an agent starts on their own page
         audit = page.locator("#audit tbody tr")
@@ -140,6 +155,7 @@ async def test_a_coach_evaluates_and_the_agent_acknowledges_seeing_only_their_ow
         )
         assert disputed["answer_comment"] == "The caller hung up before I could sum up"
         await screenshot(page, "agent-page")
+        assert errors == []
         # Another agent's page: 403, and none of their rows.
         response = await page.goto(f"{base}/console/agent?id={B1}")
         assert response is not None and response.status == 403
@@ -166,6 +182,7 @@ async def test_no_data_without_a_session_no_change_without_the_token_and_a_login
 
         context = await chromium.new_context()
         page = await context.new_page()
+        errors = script_errors(page)
         await log_in(page, base, "kari")
         assert page.url == f"{base}/console/wallboard"
         # The wallboard is right again after its connection drops: what happened while
@@ -204,6 +221,7 @@ async def test_no_data_without_a_session_no_change_without_the_token_and_a_login
         await page.get_by_text("Kill switch: ON").wait_for()
         switch = await (await page.request.get(f"{base}/api/mystery-kill-switch")).json()
         assert switch["on"] is True
+        assert errors == []
         # Logging out ends the session on the server: the old cookie opens nothing.
         await page.get_by_role("button", name="Log out").click()
         await page.wait_for_url("**/console/login")
