@@ -15,7 +15,7 @@ import contextlib
 import itertools
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 from .malformed import Reject, RejectLog
 from .settings import AsteriskSettings
@@ -242,7 +242,7 @@ READ_SIZE = 1 << 16
 
 
 class _Blocks:
-    """Turns lines into ``Key: Value`` blocks; what :func:`read_messages` does per line."""
+    """The state of :func:`read_messages` between chunks: the block being read."""
 
     def __init__(self, reject: Reject, max_block_bytes: int) -> None:
         self.reject = reject
@@ -251,36 +251,42 @@ class _Blocks:
         self.size = 0
         self.problem: str | None = None
 
-    def line(self, raw: bytes | None) -> AmiMessage | None:
-        """Take one line (with its line feed; None: a line over the limit, dropped); return
-        the block it completes, if it completes a well-formed one."""
-        if raw is None:
-            self.problem = self.problem or "a line longer than the reader's limit"
-            self.message = {}
-            return None
-        line = raw.decode(errors="replace").rstrip("\r\n")
-        if not line:
-            message, problem = self.message, self.problem
-            self.message, self.size, self.problem = {}, 0, None
+    def take(self, lines: list[bytes | None], eol: int = 1) -> list[AmiMessage]:
+        """The well-formed blocks these lines complete.  A line is given without its line
+        feed (``eol``: the bytes that ended it, 0 for the last one of a stream); None is a
+        line over the limit, dropped.  One call per chunk, its loop on local names: this
+        runs for every line Asterisk sends."""
+        message, size, problem = self.message, self.size, self.problem
+        limit = self.max_block_bytes
+        done: list[AmiMessage] = []
+        for raw in lines:
+            if raw is None:
+                problem = problem or "a line longer than the reader's limit"
+                message = {}
+                continue
+            line = raw.decode(errors="replace").rstrip("\r\n")
+            if not line:
+                if problem is not None:
+                    self.reject("AMI block", problem)
+                elif message:
+                    done.append(message)
+                message, size, problem = {}, 0, None
+                continue
             if problem is not None:
-                self.reject("AMI block", problem)
-            elif message:
-                return message
-            return None
-        if self.problem is not None:
-            return None  # the rest of a block already rejected
-        self.size += len(raw)
-        key, colon, value = line.partition(":")
-        key = key.strip()
-        if not colon or not key:
-            self.problem = "a line that is not 'Key: Value'"
-        elif self.size > self.max_block_bytes:
-            self.problem = f"a block over {self.max_block_bytes} bytes"
-        else:
-            self.message[key] = value.strip()
-            return None
-        self.message = {}
-        return None
+                continue  # the rest of a block already rejected
+            size += len(raw) + eol
+            key, colon, value = line.partition(":")
+            key = key.strip()
+            if not colon or not key:
+                problem = "a line that is not 'Key: Value'"
+            elif size > limit:
+                problem = f"a block over {limit} bytes"
+            else:
+                message[key] = value.strip()
+                continue
+            message = {}
+        self.message, self.size, self.problem = message, size, problem
+        return done
 
     def end(self) -> None:
         if self.message or self.problem is not None:
@@ -311,24 +317,19 @@ async def read_messages(
         chunk = await reader.read(READ_SIZE)
         if not chunk:
             break
-        lines = (pending + chunk).split(b"\n") if pending else chunk.split(b"\n")
-        pending = lines.pop()
-        for raw in lines:
-            if too_long:
-                too_long = False
-                message = blocks.line(None)
-            elif len(raw) > limit:  # with its line feed: longer than limit + 1
-                message = blocks.line(None)
-            else:
-                message = blocks.line(raw + b"\n")
-            if message is not None:
-                yield message
+        data = pending + chunk if pending else chunk
+        parts = data.split(b"\n")
+        pending = parts.pop()
+        lines = cast("list[bytes | None]", parts)
+        if too_long and lines:
+            too_long, lines[0] = False, None
+        if len(data) > limit:  # only then can a whole line be over it
+            lines = [None if raw is not None and len(raw) > limit else raw for raw in lines]
+        for message in blocks.take(lines):
+            yield message
         if len(pending) > limit:
             too_long, pending = True, b""
-    if too_long:
-        blocks.line(None)
-    elif pending:
-        message = blocks.line(pending)
-        if message is not None:
+    if too_long or pending:
+        for message in blocks.take([None if too_long else pending], eol=0):
             yield message
     blocks.end()
