@@ -7,9 +7,11 @@ these pin the rules underneath them, each quickly and on its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -23,11 +25,15 @@ PASSWORD = "correct horse battery"
 A1, B1 = "PJSIP/1001", "PJSIP/2001"
 
 
-async def browser_client(app: Any) -> TestClient:
+@contextlib.asynccontextmanager
+async def browser_client(app: Any) -> AsyncIterator[TestClient]:
     """A cookie-keeping client, like a browser, with no token."""
     client = TestClient(TestServer(build_web_app(app, await plugin_routes(app))))
     await client.start_server()
-    return client
+    try:
+        yield client
+    finally:
+        await client.close()
 
 
 def add(app: Any, name: str, role: str, **kw: Any) -> str:
@@ -133,8 +139,7 @@ async def test_a_session_cookie_is_the_users_token_and_changes_need_the_csrf_hea
         add(app, "a1", "agent", teams=["team-a"], agent_id=A1)
         add(app, "b1", "agent", teams=["team-b"], agent_id=B1)
         await agents_in(app, AgentState.AVAILABLE)
-        client = await browser_client(app)
-        try:
+        async with browser_client(app) as client:
             first = (await log_in(client, "a1")).cookies["medlytt_session"].value
             response = await log_in(client, "a1")  # again: the first session ends
             assert response.status == 303 and response.headers["Location"] == "/console"
@@ -162,15 +167,12 @@ async def test_a_session_cookie_is_the_users_token_and_changes_need_the_csrf_hea
             assert role.status == 403 and "needs role" in (await role.json())["error"]
             # Reading needs no token; a bearer token never needs one.
             assert (await client.get("/api/audit/monitoring")).status == 200
-        finally:
-            await client.close()
 
 
 async def test_a_session_ends_when_idle_at_logout_and_when_the_user_is_disabled(medlytt):
     async with medlytt({"server": {"session_idle_minutes": 0.01}}) as app:  # 0.6 s
         add(app, "kari", "supervisor")
-        client = await browser_client(app)
-        try:
+        async with browser_client(app) as client:
             await log_in(client, "kari")
             assert (await client.get("/api/me")).status == 200
             await asyncio.sleep(0.8)
@@ -181,19 +183,14 @@ async def test_a_session_ends_when_idle_at_logout_and_when_the_user_is_disabled(
             await log_in(client, "kari")
             app.storage.run_sync(lambda db: auth.disable_user(db, "kari"))
             assert (await client.get("/api/me")).status == 401
-        finally:
-            await client.close()
     async with medlytt() as app:
         add(app, "ola", "supervisor")
-        client = await browser_client(app)
-        try:
+        async with browser_client(app) as client:
             await log_in(client, "ola")
             token = csrf_of(await (await client.get("/console/profile")).text())
             out = await client.post("/console/logout", data={"csrf": token}, allow_redirects=False)
             assert out.status == 303 and out.headers["Location"] == "/console/login"
             assert (await client.get("/api/me")).status == 401
-        finally:
-            await client.close()
 
 
 async def test_the_cookie_is_secure_behind_a_trusted_tls_proxy_only(medlytt):
@@ -201,8 +198,7 @@ async def test_the_cookie_is_secure_behind_a_trusted_tls_proxy_only(medlytt):
         async with medlytt({"server": {"trust_forwarded_proto": trusted}}) as app:
             name = f"kari-{trusted}"
             add(app, name, "supervisor")
-            client = await browser_client(app)
-            try:
+            async with browser_client(app) as client:
                 form = await (await client.get("/console/login")).text()
                 token = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
                 response = await client.post(
@@ -213,8 +209,6 @@ async def test_the_cookie_is_secure_behind_a_trusted_tls_proxy_only(medlytt):
                 )
                 assert response.status == 303
                 assert bool(response.cookies["medlytt_session"]["secure"]) is secure
-            finally:
-                await client.close()
 
 
 async def test_login_refuses_a_foreign_next_a_missing_form_token_and_logs_no_secret(
@@ -223,8 +217,7 @@ async def test_login_refuses_a_foreign_next_a_missing_form_token_and_logs_no_sec
     caplog.set_level(logging.DEBUG)
     async with medlytt() as app:
         add(app, "kari", "supervisor")
-        client = await browser_client(app)
-        try:
+        async with browser_client(app) as client:
             for target in ("//evil.example/x", "https://evil.example/", "/api/state"):
                 response = await log_in(client, "kari", next=target)
                 assert response.headers["Location"] == "/console", target
@@ -237,16 +230,13 @@ async def test_login_refuses_a_foreign_next_a_missing_form_token_and_logs_no_sec
             logged = caplog.text
             for secret in (PASSWORD, cookie, csrf_of(page)):
                 assert secret not in logged
-        finally:
-            await client.close()
 
 
 async def test_the_sixth_wrong_password_in_a_minute_is_refused_for_the_user(medlytt):
     async with medlytt() as app:
         add(app, "kari", "supervisor")
         add(app, "ola", "supervisor")
-        client = await browser_client(app)
-        try:
+        async with browser_client(app) as client:
             statuses = [
                 (await log_in(client, "kari", f"wrong {n} password")).status for n in range(6)
             ]
@@ -255,8 +245,6 @@ async def test_the_sixth_wrong_password_in_a_minute_is_refused_for_the_user(medl
             assert right.status == 429 and 1 <= int(right.headers["Retry-After"]) <= 60
             # The address has used up its tries too: guessing other names does not help.
             assert (await log_in(client, "ola")).status == 429
-        finally:
-            await client.close()
 
 
 # ---------------------------------------------------------------------------- live stream
@@ -284,8 +272,7 @@ async def test_the_stream_sends_a_full_snapshot_on_connect_and_after_each_event(
         add(app, "b1", "agent", teams=["team-b"], agent_id=B1)
         await agents_in(app, AgentState.AVAILABLE, ("q",))
         now = utcnow()
-        client = await browser_client(app)
-        try:
+        async with browser_client(app) as client:
             await log_in(client, "sup")
             stream = await client.get("/console/live")
             assert stream.headers["Content-Type"] == "text/event-stream"
@@ -314,22 +301,17 @@ async def test_the_stream_sends_a_full_snapshot_on_connect_and_after_each_event(
             # A new connection starts with the whole picture, not with what it missed.
             again = await read_snapshot(await client.get("/console/live"))
             assert again["agents"][0]["state"] == "on_call"
-        finally:
-            await client.close()
 
 
 async def test_an_agents_stream_shows_only_themselves(medlytt):
     async with medlytt() as app:
         add(app, "a1", "agent", teams=["team-a"], agent_id=A1)
         await agents_in(app, AgentState.PAUSED)
-        client = await browser_client(app)
-        try:
+        async with browser_client(app) as client:
             await log_in(client, "a1")
             snapshot = await read_snapshot(await client.get("/console/live"))
             assert [a["agent_id"] for a in snapshot["agents"]] == [A1]
             assert snapshot["sessions"] == []
-        finally:
-            await client.close()
 
 
 # ---------------------------------------------------------------------------- language
@@ -338,8 +320,7 @@ async def test_an_agents_stream_shows_only_themselves(medlytt):
 async def test_the_language_is_the_users_choice_else_the_browsers(medlytt):
     async with medlytt() as app:
         add(app, "kari", "supervisor")
-        client = await browser_client(app)
-        try:
+        async with browser_client(app) as client:
             login = await (
                 await client.get("/console/login", headers={"Accept-Language": "nb-NO,nb;q=0.9"})
             ).text()
@@ -359,28 +340,21 @@ async def test_the_language_is_the_users_choice_else_the_browsers(medlytt):
                 "/console/profile", data={"phone": "PJSIP 2001", "csrf": csrf_of(norsk)}
             )
             assert bad.status == 422 and "without spaces" in await bad.text()
-        finally:
-            await client.close()
 
 
 async def test_pages_carry_a_strict_content_security_policy(medlytt):
-    async with medlytt() as app:
-        client = await browser_client(app)
-        try:
-            page = await client.get("/console/login")
-            assert "script-src 'self'" in page.headers["Content-Security-Policy"]
-            for name in ("console.js", "console.css"):
-                assert (await client.get(f"/console/static/{name}")).status == 200
-            assert (await client.get("/console/static/../plugin.py")).status == 404
-        finally:
-            await client.close()
+    async with medlytt() as app, browser_client(app) as client:
+        page = await client.get("/console/login")
+        assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+        for name in ("console.js", "console.css"):
+            assert (await client.get(f"/console/static/{name}")).status == 200
+        assert (await client.get("/console/static/../plugin.py")).status == 404
 
 
 async def test_a_stream_ends_with_its_session(medlytt):
     async with medlytt() as app:
         add(app, "kari", "supervisor")
-        client = await browser_client(app)
-        try:
+        async with browser_client(app) as client:
             await log_in(client, "kari")
             stream = await client.get("/console/live")
             await read_snapshot(stream)
@@ -390,5 +364,3 @@ async def test_a_stream_ends_with_its_session(medlytt):
             rest = await asyncio.wait_for(stream.content.read(), 10)  # ... and ends instead
             assert b"data:" not in rest
             assert (await client.get("/console/live")).status == 401
-        finally:
-            await client.close()
