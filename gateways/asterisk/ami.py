@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
 from .malformed import Reject, RejectLog
@@ -251,20 +251,23 @@ class _Blocks:
         self.size = 0
         self.problem: str | None = None
 
-    def take(self, lines: list[bytes | None], eol: int = 1) -> list[AmiMessage]:
-        """The well-formed blocks these lines complete.  A line is given without its line
-        feed (``eol``: the bytes that ended it, 0 for the last one of a stream); None is a
-        line over the limit, dropped.  One call per chunk, its loop on local names: this
-        runs for every line Asterisk sends."""
+    def take(
+        self, lines: Sequence[str | None], sizes: Sequence[int] | None = None, eol: int = 1
+    ) -> list[AmiMessage]:
+        """The well-formed blocks these lines complete.  A line is given decoded, without
+        its line feed (``eol``: the bytes that ended it, 0 for the last one of a stream);
+        None is a line over the limit, dropped.  ``sizes``: each line's length in bytes
+        when that is not its length in characters (text that is not ASCII).  One call per
+        chunk, its loop on local names: this runs for every line Asterisk sends."""
         message, size, problem = self.message, self.size, self.problem
         limit = self.max_block_bytes
         done: list[AmiMessage] = []
-        for raw in lines:
-            if raw is None:
+        for index, text in enumerate(lines):
+            if text is None:
                 problem = problem or "a line longer than the reader's limit"
                 message = {}
                 continue
-            line = raw.decode(errors="replace").rstrip("\r\n")
+            line = text.rstrip("\r\n")
             if not line:
                 if problem is not None:
                     self.reject("AMI block", problem)
@@ -274,7 +277,7 @@ class _Blocks:
                 continue
             if problem is not None:
                 continue  # the rest of a block already rejected
-            size += len(raw) + eol
+            size += (len(text) if sizes is None else sizes[index]) + eol
             key, colon, value = line.partition(":")
             key = key.strip()
             if not colon or not key:
@@ -287,6 +290,12 @@ class _Blocks:
             message = {}
         self.message, self.size, self.problem = message, size, problem
         return done
+
+    def take_bytes(self, lines: list[bytes | None], eol: int = 1) -> list[AmiMessage]:
+        """:meth:`take` for raw lines: decoded one by one (U+FFFD for what is not UTF-8)."""
+        sizes = [0 if raw is None else len(raw) for raw in lines]
+        texts = [None if raw is None else raw.decode(errors="replace") for raw in lines]
+        return self.take(texts, sizes, eol)
 
     def end(self) -> None:
         if self.message or self.problem is not None:
@@ -318,18 +327,23 @@ async def read_messages(
         if not chunk:
             break
         data = pending + chunk if pending else chunk
-        parts = data.split(b"\n")
-        pending = parts.pop()
-        lines = cast("list[bytes | None]", parts)
-        if too_long and lines:
-            too_long, lines[0] = False, None
-        if len(data) > limit:  # only then can a whole line be over it
+        cut = data.rfind(b"\n") + 1
+        pending, data = data[cut:], data[:cut]
+        if not too_long and cut <= limit and data.isascii():
+            # The common case, decoded and split in one go: no line can be over the limit
+            # and every character is one byte.
+            messages = blocks.take(data.decode("ascii").split("\n")[:-1])
+        else:
+            lines = cast("list[bytes | None]", data.split(b"\n")[:-1])
+            if too_long and lines:
+                too_long, lines[0] = False, None
             lines = [None if raw is not None and len(raw) > limit else raw for raw in lines]
-        for message in blocks.take(lines):
+            messages = blocks.take_bytes(lines)
+        for message in messages:
             yield message
         if len(pending) > limit:
             too_long, pending = True, b""
     if too_long or pending:
-        for message in blocks.take([None if too_long else pending], eol=0):
+        for message in blocks.take_bytes([None if too_long else pending], eol=0):
             yield message
     blocks.end()
