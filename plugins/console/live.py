@@ -40,33 +40,33 @@ class QueueFigures(Protocol):
 
 
 class LiveFeed:
-    """Wakes every open stream when something happened; ends them when Medlytt stops."""
+    """Wakes every open stream when something happened; ends them when Medlytt stops.
+
+    :meth:`changed` is synchronous and cheap (called for every event Medlytt publishes):
+    it moves a version number and sets the event the streams wait on, replacing it for
+    the next change."""
 
     def __init__(self) -> None:
         self.version = 0
-        self._changed = asyncio.Condition()
         self.stopping = False
         self.streams = 0
+        self._changed = asyncio.Event()
 
-    async def changed(self) -> None:
-        async with self._changed:
-            self.version += 1
-            self._changed.notify_all()
+    def changed(self) -> None:
+        self.version += 1
+        self._changed.set()
+        self._changed = asyncio.Event()
 
-    async def stop(self) -> None:
-        async with self._changed:
-            self.stopping = True
-            self._changed.notify_all()
+    def stop(self) -> None:
+        self.stopping = True
+        self._changed.set()
 
     async def wait(self, seen: int, timeout: float) -> int:
         """Wait until the version moves past ``seen`` (or ``timeout``); the new version."""
-        async with self._changed:
+        if self.version == seen and not self.stopping:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._changed.wait_for(lambda: self.version != seen or self.stopping),
-                    timeout,
-                )
-            return self.version
+                await asyncio.wait_for(self._changed.wait(), timeout)
+        return self.version
 
 
 def _now(app: Medlytt) -> datetime:

@@ -8,13 +8,13 @@ wallboard and the agents screen are live over server-sent events (live.py).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import msgspec
 from aiohttp import web
 from medlytt import ConsolePage, Event, Migration, hookimpl
 
-from . import live, store
+from . import store
 from .views import ROUTES, Console
 
 if TYPE_CHECKING:
@@ -63,22 +63,16 @@ async def medlytt_startup(app: Medlytt) -> None:
 
 
 @hookimpl
-async def medlytt_event(event: Event, app: Medlytt) -> None:
-    """Every event may change what a wallboard shows: wake the open streams."""
+def medlytt_event(event: Event, app: Medlytt) -> None:
+    """Every event may change what a wallboard shows: wake the open streams (synchronous
+    and cheap: it runs for every event)."""
     console: Console | None = app.plugin_state.get(PLUGIN)
     if console is not None and console.feed.streams:
-        await console.feed.changed()
+        console.feed.changed()
 
 
 @hookimpl
-async def medlytt_shutdown(app: Medlytt) -> None:
+def medlytt_shutdown(app: Medlytt) -> None:
     console: Console | None = app.plugin_state.get(PLUGIN)
     if console is not None:
-        await console.feed.stop()
-
-
-def settings_of(app: Medlytt) -> Any:
-    return app.plugin_config(PLUGIN)
-
-
-__all__ = ["ConsoleSettings", "live"]
+        console.feed.stop()
