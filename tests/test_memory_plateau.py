@@ -71,7 +71,7 @@ async def test_finished_calls_leave_nothing_behind(tmp_path: Path) -> None:
     async with running_medlytt(SHORT_WINDOWS, db_path=tmp_path / "m.db") as app:
         # The desk join keeps the last calls for its API, at most max_calls: a bound by
         # design, lowered here so that it is reached within the warm-up.
-        app.state.slots["desk"].max_calls = 100  # type: ignore[attr-defined]
+        app.state.slots["desk"].max_calls = 100
         await run_calls(app, events, 600)  # warm-up: windows, agents, queues all full
         before = await held_blocks(app)
         calls = await run_calls(app, events, 1500)
