@@ -112,6 +112,18 @@ def test_burst_counts_every_outcome_and_its_lag(tmp_path: Path) -> None:
     assert got["scrapes"] >= 1 and got["scrape_bytes"] > 1000
 
 
+def test_storage_uses_the_agent_indexes(tmp_path: Path) -> None:
+    got = bench("storage.py", "--agents", "5", "--events", "500", out=tmp_path / "storage.json")
+    assert got["journal"]["events"] == 500
+    assert got["journal"]["per_second"] > 0 and got["journal"]["floor_per_second"] > 0
+    history = got["history"]
+    assert {"survey_responses", "monitoring_audit", "mystery_calls"} <= set(history)
+    for table, figures in history.items():
+        assert figures["rows"] > 0
+        assert f"USING INDEX idx_{table}_agent_id" in figures["plan"], figures["plan"]
+        assert 0 < figures["p50_ms"] <= figures["p99_ms"]
+
+
 def test_event_throughput_runs(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(BENCHMARKS / "event_throughput.py"), "--hours", "0.2"],
