@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import zmq
 import zmq.asyncio
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 SOURCE = "desk"
 REFUSAL_REASONS = ("unknown_key", "no_curve", "handshake", "agent_mismatch", "malformed")
+BATCH = 500  # messages handled per storage write and round of acks
 _MECHANISM_MISMATCH = getattr(zmq, "PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH", 0x11000002)
 
 
@@ -187,54 +188,81 @@ class DeskReceiver(Gateway):
                 self.counters.refused["handshake"] += 1
 
     async def _receive(self, sock: zmq.asyncio.Socket, publish: Publish) -> None:
+        """Take what is waiting (up to :data:`BATCH` messages), publish the new events, store
+        the sessions' sequence numbers in one write, then ack: a burst (every desk sending
+        its queue after a restart) costs one storage write per batch, not per event."""
         while True:
-            frames = await sock.recv_multipart(copy=False)
-            peer, body = frames[0].bytes, frames[1:]
-            key = str(body[0].get("User-Id")) if body else ""
-            agent = self.settings.allowed_keys.get(key)
-            if agent is None:  # ZAP let it in, so this cannot happen; never trust it
-                self.counters.refused["unknown_key"] += 1
-                continue
-            try:
-                message = decode_from_desk([f.bytes for f in body])
-            except ValueError as exc:
-                self.counters.refused["malformed"] += 1
-                self.rejected += 1
-                log.warning("desk of %s: dropped a malformed message: %s", agent, exc)
-                continue
-            if message.agent != agent:
-                self.counters.refused["agent_mismatch"] += 1
-                reason = (
+            batch = [await sock.recv_multipart(copy=False)]
+            while len(batch) < BATCH:
+                try:
+                    batch.append(await sock.recv_multipart(copy=False, flags=zmq.NOBLOCK))
+                except zmq.Again:
+                    break
+            replies: dict[bytes, str | Refused] = {}  # peer -> its desk key to ack, or why not
+            advanced: dict[str, str] = {}  # desk key -> agent, sessions that moved on
+            for frames in batch:
+                self._take(frames, publish, replies, advanced)
+            await self._remember(advanced)
+            for peer, reply in replies.items():
+                if isinstance(reply, str):
+                    session = self.sessions[reply]
+                    await self._reply(
+                        sock, peer, Ack(session=session.session, seq=session.last_seq)
+                    )
+                else:
+                    await self._reply(sock, peer, reply)
+
+    def _take(
+        self,
+        frames: list[zmq.Frame],
+        publish: Publish,
+        replies: dict[bytes, str | Refused],
+        advanced: dict[str, str],
+    ) -> None:
+        """Handle one desk message; say in ``replies`` what to answer its peer."""
+        peer, body = frames[0].bytes, frames[1:]
+        key = str(body[0].get("User-Id")) if body else ""
+        agent = self.settings.allowed_keys.get(key)
+        if agent is None:  # ZAP let it in, so this cannot happen; never trust it
+            self.counters.refused["unknown_key"] += 1
+            return
+        try:
+            message = decode_from_desk([f.bytes for f in body])
+        except ValueError as exc:
+            self.counters.refused["malformed"] += 1
+            self.rejected += 1
+            log.warning("desk of %s: dropped a malformed message: %s", agent, exc)
+            return
+        if message.agent != agent:
+            self.counters.refused["agent_mismatch"] += 1
+            replies[peer] = Refused(
+                reason=(
                     f"this desk's key belongs to agent {agent!r}, not {message.agent!r}; "
                     "fix --agent or [desk] allowed_keys"
                 )
-                await self._reply(sock, peer, Refused(reason=reason))
-                continue
-            session = self.sessions.get(key)
-            if session is None or session.session != message.session:
-                session = self.sessions[key] = DeskSession(message.session)
-            self.counters.last_seen[agent] = time.monotonic()
-            if isinstance(message, Heartbeat):
-                self.counters.dropped[agent] = message.dropped
-            elif isinstance(message, EventMessage) and self._deliver(
-                message, session, agent, publish
-            ):
-                await self._remember(key, agent, session)
-            await self._reply(sock, peer, Ack(session=session.session, seq=session.last_seq))
+            )
+            return
+        session = self.sessions.get(key)
+        if session is None or session.session != message.session:
+            session = self.sessions[key] = DeskSession(message.session)
+        self.counters.last_seen[agent] = time.monotonic()
+        if isinstance(message, Heartbeat):
+            self.counters.dropped[agent] = message.dropped
+        elif isinstance(message, EventMessage) and self._deliver(message, session, agent, publish):
+            advanced[key] = agent
+        replies[peer] = key
 
-    async def _remember(self, key: str, agent: str, session: DeskSession) -> None:
-        """Store the session's last sequence number before acking it.  Shielded: a stop
+    async def _remember(self, advanced: dict[str, str]) -> None:
+        """Store the sessions' last sequence numbers before acking them.  Shielded: a stop
         that cancels the receiver right here must not leave a published event unrecorded
         (the next core would publish it again when the desk resends it)."""
-        if self.app is None:
+        if self.app is None or not advanced:
             return
         at = utcnow().isoformat()
-        last = session.last_seq
-        await asyncio.shield(
-            self.app.storage.run(
-                lambda db: store.save_session(db, key, agent, session.session, last, at)
-            )
-        )
+        rows = [
+            (k, a, self.sessions[k].session, self.sessions[k].last_seq) for k, a in advanced.items()
+        ]
+        await asyncio.shield(self.app.storage.run(lambda db: store.save_sessions(db, rows, at)))
 
     async def close(self) -> None:
         """On a clean stop, store every desk's last sequence number once more."""
@@ -246,11 +274,7 @@ class DeskReceiver(Gateway):
             for key, s in self.sessions.items()
         ]
 
-        def save(db: Any) -> None:
-            for key, agent, session, last in rows:
-                store.save_session(db, key, agent, session, last, at)
-
-        await self.app.storage.run(save)
+        await self.app.storage.run(lambda db: store.save_sessions(db, rows, at))
 
     def _deliver(
         self, message: EventMessage, session: DeskSession, agent: str, publish: Publish

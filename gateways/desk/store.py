@@ -8,7 +8,7 @@ across restarts, not only across reconnects.
 from __future__ import annotations
 
 import sqlite_utils
-from medlytt import Migration
+from medlytt import Migration, transaction
 
 TABLE = "desk_sessions"
 
@@ -29,12 +29,15 @@ def load_sessions(db: sqlite_utils.Database) -> dict[str, tuple[str, int]]:
     return {key: (session, last) for key, session, last in rows}
 
 
-def save_session(
-    db: sqlite_utils.Database, key: str, agent_id: str, session: str, last_seq: int, at: str
+def save_sessions(
+    db: sqlite_utils.Database, rows: list[tuple[str, str, str, int]], at: str
 ) -> None:
-    db.execute(
-        f"INSERT INTO {TABLE} (desk_key, agent_id, session, last_seq, at) VALUES (?, ?, ?, ?, ?) "
-        "ON CONFLICT(desk_key) DO UPDATE SET agent_id = excluded.agent_id, "
-        "session = excluded.session, last_seq = excluded.last_seq, at = excluded.at",
-        (key, agent_id, session, last_seq, at),
-    )
+    """Store (desk key, agent id, session, last sequence number) rows in one transaction."""
+    with transaction(db):
+        db.conn.executemany(
+            f"INSERT INTO {TABLE} (desk_key, agent_id, session, last_seq, at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(desk_key) DO UPDATE SET "
+            "agent_id = excluded.agent_id, session = excluded.session, "
+            "last_seq = excluded.last_seq, at = excluded.at",
+            [(*row, at) for row in rows],
+        )
