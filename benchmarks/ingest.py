@@ -3,7 +3,8 @@
 Replays ``benchmarks/fixtures/sandbox-calls.jsonl.gz`` (raw AMI blocks and ARI frames of
 sandbox calls of every kind, recorded by benchmarks/capture.py) as fast as possible
 through what a connected Medlytt runs: the AMI bytes through the gateway's own stream
-parser (``ami.read_messages``), the ARI frames through its own decoder
+parser (``ami.read_messages``; the blocks between two ARI frames in one read, as from
+the socket), the ARI frames through its own decoder
 (``ari.decode_event``); then ``AmiTranslator`` and the call-control port's translation,
 the live state, the journal (written to SQLite), the metrics, and every installed plugin's
 mailbox and handler.  The gateway is the real ``AsteriskGateway`` with no connection: its
@@ -71,6 +72,19 @@ def load(path: Path) -> list[tuple[str, str]]:
             kind = "ami" if "ami" in record else "ari"
             records.append((kind, record[kind]))
     return records
+
+
+def reads(records: list[tuple[str, str]]) -> list[tuple[str, str, int]]:
+    """The messages as the two connections deliver them: each ARI frame on its own (a
+    WebSocket message), the AMI blocks between two frames together (one read of the TCP
+    stream); with the number of messages in each."""
+    out: list[tuple[str, str, int]] = []
+    for kind, text in records:
+        if kind == "ami" and out and out[-1][0] == "ami":
+            out[-1] = ("ami", out[-1][1] + text, out[-1][2] + 1)
+        else:
+            out.append((kind, text, 1))
+    return out
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -157,7 +171,7 @@ class Replay:
         self.gateway._publish = self._publish
         self.reader = asyncio.StreamReader()
         self.messages: AsyncIterator[dict[str, str]] = ami.read_messages(
-            self.reader, self.gateway.reject
+            self.reader, self.gateway.reject, wanted=self.gateway.ami_kinds
         )
         self.received = 0.0  # perf_counter() when the message being handled arrived
         #: Every Medlytt event published, with its message's receipt time (kept alive, so
@@ -195,13 +209,17 @@ class Replay:
         self.received = time.perf_counter()
         if kind == "ami":
             self.reader.feed_data(text.encode())
-            message = await anext(self.messages)
-            if "Event" in message:
-                self.gateway._publish_all(self.gateway.translator.translate(message))
+            await asyncio.sleep(0)  # the reader task takes it, as from a socket
         else:
             frame = ari.decode_event(text, self.gateway.reject)
             if frame is not None:
                 self.gateway._channel_event(frame)
+
+    async def read_ami(self) -> None:
+        """The AMI connection's read loop: every block read, translated and published."""
+        async for message in self.messages:
+            if "Event" in message:
+                self.gateway._publish_all(self.gateway.translator.translate(message))
 
     def latencies(self) -> list[float]:
         return [self.done[key] - got for key, (_, got) in self.sent.items() if key in self.done]
@@ -216,12 +234,19 @@ async def replay(
         feed = Replay(app, plugin.gateway)
         if timed:
             feed.time_plugins()
+        reading = asyncio.create_task(feed.read_ami())
         published = app.bus.published
         start = time.perf_counter()
-        for i in range(0, len(records), chunk):
-            for kind, text in records[i : i + chunk]:
-                await feed.feed(kind, text)
-            await app.settle(timeout=600)
+        handed = 0
+        for kind, text, count in reads(records):
+            await feed.feed(kind, text)
+            handed += count
+            if handed >= chunk:
+                await app.settle(timeout=600)
+                handed = 0
+        feed.reader.feed_eof()
+        await reading
+        await app.settle(timeout=600)
         assert app.journal is not None
         await app.journal.flush()
         elapsed = time.perf_counter() - start

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import re
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
@@ -55,6 +56,7 @@ class AmiClient:
         *,
         timeout: float = 5.0,
         reject: Reject | None = None,
+        wanted: frozenset[str] | None = None,
     ):
         self.host = host
         self.port = port
@@ -63,6 +65,9 @@ class AmiClient:
         self.timeout = timeout
         #: Where malformed blocks are reported (the gateway counts them).
         self.reject: Reject = reject if reject is not None else RejectLog(f"AMI {host}:{port}")
+        #: The event kinds read (events of other kinds are passed over unread); None: all.
+        #: It must include the events that answer the actions sent (``QueueStatus``...).
+        self.wanted = wanted
         self.banner = ""
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -75,7 +80,12 @@ class AmiClient:
         self.closed = asyncio.Event()
 
     @classmethod
-    def from_settings(cls, settings: AsteriskSettings, reject: Reject | None = None) -> AmiClient:
+    def from_settings(
+        cls,
+        settings: AsteriskSettings,
+        reject: Reject | None = None,
+        wanted: frozenset[str] | None = None,
+    ) -> AmiClient:
         """The client of one configured PBX (``[asterisk]`` or ``[asterisk.NAME]``)."""
         return cls(
             settings.ami_host,
@@ -84,6 +94,7 @@ class AmiClient:
             settings.ami_secret,
             timeout=settings.request_timeout_seconds,
             reject=reject,
+            wanted=wanted,
         )
 
     async def connect(self) -> None:
@@ -197,7 +208,7 @@ class AmiClient:
     async def _read_loop(self) -> None:
         assert self._reader is not None
         try:
-            async for message in read_messages(self._reader, self.reject):
+            async for message in read_messages(self._reader, self.reject, wanted=self.wanted):
                 self._dispatch(message)
         except (OSError, asyncio.IncompleteReadError) as exc:
             log.warning("AMI connection lost: %s", exc)
@@ -237,6 +248,9 @@ class AmiClient:
         self._events.put_nowait(None)
 
 
+#: A line of nothing but carriage returns: the empty line that ends a block.
+_BLANK_LINE = re.compile(r"^\r*$", re.MULTILINE)
+
 #: Bytes asked of the stream at a time: many lines per await, instead of one await a line.
 READ_SIZE = 1 << 16
 
@@ -244,12 +258,17 @@ READ_SIZE = 1 << 16
 class _Blocks:
     """The state of :func:`read_messages` between chunks: the block being read."""
 
-    def __init__(self, reject: Reject, max_block_bytes: int) -> None:
+    def __init__(
+        self, reject: Reject, max_block_bytes: int, wanted: frozenset[str] | None = None
+    ) -> None:
         self.reject = reject
         self.max_block_bytes = max_block_bytes
+        self.wanted = wanted
         self.message: AmiMessage = {}
         self.size = 0
         self.problem: str | None = None
+        #: The block being read is an event of a kind nobody wants: passed over unread.
+        self.skipping = False
 
     def take(
         self, lines: Sequence[str | None], sizes: Sequence[int] | None = None, eol: int = 1
@@ -260,9 +279,15 @@ class _Blocks:
         when that is not its length in characters (text that is not ASCII).  One call per
         chunk, its loop on local names: this runs for every line Asterisk sends."""
         message, size, problem = self.message, self.size, self.problem
-        limit = self.max_block_bytes
+        limit, wanted, skipping = self.max_block_bytes, self.wanted, self.skipping
         done: list[AmiMessage] = []
         for index, text in enumerate(lines):
+            if skipping:
+                if text is None or text.rstrip("\r\n"):
+                    continue
+                skipping = False
+                message, size, problem = {}, 0, None
+                continue
             if text is None:
                 problem = problem or "a line longer than the reader's limit"
                 message = {}
@@ -284,11 +309,51 @@ class _Blocks:
                 problem = "a line that is not 'Key: Value'"
             elif size > limit:
                 problem = f"a block over {limit} bytes"
+            elif wanted is not None and not message and key == "Event":
+                # The first line of an event: one of a kind nobody uses (most of AMI's
+                # traffic: VarSet, Newexten...) is passed over without reading its lines.
+                value = value.strip()
+                skipping = value not in wanted
+                if not skipping:
+                    message[key] = value
+                continue
             else:
                 message[key] = value.strip()
                 continue
             message = {}
         self.message, self.size, self.problem = message, size, problem
+        self.skipping = skipping
+        return done
+
+    def take_text(self, text: str) -> list[AmiMessage]:
+        """:meth:`take` for whole lines of text (ending in a line feed): an unwanted event
+        is passed over by a search for the empty line that ends it, never split into
+        lines; everything else goes through :meth:`take` block by block."""
+        if self.wanted is None:
+            return self.take(text.split("\n")[:-1])
+        done: list[AmiMessage] = []
+        pos, end = 0, len(text)
+        while pos < end:
+            at_start = not self.message and self.problem is None
+            if not self.skipping and at_start:
+                raw = text[pos : text.index("\n", pos)]
+                key, colon, kind = raw.rstrip("\r\n").partition(":")
+                self.skipping = (  # as take() would decide at this line
+                    bool(colon)
+                    and key.strip() == "Event"
+                    and len(raw) + 1 <= self.max_block_bytes
+                    and kind.strip() not in self.wanted
+                )
+            blank = _BLANK_LINE.search(text, pos)
+            stop = end if blank is None or blank.start() == end else blank.end() + 1
+            if self.skipping:
+                if stop < end or (blank is not None and blank.start() < end):
+                    self.skipping = False
+                    self.message, self.size, self.problem = {}, 0, None
+                pos = stop
+                continue
+            done.extend(self.take(text[pos:stop].split("\n")[:-1]))
+            pos = stop
         return done
 
     def take_bytes(self, lines: list[bytes | None], eol: int = 1) -> list[AmiMessage]:
@@ -298,12 +363,16 @@ class _Blocks:
         return self.take(texts, sizes, eol)
 
     def end(self) -> None:
-        if self.message or self.problem is not None:
+        if not self.skipping and (self.message or self.problem is not None):
             self.reject("AMI block", "cut off by the end of the stream")
 
 
 async def read_messages(
-    reader: asyncio.StreamReader, reject: Reject, *, max_block_bytes: int = MAX_BLOCK_BYTES
+    reader: asyncio.StreamReader,
+    reject: Reject,
+    *,
+    max_block_bytes: int = MAX_BLOCK_BYTES,
+    wanted: frozenset[str] | None = None,
 ) -> AsyncIterator[AmiMessage]:
     """The ``Key: Value`` blocks of an AMI stream as dicts, until the stream ends.
 
@@ -317,9 +386,12 @@ async def read_messages(
     await per line cost more than everything else Medlytt does with an AMI message.  A
     line is over the limit, as for ``readuntil``, when it is longer than the reader's
     limit plus its line feed; it is dropped up to its line feed.
+
+    ``wanted``: the event kinds the caller uses; an event block of another kind (its
+    first line ``Event: KIND``) is passed over without being read or checked.  None: all.
     """
     limit: int = getattr(reader, "_limit", 1 << 16)
-    blocks = _Blocks(reject, max_block_bytes)
+    blocks = _Blocks(reject, max_block_bytes, wanted)
     pending = b""  # the start of a line whose line feed has not arrived
     too_long = False  # the line being read is over the limit: dropped up to its line feed
     while True:
@@ -332,7 +404,7 @@ async def read_messages(
         if not too_long and cut <= limit and data.isascii():
             # The common case, decoded and split in one go: no line can be over the limit
             # and every character is one byte.
-            messages = blocks.take(data.decode("ascii").split("\n")[:-1])
+            messages = blocks.take_text(data.decode("ascii"))
         else:
             lines = cast("list[bytes | None]", data.split(b"\n")[:-1])
             if too_long and lines:

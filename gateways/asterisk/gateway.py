@@ -79,6 +79,12 @@ class AsteriskGateway(Gateway):
     async def close(self) -> None:
         await self.ari.close()
 
+    @property
+    def ami_kinds(self) -> frozenset[str]:
+        """The AMI events read: those translated, and the end of ``QueueStatus``'s answer
+        (the action the gateway sends); most of AMI's traffic is passed over unread."""
+        return self.translator.kinds | {"QueueStatusComplete"}
+
     def reject(self, kind: str, detail: str) -> None:
         """Count a message dropped as malformed (see malformed.py) and log it sparingly."""
         self.rejected += 1
@@ -136,7 +142,7 @@ class AsteriskGateway(Gateway):
 
     async def _session(self, publish: Publish) -> None:
         s = self.settings
-        ami = AmiClient.from_settings(s, reject=self.reject)
+        ami = AmiClient.from_settings(s, reject=self.reject, wanted=self.ami_kinds)
         ws = None
         try:
             failed: list[Exception] = []

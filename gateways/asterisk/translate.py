@@ -141,6 +141,11 @@ class AmiTranslator:
             "MusicOnHoldStop": self._unhold,
         }
 
+    @property
+    def kinds(self) -> frozenset[str]:
+        """The AMI event kinds translated; the AMI reader can pass over every other one."""
+        return frozenset(self._handlers)
+
     def translate(self, message: AmiMessage) -> list[ev.Event]:
         """The Medlytt events one AMI event means (often none); none for a malformed one."""
         kind = message.get("Event", "")
