@@ -22,7 +22,7 @@ into a gzip file.  The sandbox has no transfer in its dialplan, so no transfer i
 
 Needs root (the sandbox chroots Asterisk).  The fixture in the repository was made with::
 
-    sudo .venv/bin/python benchmarks/capture.py --rounds 30 \\
+    sudo .venv/bin/python benchmarks/capture.py --rounds 16 \\
         --out benchmarks/fixtures/sandbox-calls.jsonl.gz
 """
 
@@ -263,7 +263,7 @@ async def _drain(ws: Any) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=16)
     parser.add_argument(
         "--out", type=Path, default=Path("benchmarks/fixtures/sandbox-calls.jsonl.gz")
     )
