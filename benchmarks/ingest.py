@@ -171,7 +171,10 @@ class Replay:
         self.gateway._publish = self._publish
         self.reader = asyncio.StreamReader()
         self.messages: AsyncIterator[dict[str, str]] = ami.read_messages(
-            self.reader, self.gateway.reject, wanted=self.gateway.ami_kinds
+            self.reader,
+            self.gateway.reject,
+            wanted=self.gateway.ami_kinds,
+            only=self.gateway.translator.only,
         )
         self.received = 0.0  # perf_counter() when the message being handled arrived
         #: Every Medlytt event published, with its message's receipt time (kept alive, so

@@ -20,7 +20,8 @@ from medlytt.gateways.asterisk.gateway import AsteriskGateway
 from medlytt.gateways.asterisk.settings import AsteriskSettings
 
 FIXTURE = Path(__file__).resolve().parent.parent / "benchmarks/fixtures/sandbox-calls.jsonl.gz"
-WANTED = frozenset({"AgentConnect", "QueueCallerJoin", "Hangup", "QueueMember"})
+WANTED = frozenset({"AgentConnect", "QueueCallerJoin", "Hangup", "QueueMember", "VarSet"})
+ONLY = {"VarSet": ("Variable", frozenset({"QUEUESTATUS"}))}
 
 
 def recorded_ami() -> bytes:
@@ -42,19 +43,24 @@ async def read(data: bytes, sizes: list[int], wanted: frozenset[str] | None):
         reader.feed_eof()
 
     feeder = asyncio.create_task(feed())
-    got = [m async for m in read_messages(reader, lambda k, d: rejects.append(d), wanted=wanted)]
+    only = ONLY if wanted is not None else None
+    report = lambda k, d: rejects.append(d)  # noqa: E731
+    got = [m async for m in read_messages(reader, report, wanted=wanted, only=only)]
     await feeder
     return got, rejects
 
 
 def wanted_of(messages: list[dict[str, str]]) -> list[dict[str, str]]:
-    return [m for m in messages if "Event" not in m or m["Event"] in WANTED]
+    """What a reader told WANTED and ONLY should give of a full read."""
+    kept = [m for m in messages if "Event" not in m or m["Event"] in WANTED]
+    return [m for m in kept if m.get("Event") != "VarSet" or m.get("Variable") == "QUEUESTATUS"]
 
 
 async def test_skipping_keeps_exactly_the_wanted_blocks() -> None:
     data = recorded_ami()
     everything, rejects = await read(data, [], None)
     assert len(everything) > 10_000
+    assert any(m.get("Variable") == "QUEUESTATUS" for m in wanted_of(everything))
     rng = random.Random(18)
     for _ in range(3):
         got, skipped_rejects = await read(data, [rng.randint(1, 5000) for _ in range(300)], WANTED)

@@ -15,7 +15,7 @@ import contextlib
 import itertools
 import logging
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, cast
 
 from .malformed import Reject, RejectLog
@@ -57,6 +57,7 @@ class AmiClient:
         timeout: float = 5.0,
         reject: Reject | None = None,
         wanted: frozenset[str] | None = None,
+        only: Mapping[str, tuple[str, frozenset[str]]] | None = None,
     ):
         self.host = host
         self.port = port
@@ -68,6 +69,8 @@ class AmiClient:
         #: The event kinds read (events of other kinds are passed over unread); None: all.
         #: It must include the events that answer the actions sent (``QueueStatus``...).
         self.wanted = wanted
+        #: Kinds read only with one of some values in a field (see :func:`read_messages`).
+        self.only = only
         self.banner = ""
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -85,6 +88,7 @@ class AmiClient:
         settings: AsteriskSettings,
         reject: Reject | None = None,
         wanted: frozenset[str] | None = None,
+        only: Mapping[str, tuple[str, frozenset[str]]] | None = None,
     ) -> AmiClient:
         """The client of one configured PBX (``[asterisk]`` or ``[asterisk.NAME]``)."""
         return cls(
@@ -95,6 +99,7 @@ class AmiClient:
             timeout=settings.request_timeout_seconds,
             reject=reject,
             wanted=wanted,
+            only=only,
         )
 
     async def connect(self) -> None:
@@ -208,7 +213,8 @@ class AmiClient:
     async def _read_loop(self) -> None:
         assert self._reader is not None
         try:
-            async for message in read_messages(self._reader, self.reject, wanted=self.wanted):
+            messages = read_messages(self._reader, self.reject, wanted=self.wanted, only=self.only)
+            async for message in messages:
                 self._dispatch(message)
         except (OSError, asyncio.IncompleteReadError) as exc:
             log.warning("AMI connection lost: %s", exc)
@@ -259,11 +265,16 @@ class _Blocks:
     """The state of :func:`read_messages` between chunks: the block being read."""
 
     def __init__(
-        self, reject: Reject, max_block_bytes: int, wanted: frozenset[str] | None = None
+        self,
+        reject: Reject,
+        max_block_bytes: int,
+        wanted: frozenset[str] | None = None,
+        only: Mapping[str, tuple[str, frozenset[str]]] | None = None,
     ) -> None:
         self.reject = reject
         self.max_block_bytes = max_block_bytes
         self.wanted = wanted
+        self.only = only or {}
         self.message: AmiMessage = {}
         self.size = 0
         self.problem: str | None = None
@@ -296,7 +307,7 @@ class _Blocks:
             if not line:
                 if problem is not None:
                     self.reject("AMI block", problem)
-                elif message:
+                elif message and self._keep(message):
                     done.append(message)
                 message, size, problem = {}, 0, None
                 continue
@@ -325,6 +336,24 @@ class _Blocks:
         self.skipping = skipping
         return done
 
+    def _keep(self, message: AmiMessage) -> bool:
+        """False for an event ``only`` says nobody reads (a ``VarSet`` of another variable)."""
+        rule = self.only.get(message.get("Event", "")) if self.only else None
+        return rule is None or message.get(rule[0]) in rule[1]
+
+    def _unread(self, kind: str, text: str, start: int, stop: int) -> bool:
+        """Whether the block ``text[start:stop]`` of an event ``kind`` is one ``only`` says
+        nobody reads, judged from its last ``KEY:`` line as Asterisk writes it."""
+        rule = self.only.get(kind)
+        if rule is None:
+            return False
+        key, values = rule
+        at = text.rfind(f"\n{key}:", start, stop)
+        if at < 0:
+            return False
+        at += len(key) + 2
+        return text[at : text.index("\n", at)].strip() not in values
+
     def take_text(self, text: str) -> list[AmiMessage]:
         """:meth:`take` for whole lines of text (ending in a line feed): an unwanted event
         is passed over by a search for the empty line that ends it, never split into
@@ -335,17 +364,16 @@ class _Blocks:
         pos, end = 0, len(text)
         while pos < end:
             at_start = not self.message and self.problem is None
+            blank = _BLANK_LINE.search(text, pos)
+            stop = end if blank is None or blank.start() == end else blank.end() + 1
             if not self.skipping and at_start:
                 raw = text[pos : text.index("\n", pos)]
                 key, colon, kind = raw.rstrip("\r\n").partition(":")
-                self.skipping = (  # as take() would decide at this line
-                    bool(colon)
-                    and key.strip() == "Event"
-                    and len(raw) + 1 <= self.max_block_bytes
-                    and kind.strip() not in self.wanted
-                )
-            blank = _BLANK_LINE.search(text, pos)
-            stop = end if blank is None or blank.start() == end else blank.end() + 1
+                if colon and key.strip() == "Event" and len(raw) + 1 <= self.max_block_bytes:
+                    kind = kind.strip()  # as take() would decide at this line, or at its end
+                    self.skipping = kind not in self.wanted or (
+                        stop < end and self._unread(kind, text, pos, stop)
+                    )
             if self.skipping:
                 if stop < end or (blank is not None and blank.start() < end):
                     self.skipping = False
@@ -373,6 +401,7 @@ async def read_messages(
     *,
     max_block_bytes: int = MAX_BLOCK_BYTES,
     wanted: frozenset[str] | None = None,
+    only: Mapping[str, tuple[str, frozenset[str]]] | None = None,
 ) -> AsyncIterator[AmiMessage]:
     """The ``Key: Value`` blocks of an AMI stream as dicts, until the stream ends.
 
@@ -389,9 +418,12 @@ async def read_messages(
 
     ``wanted``: the event kinds the caller uses; an event block of another kind (its
     first line ``Event: KIND``) is passed over without being read or checked.  None: all.
+    ``only``: for some kinds, the one field that decides whether anyone reads the event
+    and the values that do (``{"VarSet": ("Variable", {"QUEUESTATUS"})}``); others are
+    passed over too.
     """
     limit: int = getattr(reader, "_limit", 1 << 16)
-    blocks = _Blocks(reject, max_block_bytes, wanted)
+    blocks = _Blocks(reject, max_block_bytes, wanted, only)
     pending = b""  # the start of a line whose line feed has not arrived
     too_long = False  # the line being read is over the limit: dropped up to its line feed
     while True:

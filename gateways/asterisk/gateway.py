@@ -142,7 +142,9 @@ class AsteriskGateway(Gateway):
 
     async def _session(self, publish: Publish) -> None:
         s = self.settings
-        ami = AmiClient.from_settings(s, reject=self.reject, wanted=self.ami_kinds)
+        ami = AmiClient.from_settings(
+            s, reject=self.reject, wanted=self.ami_kinds, only=self.translator.only
+        )
         ws = None
         try:
             failed: list[Exception] = []
