@@ -163,17 +163,20 @@ class LiveState:
         self.slots[plugin] = slot
         self._slot_routes.clear()
 
+    def view(self) -> dict[str, Any]:
+        """The whole state as msgspec encodes it (structs, not copies): what ``/api/state``
+        sends, encoded straight from the live objects, at once, on the event loop."""
+        return {
+            "calls": list(self.calls.values()),
+            "agents": list(self.agents.values()),
+            "queues": list(self.queues.values()),
+            "plugins": {name: slot.snapshot() for name, slot in self.slots.items()},
+            "last_event_at": self.last_event_at,
+        }
+
     def snapshot(self) -> dict[str, Any]:
-        """A JSON-ready copy of the whole state, for the API."""
-        return msgspec.to_builtins(
-            {
-                "calls": list(self.calls.values()),
-                "agents": list(self.agents.values()),
-                "queues": list(self.queues.values()),
-                "plugins": {name: slot.snapshot() for name, slot in self.slots.items()},
-                "last_event_at": self.last_event_at,
-            }
-        )
+        """A JSON-ready copy of the whole state (dicts, lists, strings)."""
+        return msgspec.to_builtins(self.view())
 
     # ------------------------------------------------------------------ writing
 

@@ -364,7 +364,7 @@ async def api_index(request: web.Request) -> web.Response:
 async def api_state(request: web.Request) -> web.Response:
     """The whole live state, labelled ``demo`` when the events are simulated."""
     app = medlytt_of(request)
-    return json_response({"demo": app.demo, **app.state.snapshot()})
+    return json_response({"demo": app.demo, **app.state.view()})
 
 
 @allow("admin", "supervisor", "agent", rows="every queue: counts, no names")
