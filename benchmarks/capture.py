@@ -34,9 +34,6 @@ import contextlib
 import gzip
 import json
 import os
-import socket
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -44,13 +41,12 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from bench_sandbox import free_tcp_port, in_sandbox
 from medlytt import auth
 from medlytt.gateways.asterisk import ami, ari
 from medlytt.gateways.asterisk.ari import AriClient
 from medlytt.gateways.asterisk.sandbox import (
     AsteriskSandbox,
-    SandboxSettings,
-    free_ports,
     place_call,
 )
 from medlytt.gateways.asterisk.sandbox.config import QUEUE_NUMBERS
@@ -115,12 +111,6 @@ class Recorder:
             ari.decode_event = decode
 
         return undo
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def sections(sandbox: AsteriskSandbox) -> dict[str, Any]:
@@ -269,20 +259,7 @@ def main() -> None:
     )
     parser.add_argument("--instance", default="bench-capture", help="sandbox instance name")
     args = parser.parse_args()
-    if os.geteuid() != 0:
-        sys.exit("the Asterisk sandbox needs root (debootstrap, bind mounts, chroot)")
-    http_port, ami_port, sip_port = free_ports()
-    sandbox = AsteriskSandbox(
-        SandboxSettings(
-            instance=args.instance, http_port=http_port, ami_port=ami_port, sip_port=sip_port
-        )
-    )
-    sandbox.start()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            recorder = asyncio.run(rounds(sandbox, args.rounds, Path(tmp)))
-    finally:
-        sandbox.stop()
+    recorder = in_sandbox(args.instance, lambda sandbox, tmp: rounds(sandbox, args.rounds, tmp))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with gzip.open(args.out, "wt", encoding="utf-8", compresslevel=9) as out:
         for record in recorder.records:

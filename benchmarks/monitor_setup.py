@@ -30,10 +30,7 @@ import functools
 import math
 import os
 import platform
-import socket
 import statistics
-import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,11 +38,10 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from bench_sandbox import free_tcp_port, in_sandbox
 from medlytt import auth
 from medlytt.gateways.asterisk.sandbox import (
     AsteriskSandbox,
-    SandboxSettings,
-    free_ports,
     place_call,
 )
 from medlytt.testing import running_medlytt, wait_until
@@ -53,12 +49,6 @@ from medlytt.web import build_web_app, plugin_routes
 
 AGENTS = ("Local/agent1@agents/n", "Local/agent2@agents/n")
 FLOOR_APP = "bench-floor"
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -267,20 +257,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured rounds first")
     parser.add_argument("--instance", default="bench-monitor", help="sandbox instance name")
     args = parser.parse_args()
-    if os.geteuid() != 0:
-        sys.exit("the Asterisk sandbox needs root (debootstrap, bind mounts, chroot)")
-    http_port, ami_port, sip_port = free_ports()
-    sandbox = AsteriskSandbox(
-        SandboxSettings(
-            instance=args.instance, http_port=http_port, ami_port=ami_port, sip_port=sip_port
-        )
+    result = in_sandbox(
+        args.instance, lambda sandbox, tmp: run(sandbox, args.sessions, args.warmup, tmp)
     )
-    sandbox.start()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            result = asyncio.run(run(sandbox, args.sessions, args.warmup, Path(tmp)))
-    finally:
-        sandbox.stop()
     m50, m95, mmean = summary(result["medlytt"])
     f50, f95, fmean = summary(result["floor"])
     when = datetime.now(UTC).strftime("%Y-%m-%d")
