@@ -6,9 +6,11 @@ with a clear message instead of being skipped: a green run must mean Asterisk wa
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
+import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -107,10 +109,18 @@ async def app(
 async def wait_idle(sandbox: AsteriskSandbox) -> None:
     """Wait until no test call of an earlier test is still up."""
 
-    def idle() -> bool:
-        return not [c for c in sandbox.ari().request("GET", "/channels") if "callers" in c["name"]]
+    def busy() -> list[str]:
+        channels = sandbox.ari().request("GET", "/channels")
+        return [
+            f"{c['name']} ({c['state']}, up since {c['creationtime']})"
+            for c in channels
+            if "callers" in c["name"]
+        ]
 
-    await wait_until(idle, timeout=60, interval=0.2)
+    deadline = time.monotonic() + 60
+    while calls := busy():
+        assert time.monotonic() < deadline, f"test calls of an earlier test still up: {calls}"
+        await asyncio.sleep(0.2)
 
 
 # -- A real SIP softphone (tests/asterisk/softphone.py) ----------------------------------------
