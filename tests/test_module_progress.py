@@ -284,3 +284,24 @@ async def test_a_third_partys_module_and_its_own_activities_are_followed(medlytt
         assert greeting["activities"]["greeting.coached"] == 1
         assert greeting["activities"]["listening"] == 1
         assert not greeting["minimum_reached"]
+
+
+async def test_the_console_page_shows_each_team_the_caller_may_see(medlytt, medlytt_client):
+    """The console's "Module progress" page: the same teams as the API, per module the
+    period and the activities; another team's agent sees their own team only."""
+    async with medlytt() as app:
+        world = await set_up(app, medlytt_client)
+        client = world["client"]
+        page = await client.get("/console/x/module-progress", headers=world["sup-a"])
+        html = await page.text()
+        assert page.status == 200, html
+        assert "Team team-a" in html and "Team team-b" not in html
+        api_row = module(await progress_of(client, "team-a", world["sup-a"]), "stress")
+        assert f"<td>{api_row['since'][:10]}</td>" in html
+        assert f"<td>{api_row['activities']['listening']}</td>" in html
+        other = await (await client.get("/console/x/module-progress", headers=world["b1"])).text()
+        assert "Team team-b" in other and "Team team-a" not in other
+        norsk = await client.get(
+            "/console/x/module-progress", headers={**world["sup-a"], "Accept-Language": "nb"}
+        )
+        assert "Medlyttinger gjort / planlagt" in await norsk.text()

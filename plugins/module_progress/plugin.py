@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from medlytt import Event, hookimpl, listens_to
+from medlytt import ConsolePage, Event, hookimpl, listens_to
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from . import api, store
+from . import api, page, store
 from .activities import SHARED
 from .service import PLUGIN, ProgressService
 from .settings import ProgressSettings
@@ -85,6 +85,20 @@ def medlytt_metrics(registry: CollectorRegistry, app: Medlytt) -> None:
 @hookimpl
 def medlytt_routes(app: Medlytt) -> list[web.RouteDef]:
     return [web.get("/api/progress", api.get_progress)]
+
+
+@hookimpl
+def medlytt_console_pages(app: Medlytt) -> list[ConsolePage]:
+    """The console's "Module progress" page (docs/module-progress.md)."""
+    return [
+        ConsolePage(
+            "module-progress",
+            "Module progress",
+            page.render,
+            roles=("admin", "supervisor", "agent"),
+            title_nb="Modulfremdrift",
+        )
+    ]
 
 
 @hookimpl
