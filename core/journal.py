@@ -91,7 +91,10 @@ class EventJournal:
     async def _run(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.flush_seconds)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for may report this task's
+                # own cancellation as a TimeoutError (suppressed here), and the task never ends.
+                async with asyncio.timeout(self.flush_seconds):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self.flush()

@@ -137,7 +137,10 @@ class DeskLink:
         tick = min(self.heartbeat_seconds, self.resend_seconds, 0.5)
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), tick)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for may report this task's
+                # own cancellation as a TimeoutError (suppressed here), and the task never ends.
+                async with asyncio.timeout(tick):
+                    await self._wake.wait()
             self._wake.clear()
             now = time.monotonic()
             if (

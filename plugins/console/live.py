@@ -65,7 +65,10 @@ class LiveFeed:
         """Wait until the version moves past ``seen`` (or ``timeout``); the new version."""
         if self.version == seen and not self.stopping:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for may report this task's
+                # own cancellation as a TimeoutError (suppressed here), and the task never ends.
+                async with asyncio.timeout(timeout):
+                    await self._changed.wait()
         return self.version
 
 

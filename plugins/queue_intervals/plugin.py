@@ -59,7 +59,10 @@ class QueueIntervals:
     async def _run(self) -> None:
         while not self._stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.settings.flush_seconds)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for may report this task's
+                # own cancellation as a TimeoutError (suppressed here), and the task never ends.
+                async with asyncio.timeout(self.settings.flush_seconds):
+                    await self._stop.wait()
             if not self._stop.is_set():
                 await self.flush()
 
