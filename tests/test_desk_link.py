@@ -129,19 +129,29 @@ async def test_a_listed_desk_delivers_its_events_as_its_agents(keys: Keys, tmp_p
 async def test_an_unlisted_key_and_a_desk_without_curve_are_refused_and_counted(
     keys: Keys, tmp_path: Path
 ):
+    """One at a time, so each refusal is counted for the desk that caused it.  A desk
+    without CURVE fails the handshake: libzmq reports it as a mechanism mismatch
+    (``no_curve``) or, now and then, without detail (``handshake``); either way it is
+    refused and counted, never let in."""
     endpoint = f"tcp://127.0.0.1:{free_port()}"
     async with core(keys, endpoint, tmp_path / "m.db") as app:
-        stranger = keys.link(endpoint, keys.stranger_secret)
         plain = keys.link(endpoint, curve=False)
-        async with running(stranger), running(plain):
-            stranger.send(mute(1))
+        async with running(plain):
             plain.send(mute(2))
+            await wait_until(
+                lambda: refused(app, "no_curve") + refused(app, "handshake") >= 1,
+                what="the desk without CURVE counted",
+            )
+            await asyncio.sleep(0.5)  # time enough to have delivered, had it been let in
+            assert plain.acked == 0 and plain.queued == 1  # kept: nothing acknowledged it
+        assert refused(app, "unknown_key") == 0
+        stranger = keys.link(endpoint, keys.stranger_secret)
+        async with running(stranger):
+            stranger.send(mute(1))
             await wait_until(lambda: refused(app, "unknown_key") >= 1, what="unknown key counted")
-            await wait_until(lambda: refused(app, "no_curve") >= 1, what="no CURVE counted")
-            await asyncio.sleep(0.5)  # time enough to have delivered, had they been let in
-            assert desk_events(app) == []
-            assert stranger.acked == plain.acked == 0 and not stranger.connected
-            assert stranger.queued == plain.queued == 1  # kept: nothing acknowledged them
+            await asyncio.sleep(0.5)
+            assert stranger.acked == 0 and not stranger.connected and stranger.queued == 1
+        assert desk_events(app) == []
         assert app.metric("medlytt_desk_messages_total", {"result": "delivered"}) == 0
 
 
