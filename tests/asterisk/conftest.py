@@ -96,6 +96,9 @@ async def app(
     asterisk_sandbox: AsteriskSandbox, tmp_path, request: pytest.FixtureRequest
 ) -> AsyncIterator[TestMedlytt]:
     """A running Medlytt connected to the session sandbox, recording every event."""
+    if asterisk_sandbox.status() is None:  # an earlier test left the PBX down: say so, restart
+        print(f"\nsandbox {asterisk_sandbox.settings.instance!r} was down; starting it again")
+        await asyncio.to_thread(asterisk_sandbox.start)
     marker = request.node.get_closest_marker("medlytt_sections")
     sections = {"asterisk": asterisk_sandbox.asterisk_section, **(marker.args[0] if marker else {})}
     async with running_medlytt(

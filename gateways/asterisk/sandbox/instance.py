@@ -460,6 +460,22 @@ class AsteriskSandbox:
                 continue
             if pid_alive(pid) and f"/{INSTANCES_DIR}/{name}/etc/asterisk.conf" in cmdline(pid):
                 others.append(name)
+        # Also every other instance's Asterisk that runs in the root without its pid file
+        # (e.g. removed by a purge that raced it): never take the mounts from under it.
+        mine = f"/{INSTANCES_DIR}/{self.settings.instance}/"
+        for pid in processes_in_root(self.root):
+            args = cmdline(pid)
+            if "-rx" in args:
+                continue
+            for arg in args:
+                if (
+                    arg.startswith(f"/{INSTANCES_DIR}/")
+                    and arg.endswith("/etc/asterisk.conf")
+                    and not arg.startswith(mine)
+                ):
+                    name = arg.split("/")[2]
+                    if name not in others:
+                        others.append(name)
         return others
 
     def _release_mounts(self, quiet: bool) -> None:
