@@ -11,10 +11,11 @@ What real devices need, and where it is handled:
   state changes when the level does, so a report a device repeats for one press (Jabra sends
   report 2 twice, about 2 s apart) changes nothing.  A hook switch flagged Relative is a
   toggle: each 0 -> 1 edge flips the state.
-* **Phone mute** is a toggle on every device in ``../shared/hid`` (``relative=True``): a
-  0 -> 1 edge is one press.  One press can arrive as several edges: Plantronics reports it
-  in more than one report id.  Edges of the same usage within ``repeat_window`` seconds
-  count once.  An absolute mute is a level, like the hook switch.
+* **Phone mute** is a toggle on every headset whose descriptor we have seen
+  (``relative=True``): a 0 -> 1 edge is one press.  One press can arrive as several
+  edges: Plantronics reports it in more than one report id.  Edges of the same usage
+  within ``repeat_window`` seconds count once.  An absolute mute is a level, like the
+  hook switch.
 * **Mute acknowledgement**: after a press the device waits for the host to light its mute
   LED and resets its own mute state otherwise (WICG/webhid#72), so the caller writes
   :func:`output_reports` with the new ``muted`` at once (the backend does,
