@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import gzip
+import inspect
 import json
 import math
 import platform
@@ -193,19 +195,38 @@ class Replay:
             self.sent[id(event)] = (event, self.received)
         self.app.bus.publish_channel(event, port)
 
-    def time_plugins(self) -> None:
-        """Note when each plugin finishes an event (the last one to finish wins)."""
-        host = self.app.host
-        invoke = host.invoke
+    async def time_plugins(self) -> None:
+        """Note when each plugin finishes an event (the last one to finish wins).
 
-        async def timed(info: Any, impl: Any, kwargs: dict[str, Any]) -> tuple[bool, Any]:
-            result = await invoke(info, impl, kwargs)
-            event = kwargs.get("event")
-            if event is not None:
-                self.done[id(event)] = time.perf_counter()
-            return result
+        Each mailbox's worker is stopped, its handler wrapped in a timer, and started again
+        (the bus calls handlers directly, so the wrapper is the only way in).
+        """
+        done = self.done
 
-        host.invoke = timed
+        def timed(function: Any, at: int) -> Any:
+            def handler(*args: Any) -> Any:
+                result = function(*args)
+                if inspect.isawaitable(result):
+
+                    async def finish() -> Any:
+                        value = await result
+                        done[id(args[at])] = time.perf_counter()
+                        return value
+
+                    return finish()
+                done[id(args[at])] = time.perf_counter()
+                return result
+
+            return handler
+
+        for mailbox in self.app.bus.mailboxes + self.app.bus.channel_mailboxes:
+            if "event" not in mailbox.impl.argnames:
+                continue
+            await mailbox.stop()
+            impl = copy.copy(mailbox.impl)
+            impl.function = timed(impl.function, impl.argnames.index("event"))
+            mailbox.impl = impl
+            mailbox.start()
         self.timing = True
 
     async def feed(self, kind: str, text: str) -> None:
@@ -236,7 +257,7 @@ async def replay(
         await wait_until(lambda: plugin.gateway.connected, timeout=10)
         feed = Replay(app, plugin.gateway)
         if timed:
-            feed.time_plugins()
+            await feed.time_plugins()
         reading = asyncio.create_task(feed.read_ami())
         published = app.bus.published
         start = time.perf_counter()

@@ -42,12 +42,14 @@ class CircuitBreaker:
         return BreakerState.OPEN
 
     def allow(self) -> bool:
-        """Whether a call may run now."""
-        return self.state is not BreakerState.OPEN
+        """Whether a call may run now (a closed breaker answers without reading the clock:
+        this is asked once per event and plugin)."""
+        return self._opened_at is None or self.state is not BreakerState.OPEN
 
     def record_success(self) -> None:
-        self.consecutive_failures = 0
-        self._opened_at = None
+        if self.consecutive_failures or self._opened_at is not None:
+            self.consecutive_failures = 0
+            self._opened_at = None
 
     def record_failure(self) -> bool:
         """Count a failure; return True when this failure opened the breaker."""

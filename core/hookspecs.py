@@ -10,7 +10,9 @@ How Medlytt calls hooks (the same for built-in and third-party plugins):
 * **Sync or async**, except where a hook says **synchronous only**
   (:data:`SYNC_ONLY`: they run while plugins load, before the event loop).  Medlytt
   awaits coroutines; async implementations run under ``plugins.hook_timeout_seconds``
-  (config); one that takes longer is cancelled and counted as an error.  Sync
+  (config); one that takes longer is cancelled and counted as an error (event handlers
+  by the bus's watchdog, which looks every quarter of the timeout, at most every 0.5 s:
+  one timer for all mailboxes, none per event).  Sync
   implementations run on the event loop: they must not block.  An ``async def``
   implementation of a synchronous-only hook is refused when the plugin is registered,
   naming the plugin and the hook.

@@ -228,7 +228,7 @@ class PluginHost:
         except asyncio.CancelledError:
             raise
         except TimeoutError:
-            self._failed(info, hook, None, f"timed out after {self.hook_timeout:g} s")
+            self.record_timeout(info, hook)
             return False, None
         except Exception as exc:
             self._failed(info, hook, exc, repr(exc))
@@ -251,6 +251,11 @@ class PluginHost:
             self._failed(info, hook, exc, repr(exc))
             return False, None
         return True, result
+
+    def record_timeout(self, info: PluginInfo, hook: str) -> None:
+        """Count a hook call that ran past ``hook_timeout`` (the event bus's watchdog
+        cancels those: see :class:`medlytt.event_bus.PluginMailbox`)."""
+        self._failed(info, hook, None, f"timed out after {self.hook_timeout:g} s")
 
     def record_failure(self, info: PluginInfo, where: str, exc: BaseException) -> None:
         """Count a plugin's failure outside a hook call (e.g. in its state slot) exactly

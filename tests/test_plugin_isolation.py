@@ -86,6 +86,42 @@ async def test_breaker_closes_again_after_a_successful_trial(medlytt):
         assert len(calls) == 4
 
 
+async def test_a_handler_that_swallows_the_timeout_is_still_stopped_and_counted(medlytt):
+    """The bus's watchdog cancels an ``async`` handler past the hook timeout; one that
+    catches the cancellation and goes on sleeping is cut at its next await all the same,
+    counted as a timeout, and the next event reaches it."""
+    import asyncio
+    import contextlib
+
+    seen: list[str] = []
+
+    class Stubborn:
+        from medlytt import hookimpl
+
+        @hookimpl
+        async def medlytt_event(self, event):
+            seen.append(event.call_id)
+            if event.call_id == "c0":
+                # Misbehaves: ignores the cancellation and returns normally.
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.sleep(30)
+
+    async with medlytt(ISOLATION, plugins=[("stubborn", Stubborn())]) as app:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        app.publish(talk(0))
+        app.publish(talk(1))
+        info = app.host.get("stubborn")
+        await wait_until(lambda: seen == ["c0", "c1"], timeout=5)
+        waited = loop.time() - started
+        assert 0.2 <= waited < 5  # cut after the 0.2 s timeout, long before its 30 s sleep
+        assert info.errors == 1
+        assert info.last_error == "medlytt_event: timed out after 0.2 s"
+        await app.settle()
+        assert info.breaker.state == "closed"  # c1 succeeded after the timeout
+        assert app.metric("medlytt_plugin_errors_total", {"plugin": "stubborn"}) == 1
+
+
 async def test_a_failing_startup_hook_does_not_stop_the_core(medlytt):
     class BrokenStartup:
         from medlytt import hookimpl
