@@ -30,7 +30,8 @@ def free_port() -> int:
 
 def medlytt_env(**extra: str) -> dict[str, str]:
     """The environment for a ``medlytt`` child process: no stray MEDLYTT_* settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDLYTT_")}
+    keep = {"MEDLYTT_SANDBOX_CACHE", "MEDLYTT_KEEP_SANDBOX"}  # where the sandboxes live
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDLYTT_") or k in keep}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "tests"), env.get("PYTHONPATH")]))
     env.update(extra)
     return env

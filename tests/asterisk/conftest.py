@@ -10,12 +10,14 @@ import asyncio
 import contextlib
 import os
 import secrets
+import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from medlytt.gateways.asterisk.sandbox import (
     AsteriskSandbox,
+    SandboxError,
     SandboxInfo,
     SandboxSettings,
     free_ports,
@@ -91,14 +93,45 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         )
 
 
+HEALTH_TIMEOUT = 10
+"""Seconds the session sandbox has to answer ``queue show`` before a test."""
+
+
+def ensure_healthy(sandbox: AsteriskSandbox) -> None:
+    """Start the session sandbox again if an earlier test left it down or hung, saying so.
+
+    Hung means running but not answering ``queue show`` (which takes app_queue's locks):
+    a deadlocked Asterisk still accepts logins, so every later test would fail on
+    something else.  What it printed last goes to the test's output before the restart.
+    """
+    if sandbox.status() is None:
+        print(f"\nsandbox {sandbox.settings.instance!r} was down; starting it again")
+        sandbox.start()
+        return
+    try:
+        sandbox.cli("queue show", timeout=HEALTH_TIMEOUT)
+        return
+    except (subprocess.TimeoutExpired, SandboxError) as exc:
+        print(
+            f"\nsandbox {sandbox.settings.instance!r} runs but did not answer `queue show` "
+            f"({exc}); restarting it. Its log:\n{sandbox.log_tail()}"
+        )
+    sandbox.stop(graceful=False)
+    sandbox.start()
+
+
+@pytest.fixture(autouse=True)
+def _healthy_sandbox(request: pytest.FixtureRequest) -> None:
+    """Every test that uses the session sandbox gets it running and answering."""
+    if "asterisk_sandbox" in request.fixturenames:
+        ensure_healthy(request.getfixturevalue("asterisk_sandbox"))
+
+
 @pytest.fixture
 async def app(
     asterisk_sandbox: AsteriskSandbox, tmp_path, request: pytest.FixtureRequest
 ) -> AsyncIterator[TestMedlytt]:
     """A running Medlytt connected to the session sandbox, recording every event."""
-    if asterisk_sandbox.status() is None:  # an earlier test left the PBX down: say so, restart
-        print(f"\nsandbox {asterisk_sandbox.settings.instance!r} was down; starting it again")
-        await asyncio.to_thread(asterisk_sandbox.start)
     marker = request.node.get_closest_marker("medlytt_sections")
     sections = {"asterisk": asterisk_sandbox.asterisk_section, **(marker.args[0] if marker else {})}
     async with running_medlytt(
