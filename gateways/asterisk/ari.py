@@ -7,8 +7,9 @@ statuses to :class:`AriError` with its reason, and is checked against the live
 ``/ari/api-docs`` of a real Asterisk by a contract test.
 
 Credentials travel in an ``Authorization: Basic`` header, never in a URL (which would end
-up in logs).  Every request path that was issued is recorded in :attr:`AriClient.issued`
-so the contract test can check each one against the spec.
+up in logs).  Every request path that was issued is recorded, once, in
+:attr:`AriClient.issued` (a set of path templates: it stays small however long Medlytt
+runs) so the contract test can check each one against the spec.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class AriClient:
         self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
         #: (method, path template as issued) of every request, for the contract test.
-        self.issued: list[tuple[str, str]] = []
+        self.issued: set[tuple[str, str]] = set()
 
     @classmethod
     def from_settings(cls, settings: AsteriskSettings) -> AriClient:
@@ -87,7 +88,7 @@ class AriClient:
         template: str | None = None,
     ) -> Any:
         """Issue ``METHOD /ari{path}``; return the decoded JSON (None for 204)."""
-        self.issued.append((method, template or path))
+        self.issued.add((method, template or path))
         url = f"{self.base_url}/ari{path}"
         clean = {k: _param(v) for k, v in (params or {}).items() if v is not None}
         try:
@@ -116,7 +117,7 @@ class AriClient:
 
     async def get_bytes(self, path: str, *, template: str | None = None) -> bytes:
         """``GET /ari{path}`` returning the raw body (recordings, sounds)."""
-        self.issued.append(("GET", template or path))
+        self.issued.add(("GET", template or path))
         try:
             async with self.session.get(
                 f"{self.base_url}/ari{path}", timeout=aiohttp.ClientTimeout(total=self.timeout * 6)
@@ -141,7 +142,7 @@ class AriClient:
         self, apps: list[str], *, subscribe_all: bool = True
     ) -> aiohttp.ClientWebSocketResponse:
         """Open the event WebSocket (``GET /events``); raises :class:`AriError` if refused."""
-        self.issued.append(("GET", "/events"))
+        self.issued.add(("GET", "/events"))
         params = {"app": ",".join(apps), "subscribeAll": "true" if subscribe_all else "false"}
         try:
             return await self.session.ws_connect(
