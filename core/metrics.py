@@ -107,7 +107,11 @@ class AppCollector(Collector):
             "Events not delivered to a plugin (mailbox full or breaker open).",
             labels=["plugin"],
         )
-        for name, count in app.bus.dropped().items():
+        # Every loaded plugin has the series, at 0 when it has no mailbox (no ``medlytt_event``)
+        # or never dropped one, like its error and breaker series.
+        counts = dict.fromkeys((plugin.name for plugin in app.host.plugins()), 0)
+        counts.update(app.bus.dropped())
+        for name, count in counts.items():
             dropped.add_metric([name], count)
         yield dropped
         if app.journal is not None:

@@ -143,6 +143,17 @@ async def test_the_database_and_recordings_are_private_to_medlytts_user(medlytt,
 
 
 async def test_known_labelled_series_start_at_zero(medlytt):
+    """Every loaded plugin's health series exist at 0 from the first scrape, so that
+    ``rate()`` and ``increase()`` see its first error, drop or open breaker (Prometheus:
+    initialise label values known at start)."""
+    per_plugin = (
+        "medlytt_plugin_errors_total",
+        "medlytt_plugin_breaker_open",
+        "medlytt_plugin_events_dropped_total",
+    )
     async with medlytt() as app:
-        for plugin in ("monitoring", "queue_metrics", "surveys", "mystery_calls"):
-            assert app.metric("medlytt_plugin_errors_total", {"plugin": plugin}) == 0, plugin
+        plugins = [info.name for info in app.host.plugins()]
+        assert {"monitoring", "queue_metrics", "surveys", "console", "asterisk"} <= set(plugins)
+        for series in per_plugin:
+            for plugin in plugins:
+                assert app.metric(series, {"plugin": plugin}) == 0, (series, plugin)
