@@ -103,12 +103,17 @@ class AriCallControl(CallControl):
         params: dict[str, Any] | None = None,
         body: Any = None,
         missing_ok: bool = False,
+        leaving_ok: bool = False,
     ) -> Any:
+        """One ARI request; ``missing_ok``: a 404 is success; ``leaving_ok`` too: so is
+        "not in Stasis application" (the object is being torn down by Asterisk)."""
         try:
             return await self.ari.request(method, path, params=params, body=body, template=template)
         except AriError as exc:
             error = control_error(exc, what)
             if missing_ok and isinstance(error, ChannelNotFound):
+                return None
+            if leaving_ok and isinstance(error, ChannelGone):
                 return None
             raise error from None
 
@@ -471,6 +476,9 @@ class AriCallControl(CallControl):
             "/bridges/{bridgeId}",
             f"destroy bridge {bridge_id}",
             missing_ok=missing_ok,
+            # Asterisk destroys a bridge asynchronously: asked again at once, a bridge on its
+            # way out answers 422 "Bridge not in Stasis application" instead of 404.
+            leaving_ok=missing_ok,
         )
 
     # ------------------------------------------------------------------ recording
