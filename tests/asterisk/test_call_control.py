@@ -15,6 +15,7 @@ import pytest
 from medlytt import (
     CallControlRefused,
     ChannelEntered,
+    ChannelGone,
     ChannelLeft,
     ChannelNotFound,
     PlaybackFinished,
@@ -77,6 +78,18 @@ async def test_every_port_operation_against_asterisk(asterisk_sandbox, tmp_path)
         await port.set_variable(a, "MEDLYTT_TEST", "hello")
         assert await port.get_variable(a, "MEDLYTT_TEST") == "hello"
         assert await port.get_variable(a, "MEDLYTT_UNSET") is None
+
+        # answer: an answered channel in control may be answered again (idempotent)
+        await port.answer(a)
+
+        # ChannelGone: the Local channel's other half runs the dialplan, outside Stasis
+        outside = next(
+            c["id"]
+            for c in asterisk_sandbox.ari().request("GET", "/channels")
+            if c["name"].startswith(f"Local/sup-port{tag}a@supervisor-") and c["id"] != a
+        )
+        with pytest.raises(ChannelGone):
+            await port.play(outside, "sound:beep", playback_id=f"{a}-outside")
 
         # talk detection: the phone sends a tone, so somebody "talks" on the channel
         await port.talk_detect(a)
