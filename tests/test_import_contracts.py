@@ -90,3 +90,17 @@ def test_the_core_defines_no_feature():
         if pattern.search(line)
     ]
     assert found == []
+
+
+def test_every_plugin_is_in_the_independence_contract():
+    """``plugins-independent`` lists its packages one by one (import-linter's independence
+    contract takes no wildcard); a new plugin must be listed or it may import another
+    plugin unchecked."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    contracts = {c["id"]: c for c in config["contracts"]}
+    listed = set(contracts["plugins-independent"]["modules"])
+    plugins = {f"medlytt.plugins.{p.parent.name}" for p in (ROOT / "plugins").glob("*/__init__.py")}
+    assert len(plugins) >= 10
+    assert {m for m in listed if m.startswith("medlytt.plugins.")} == plugins
