@@ -20,6 +20,7 @@ from medlytt.gateways.asterisk.sandbox import (
     SandboxError,
     SandboxInfo,
     SandboxSettings,
+    ami_banner,
     free_ports,
 )
 from medlytt.testing import TestMedlytt, running_medlytt, wait_until
@@ -100,7 +101,8 @@ HEALTH_TIMEOUT = 10
 def ensure_healthy(sandbox: AsteriskSandbox) -> None:
     """Start the session sandbox again if an earlier test left it down or hung, saying so.
 
-    Hung means running but not answering ``queue show`` (which takes app_queue's locks):
+    Hung means running but not answering ``queue show`` (which takes app_queue's locks),
+    ARI's ``GET /asterisk/info`` or AMI's banner:
     a deadlocked Asterisk still accepts logins, so every later test would fail on
     something else.  What it printed last goes to the test's output before the restart.
     """
@@ -108,13 +110,17 @@ def ensure_healthy(sandbox: AsteriskSandbox) -> None:
         print(f"\nsandbox {sandbox.settings.instance!r} was down; starting it again")
         sandbox.start()
         return
+    info = sandbox.status()
     try:
         sandbox.cli("queue show", timeout=HEALTH_TIMEOUT)
+        sandbox.ari().request("GET", "/asterisk/info")
+        if info is not None:
+            ami_banner(info.ami_port, timeout=HEALTH_TIMEOUT)
         return
-    except (subprocess.TimeoutExpired, SandboxError) as exc:
+    except (subprocess.TimeoutExpired, SandboxError, OSError) as exc:
         print(
-            f"\nsandbox {sandbox.settings.instance!r} runs but did not answer `queue show` "
-            f"({exc}); restarting it. Its log:\n{sandbox.log_tail()}"
+            f"\nsandbox {sandbox.settings.instance!r} runs but did not answer `queue show`, "
+            f"ARI and AMI ({exc!r}); restarting it. Its log:\n{sandbox.log_tail()}"
         )
     sandbox.stop(graceful=False)
     sandbox.start()
