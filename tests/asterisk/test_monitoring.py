@@ -13,9 +13,10 @@ import time
 
 import pytest
 from driver import rx_file
-from medlytt import auth
+from medlytt import ChannelNotFound, auth
 from medlytt.gateways.asterisk.sandbox import AsteriskSandbox, place_call
-from medlytt.plugins.monitoring.snoop import BEEP_HZ
+from medlytt.plugins.monitoring.events import MonitorMode
+from medlytt.plugins.monitoring.snoop import BEEP_HZ, SnoopSession
 from medlytt.plugins.monitoring.state import MonitoringState
 from medlytt.testing import TestMedlytt, wait_until
 from tones import tones
@@ -287,6 +288,43 @@ async def test_authorization_matrix_and_clear_errors_leave_nothing_behind(
     assert unreachable.status == 502, await unreachable.text()
     assert "PJSIP/9999" in (await unreachable.json())["error"]
     await nothing_left(asterisk_sandbox)
+
+
+class Late:
+    """A method of the real port, sent ``seconds`` late (as over a slow link); counts the
+    calls begun and ended."""
+
+    def __init__(self, method, seconds: float) -> None:
+        self.method, self.seconds = method, seconds
+        self.begun = self.ended = 0
+
+    async def __call__(self, *args, **kwargs):
+        self.begun += 1
+        try:
+            await asyncio.sleep(self.seconds)
+            return await self.method(*args, **kwargs)
+        finally:
+            self.ended += 1
+
+
+@pytest.mark.parametrize("late_step", ["originate", "snoop"])
+async def test_a_failed_snoop_hangs_up_the_supervisor_dialled_meanwhile(
+    app, asterisk_sandbox, monkeypatch, late_step
+):
+    """Bridge, snoop and the supervisor's call are asked for at once (snoop.py).  The snoop
+    fails (no such channel) and the error told is the snoop's, whichever ends first: the
+    supervisor's call, sent after the snoop failed, is still hung up with the rest; a
+    dial that failed before the snoop did (PJSIP/9999) does not hide the snoop's error."""
+    port = app.gateways[0].control
+    late = Late(getattr(port, late_step), 0.3)
+    monkeypatch.setattr(port, late_step, late)
+    for endpoint in (f"Local/sup-f{secrets.token_hex(3)}@supervisor/n", "PJSIP/9999"):
+        snoop = SnoopSession(port, secrets.token_hex(6), "no-such-channel")
+        with pytest.raises(ChannelNotFound, match="snoop on no-such-channel"):
+            await snoop.start(endpoint, MonitorMode.LISTEN, timeout=5)
+        assert late.begun == late.ended  # nothing is still on its way to the PBX
+        assert "no-such-channel" not in port.watched
+        await nothing_left(asterisk_sandbox)
 
 
 async def test_recording_evaluation_and_the_agents_own_audit_trail(
