@@ -33,7 +33,7 @@ from .journal import EventJournal
 from .metrics import AppCollector, CoreMetrics
 from .plugin_host import PluginHost
 from .state import LiveState
-from .storage import Migration, Storage
+from .storage import Migration, Storage, tighten_folder
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +231,8 @@ class Medlytt:
     async def start(self) -> None:
         """Open storage, migrate, register metrics, start plugins and gateways."""
         await self.storage.open()
+        folder = recordings.recordings_dir(self)
+        await self.storage.run_blocking(lambda: tighten_folder(folder))
         migrations: list[tuple[str, Migration]] = [("core", m) for m in CORE_MIGRATIONS]
         for info, result in self.host.call_sync("medlytt_migrations"):
             migrations.extend((info.name, m) for m in result or [])

@@ -76,6 +76,11 @@ class Storage:
                 # The database holds people's calls and evaluations: readable by Medlytt's
                 # user only (SQLite gives its -wal and -shm files the same mode).
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+            else:
+                # One made by an older Medlytt (0644) is tightened, with its -wal and -shm,
+                # before SQLite copies its mode to new ones.
+                suffixes = ("", "-wal", "-shm")
+                tighten_files([self.path.with_name(self.path.name + s) for s in suffixes])
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             db = sqlite_utils.Database(conn)
             db.enable_wal()
@@ -109,6 +114,55 @@ class Storage:
             await self.run_blocking(db.conn.close)
             self._db = None
         self._executor.shutdown(wait=True)
+
+
+PRIVATE_FILE = 0o600
+PRIVATE_FOLDER = 0o700
+
+
+def _tighten(path: Path, private: int) -> int | None:
+    """Give ``path`` the mode ``private`` when its group or others have any access; return
+    the mode it had then (None: already private, or not there)."""
+    try:
+        mode = path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        return None
+    if not mode & 0o077:
+        return None
+    path.chmod(private)
+    return mode
+
+
+def tighten_files(paths: Iterable[Path]) -> None:
+    """Make files that exist readable by Medlytt's user only (0600), and log once which
+    were not: they hold people's calls, so an install from before Medlytt made its files
+    private must not stay readable by everyone on the machine."""
+    changed = {path: _tighten(path, PRIVATE_FILE) for path in paths}
+    tightened = [f"{path} ({mode:04o})" for path, mode in changed.items() if mode is not None]
+    if tightened:
+        log.info("storage: made private (0600), others could read them: %s", ", ".join(tightened))
+
+
+def tighten_folder(folder: Path) -> None:
+    """Make ``folder`` 0700 and each file directly in it 0600 (a recordings folder made
+    by an older Medlytt, 0755 with 0644 files); log once how many were tightened."""
+    files = 0
+    try:
+        old_mode = _tighten(folder, PRIVATE_FOLDER)
+        if not folder.is_dir():
+            return
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_file(follow_symlinks=False) and _tighten(
+                    Path(entry.path), PRIVATE_FILE
+                ):
+                    files += 1
+    except OSError as exc:  # e.g. files of another user: say so, and serve on
+        log.warning("storage: could not make %s private: %s", folder, exc)
+        return
+    if old_mode is not None or files:
+        before = f"{old_mode:04o} -> 0700" if old_mode is not None else "already 0700"
+        log.info("storage: made %s private: folder %s, %d files -> 0600", folder, before, files)
 
 
 def database_locked(exc: BaseException) -> bool:

@@ -142,6 +142,39 @@ async def test_the_database_and_recordings_are_private_to_medlytts_user(medlytt,
         assert (folder / f"{recording}.wav").stat().st_mode & 0o777 == 0o600
 
 
+async def test_an_older_installs_database_and_recordings_are_made_private_on_start(
+    medlytt, tmp_path, caplog
+):
+    """A database and recordings made before Medlytt made its files private (0644, a 0755
+    folder) are tightened when Medlytt opens them, -wal and -shm included, and it says so."""
+    import logging
+    import sqlite3
+
+    db = tmp_path / "medlytt.db"
+    other = sqlite3.connect(db)  # a reader (sqlite-utils, a backup) keeps -wal and -shm
+    other.execute("PRAGMA journal_mode=WAL")
+    other.execute("CREATE TABLE older (x)")
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    (folder / "older.wav").write_bytes(b"RIFF....WAVE")
+    files = [db, tmp_path / "medlytt.db-wal", tmp_path / "medlytt.db-shm", folder / "older.wav"]
+    for path in files:
+        path.chmod(0o644)
+    folder.chmod(0o755)
+    caplog.set_level(logging.INFO, logger="medlytt.storage")
+    try:
+        async with medlytt():
+            assert {path.name: path.stat().st_mode & 0o777 for path in files} == {
+                path.name: 0o600 for path in files
+            }
+            assert folder.stat().st_mode & 0o777 == 0o700
+    finally:
+        other.close()
+    said = [r.getMessage() for r in caplog.records if "made" in r.getMessage()]
+    assert len(said) == 2, said  # once for the database's files, once for the folder
+    assert "medlytt.db-wal (0644)" in said[0] and "0755 -> 0700, 1 files" in said[1]
+
+
 async def test_known_labelled_series_start_at_zero(medlytt):
     """Every loaded plugin's health series exist at 0 from the first scrape, so that
     ``rate()`` and ``increase()`` see its first error, drop or open breaker (Prometheus:
