@@ -1,22 +1,26 @@
 """The authorisation matrix, generated from the routes themselves.
 
 Every route the running application serves (core and every installed plugin) is called as
-each of nine identities: nobody, a malformed header, a revoked token, a disabled user, an
+each of ten identities: nobody, a malformed header, a revoked token, a disabled user, an
 agent, an agent of another team, a supervisor of the agent's team, a supervisor of another
-team, an admin.  The expected answer comes from the route's own declaration
-(``medlytt.allow``/``medlytt.public``), so a new route is in the matrix the moment it
-exists, and a route without a declaration is never served (tests/test_hook_contract.py).
-For the listings whose rows belong to agents, a second table checks *which* rows each
-identity gets; a route that declares per-agent rows without a row check here fails.
-"""
+team, an admin, and an agent user without an agent id.  The expected answer comes from the
+route's own declaration (``medlytt.allow``/``medlytt.public``), so a new route is in the
+matrix the moment it exists, and a route without a declaration is never served
+(tests/test_hook_contract.py).  For the listings whose rows belong to agents, a second
+table checks *which* rows each identity gets (rows naming no agent, NULL or empty, are
+seeded too: the id-less agent must see none of them); a route that declares per-agent rows
+without a row check here fails."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sqlite3
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from medlytt import AgentState, AgentStateChanged, CallAnswered, utcnow
+from medlytt import AgentState, AgentStateChanged, CallAnswered, CallQueued, utcnow
 from medlytt import auth as _auth
 from medlytt.plugins.call_control import store as conversation_store
 from medlytt.plugins.monitoring import store as audit_store
@@ -37,6 +41,7 @@ IDENTITIES = (
     "supervisor of the team",
     "supervisor of another team",
     "admin",
+    "agent without agent id",
 )
 ROLE = {
     "agent": "agent",
@@ -44,7 +49,22 @@ ROLE = {
     "supervisor of the team": "supervisor",
     "supervisor of another team": "supervisor",
     "admin": "admin",
+    "agent without agent id": "agent",
 }
+#: The agent ids rows are seeded for: team A's, team B's, and rows that name no agent
+#: (NULL, and an empty string) which an agent user without an agent id must never see.
+SEEDED_AGENTS = (A1, B1, None, "")
+
+
+@contextlib.contextmanager
+def unless_refused(agent: str | None) -> Iterator[None]:
+    """Seed a row; a store whose schema refuses a row without an agent (NOT NULL) has
+    none of them to leak, so that refusal is let pass (and only that one)."""
+    try:
+        yield
+    except sqlite3.IntegrityError:
+        if agent is not None:
+            raise
 
 
 def seed(db: Any) -> dict[str, dict[str, str]]:
@@ -57,6 +77,8 @@ def seed(db: Any) -> dict[str, dict[str, str]]:
         "admin": ("root", "admin", [], None),
         "disabled": ("gone", "admin", [], None),
         "revoked": ("revoker", "admin", [], None),
+        # In team A, so team-level pages are open to it; still no row is its own.
+        "agent without agent id": ("noid", "agent", ["team-a"], None),
     }
     headers: dict[str, dict[str, str]] = {"none": {}, "malformed": {"Authorization": "Bearer"}}
     for who, (name, role, teams, agent_id) in users.items():
@@ -72,85 +94,118 @@ def seed(db: Any) -> dict[str, dict[str, str]]:
         for team in ("team-a", "team-b")
     )
     now = utcnow().isoformat()
-    for n, agent in enumerate((A1, B1)):
-        survey_store.save_survey(
-            db,
-            {
-                "id": f"s{n}",
-                "call_id": f"c{n}",
-                "queue": "support",
-                "agent_id": agent,
-                "started_at": now,
-                "finished_at": now,
-                "result": "completed",
-            },
-            {"satisfaction": "5"},
-        )
-        mystery_store.insert_call(
-            db,
-            {
-                "id": f"m{n}",
-                "target": "queue:support",
-                "started_at": now,
-                "outcome": "answered",
-                "agent_id": agent,
-                "evaluated_at": now,
-            },
-        )
-        db["stress_alerts"].insert(
-            {"at": now, "agent_id": agent, "kind": "occupancy", "detail": '{"occupancy": 0.95}'}
-        )
-        db["long_calls"].insert(
-            {"call_id": f"c{n}", "at": now, "queue": "q", "agent_id": agent, "talk_seconds": 900}
-        )
-        db["behaviour_calls"].insert(
-            {"call_id": f"c{n}", "agent_id": agent, "at": now, "behaviour_type": "driver"}
-        )
-        db["attitude_rounds"].insert(
-            {"id": f"r{n}", "agent_id": agent, "form": "f", "form_version": 1}
-            | {"opened_at": now, "opened_by": "root"}
-        )
-        db["sales_outcomes"].insert(
-            {"call_id": f"c{n}", "agent_id": agent, "queue": "q", "answered_at": now}
-            | {"outcome": "sale", "set_by": "root", "set_at": now}
-        )
-        db["written_texts"].insert(
-            {"id": f"t{n}", "at": now, "agent_id": agent, "kind": "email", "language": "nb"}
-            | {"sha256": "0" * 64, "lix": 30.0, "passive_share": 0.1}
-        )
-        audit_store.append_audit(
-            db,
-            {
-                "at": now,
-                "action": "started",
-                "session_id": f"x{n}",
-                "supervisor": "root",
-                "agent_id": agent,
-                "call_id": f"c{n}",
-                "mode": "listen",
-            },
-        )
-        evaluation_store.insert_evaluation(
-            db,
-            {"id": f"e{n}", "created_at": now, "form": "f", "form_version": 1, "agent_id": agent}
-            | {"evaluator": "root", "subject_kind": "call", "subject_id": f"c{n}", "live": 0}
-            | {"passed": 1, "failed_critical": [], "scores": {}, "comments": {}, "status": "open"},
-        )
-        conversation_store.save(
-            db,
-            {"call_id": f"c{n}", "agent_id": agent, "queue": "q", "answered_at": now}
-            | {"ended_at": now, "agent_talk_seconds": 1.0, "customer_talk_seconds": 1.0}
-            | {"overtalk_count": 0, "longest_silence_seconds": 1.0, "phases": {}},
-        )
-        phone_store.save(
-            db,
-            {"call_id": f"c{n}", "agent_id": agent, "queue": "q", "answered_at": now}
-            | {"ended_at": now, "ring_seconds": 1.0, "hold_count": 0, "transfers": 0},
-        )
-        db.table("recording_access").insert(
-            {"at": now, "recording_id": f"r{n}", "agent_id": agent, "recording_created_at": now}
-            | {"source": "monitoring", "hidden_from_agent": 0, "user": "root", "role": "admin"}
-        )
+    for n, agent in enumerate(SEEDED_AGENTS):
+        with unless_refused(agent):
+            survey_store.save_survey(
+                db,
+                {
+                    "id": f"s{n}",
+                    "call_id": f"c{n}",
+                    "queue": "support",
+                    "agent_id": agent,
+                    "started_at": now,
+                    "finished_at": now,
+                    "result": "completed",
+                },
+                {"satisfaction": "5"},
+            )
+        with unless_refused(agent):
+            mystery_store.insert_call(
+                db,
+                {
+                    "id": f"m{n}",
+                    "target": "queue:support",
+                    "started_at": now,
+                    "outcome": "answered",
+                    "agent_id": agent,
+                    "evaluated_at": now,
+                },
+            )
+        with unless_refused(agent):
+            db["stress_alerts"].insert(
+                {"at": now, "agent_id": agent, "kind": "occupancy", "detail": '{"occupancy": 0.95}'}
+            )
+        with unless_refused(agent):
+            db["long_calls"].insert(
+                {
+                    "call_id": f"c{n}",
+                    "at": now,
+                    "queue": "q",
+                    "agent_id": agent,
+                    "talk_seconds": 900,
+                }
+            )
+        # Written only for answered calls (CallAnswered.agent_id is required): never NULL.
+        if agent is not None:
+            db["behaviour_calls"].insert(
+                {"call_id": f"c{n}", "agent_id": agent, "at": now, "behaviour_type": "driver"}
+            )
+        with unless_refused(agent):
+            db["attitude_rounds"].insert(
+                {"id": f"r{n}", "agent_id": agent, "form": "f", "form_version": 1}
+                | {"opened_at": now, "opened_by": "root"}
+            )
+        with unless_refused(agent):
+            db["sales_outcomes"].insert(
+                {"call_id": f"c{n}", "agent_id": agent, "queue": "q", "answered_at": now}
+                | {"outcome": "sale", "set_by": "root", "set_at": now}
+            )
+        with unless_refused(agent):
+            db["written_texts"].insert(
+                {"id": f"t{n}", "at": now, "agent_id": agent, "kind": "email", "language": "nb"}
+                | {"sha256": "0" * 64, "lix": 30.0, "passive_share": 0.1}
+            )
+        with unless_refused(agent):
+            audit_store.append_audit(
+                db,
+                {
+                    "at": now,
+                    "action": "started",
+                    "session_id": f"x{n}",
+                    "supervisor": "root",
+                    "agent_id": agent,
+                    "call_id": f"c{n}",
+                    "mode": "listen",
+                },
+            )
+        with unless_refused(agent):
+            evaluation_store.insert_evaluation(
+                db,
+                {
+                    "id": f"e{n}",
+                    "created_at": now,
+                    "form": "f",
+                    "form_version": 1,
+                    "agent_id": agent,
+                }
+                | {"evaluator": "root", "subject_kind": "call", "subject_id": f"c{n}", "live": 0}
+                | {
+                    "passed": 1,
+                    "failed_critical": [],
+                    "scores": {},
+                    "comments": {},
+                    "status": "open",
+                },
+            )
+        with unless_refused(agent):
+            conversation_store.save(
+                db,
+                {"call_id": f"c{n}", "agent_id": agent, "queue": "q", "answered_at": now}
+                | {"ended_at": now, "agent_talk_seconds": 1.0, "customer_talk_seconds": 1.0}
+                | {"overtalk_count": 0, "longest_silence_seconds": 1.0, "phases": {}},
+            )
+        # Written only for answered calls (CallAnswered.agent_id is required): never NULL.
+        if agent is not None:
+            phone_store.save(
+                db,
+                {"call_id": f"c{n}", "agent_id": agent, "queue": "q", "answered_at": now}
+                | {"ended_at": now, "ring_seconds": 1.0, "hold_count": 0, "transfers": 0},
+            )
+        with unless_refused(agent):
+            db.table("recording_access").insert(
+                {"at": now, "recording_id": f"r{n}", "agent_id": agent, "recording_created_at": now}
+                | {"source": "monitoring", "hidden_from_agent": 0, "user": "root", "role": "admin"}
+            )
     return headers
 
 
@@ -160,6 +215,8 @@ async def world(medlytt, medlytt_client):
         headers = app.storage.run_sync(seed)
         await app.modules.refresh(app)
         now = utcnow()
+        # A call waiting in a queue: no agent yet (the id-less agent must not see it).
+        app.publish(CallQueued(at=now, source="t", call_id="c-wait", queue="q"))
         for agent, call in ((A1, "c0"), (B1, "c1")):
             app.publish(
                 AgentStateChanged(
@@ -241,6 +298,15 @@ SEES = {
     "supervisor of the team": {A1},
     "supervisor of another team": {B1},
     "admin": {A1, B1},
+    "agent without agent id": set(),
+}
+#: Rows that name no agent (seeded with NULL and with ""): no agent sees them, an agent
+#: user without an agent id included (None == None must never match); supervisors only
+#: where the route's rule says so.
+NAMELESS = {None, ""}
+NAMELESS_SHOWN_TO_SUPERVISORS = {
+    "/api/mystery-calls": "calls no agent answered",
+    "/api/calls": "calls waiting",
 }
 
 
@@ -260,7 +326,11 @@ async def test_each_role_sees_exactly_its_rows(world):
             response = await client.get(path, headers=headers[identity])
             assert response.status == 200, (path, identity, await response.text())
             rows = (await response.json())[key]
-            assert {row[field] for row in rows} == agents, (path, identity, rows)
+            got = {row[field] for row in rows}
+            assert got - NAMELESS == agents, (path, identity, rows)
+            staff_may = ROLE[identity] == "supervisor" and path in NAMELESS_SHOWN_TO_SUPERVISORS
+            if identity != "admin" and not staff_may:
+                assert not got & NAMELESS, (path, identity, "rows naming no agent", rows)
     # Asking for rows one may not see is refused, naming the agent.
     response = await client.get(
         "/api/surveys", params={"agent": A1}, headers=headers["supervisor of another team"]
