@@ -137,7 +137,12 @@ def tighten_files(paths: Iterable[Path]) -> None:
     """Make files that exist readable by Medlytt's user only (0600), and log once which
     were not: they hold people's calls, so an install from before Medlytt made its files
     private must not stay readable by everyone on the machine."""
-    changed = {path: _tighten(path, PRIVATE_FILE) for path in paths}
+    changed: dict[Path, int | None] = {}
+    for path in paths:
+        try:
+            changed[path] = _tighten(path, PRIVATE_FILE)
+        except OSError as exc:  # another user's file: say so; SQLite decides if it opens
+            log.warning("storage: could not make %s private: %s", path, exc)
     tightened = [f"{path} ({mode:04o})" for path, mode in changed.items() if mode is not None]
     if tightened:
         log.info("storage: made private (0600), others could read them: %s", ", ".join(tightened))
