@@ -22,6 +22,10 @@ What is here, by purpose:
   :func:`save_recording`, :func:`reveal_recording` and :func:`link_evaluation` (kept
   longer once evaluated); what happened earlier: :func:`answered_call`,
   :func:`recording_info`, and :func:`journal_events` (past events by type tag).
+* **Audit trails**: :func:`chain_table` (a migration step) and :func:`append_chained`
+  keep a table hash-chained, so an edited, inserted or deleted row is found; an
+  :class:`AuditTrail` returned from the hook ``medlytt_audit_trails`` has
+  ``medlytt audit verify`` check it.
 * **HTTP**: :func:`medlytt_of`, :class:`HttpError`, :func:`json_response`,
   :func:`read_json`, :func:`query_limit`, :func:`query_since`; who is asking: :class:`Actor`,
   :func:`authenticate`, :func:`require_role`, :func:`may_monitor`, :func:`actor_named`;
@@ -112,6 +116,7 @@ from .callcontrol import (  # noqa: E402
     Unsupported,
     http_status,
 )
+from .chain import AuditTrail, append_chained, chain_table  # noqa: E402
 from .client import (  # noqa: E402
     Api,
     ApiError,
@@ -185,6 +190,7 @@ __all__ = [
     "AnsweredCall",
     "Api",
     "ApiError",
+    "AuditTrail",
     "Call",
     "CallAbandoned",
     "CallAnswered",
@@ -254,7 +260,9 @@ __all__ = [
     "all_teams",
     "allow",
     "answered_call",
+    "append_chained",
     "authenticate",
+    "chain_table",
     "config_option",
     "fail",
     "hookimpl",

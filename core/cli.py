@@ -1,7 +1,7 @@
 """The ``medlytt`` command line.
 
-Core commands: ``serve``, ``plugins``, ``check-config``, ``user``, ``token`` and
-``recordings``.  Plugins add theirs through the ``medlytt_cli_commands`` hook
+Core commands: ``serve``, ``plugins``, ``check-config``, ``user``, ``token``,
+``recordings`` and ``audit``.  Plugins add theirs through the ``medlytt_cli_commands`` hook
 (``medlytt sandbox ...`` comes from the Asterisk plugin).
 A configuration error always ends with exit status 2 and one line naming the key.
 """
@@ -21,6 +21,7 @@ import msgspec
 
 from . import __version__
 from .app import load_plugins
+from .audit_cli import audit
 from .client import Api, ApiError, Unreachable, check_url, config_option, fail, token_option
 from .config import Config, ConfigError, load_config, redact
 from .doctor import doctor
@@ -406,6 +407,7 @@ def recordings_delete(
 
 
 cli.add_command(doctor)
+cli.add_command(audit)
 
 
 def _add_plugin_commands() -> None:

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
     from .app import Medlytt
     from .callcontrol import CallControl, ChannelEvent
+    from .chain import AuditTrail
     from .doctor import DoctorCheck
     from .events import Event
     from .forms import EvaluationForm
@@ -269,6 +270,19 @@ def medlytt_doctor(plugin_configs: dict[str, Any]) -> list[DoctorCheck] | None:
     """
 
 
+@hookspec
+def medlytt_audit_trails() -> list[AuditTrail] | None:
+    """Name the plugin's tamper-evident audit trails.  **Synchronous only.**
+
+    Called by ``medlytt audit verify`` only (no ``app``: nothing is started), for every
+    enabled plugin.  Return a list of :class:`medlytt.AuditTrail` (the name the command
+    prints, and the table), each a table the plugin's migrations made with
+    :func:`medlytt.chain_table` and writes only with :func:`medlytt.append_chained`.  The
+    command checks each one's hash chain with the core's own trails and names every
+    edited, inserted or deleted row.
+    """
+
+
 # ============================================================================ web console
 
 
@@ -294,6 +308,7 @@ SYNC_ONLY: frozenset[str] = frozenset(
         "medlytt_cli_commands",
         "medlytt_event_types",
         "medlytt_state_slot",
+        "medlytt_audit_trails",
     }
 )
 

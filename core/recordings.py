@@ -14,7 +14,9 @@ call before its evaluation is published).
   ``medlytt recordings delete --agent``).
 * Each deletion (what, when, why, by whom) is appended to ``recording_deletions``; each
   time a recording is served, who heard it to ``recording_access``.  Both tables are
-  append-only (triggers refuse updates and deletes).
+  append-only (triggers refuse updates and deletes); ``recording_access`` is also
+  hash-chained (:mod:`medlytt.chain`), so ``medlytt audit verify`` finds a row edited,
+  inserted or deleted by hand.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from prometheus_client.registry import Collector
 
 from . import auth
 from .access import Scope, allow, scope_of
+from .chain import append_chained, chain_table
 from .clock import utcnow
 from .config import RecordingsConfig
 from .events import RecordingReady
@@ -136,7 +139,16 @@ def _retention(db: sqlite_utils.Database) -> None:
     _append_only(db, ACCESSES)
 
 
-MIGRATIONS = [Migration("create_recordings", _create), Migration("recording_retention", _retention)]
+def _chain_accesses(db: sqlite_utils.Database) -> None:
+    """Hash-chain ``recording_access``, the rows already there in ``seq`` order (issue 11)."""
+    chain_table(db, ACCESSES, append_only=True)
+
+
+MIGRATIONS = [
+    Migration("create_recordings", _create),
+    Migration("recording_retention", _retention),
+    Migration("chain_recording_access", _chain_accesses),
+]
 
 
 def recordings_dir(app: Medlytt) -> Path:
@@ -575,19 +587,17 @@ def log_access(
     is gone."""
     if not os.path.isfile(row["path"]):
         return False
-    with transaction(db):
-        db.table(ACCESSES).insert(
-            {
-                "at": now.isoformat(),
-                "recording_id": row["id"],
-                "agent_id": row["agent_id"],
-                "recording_created_at": row["created_at"],
-                "source": row["source"],
-                "hidden_from_agent": row["hidden_from_agent"],
-                "user": actor.name,
-                "role": actor.role,
-            }
-        )
+    entry = {
+        "at": now.isoformat(),
+        "recording_id": row["id"],
+        "agent_id": row["agent_id"],
+        "recording_created_at": row["created_at"],
+        "source": row["source"],
+        "hidden_from_agent": row["hidden_from_agent"],
+        "user": actor.name,
+        "role": actor.role,
+    }
+    append_chained(db, ACCESSES, [entry])
     return True
 
 

@@ -16,13 +16,17 @@ from typing import Any
 
 import pytest
 import sqlite_utils
+from medlytt import recordings
+from medlytt.chain import GENESIS, row_hash, verify_chain
 from medlytt.plugins.monitoring import store
 from medlytt.plugins.monitoring.events import MonitorMode
 from medlytt.plugins.monitoring.service import ActiveSession, MonitoringService
+from medlytt.plugins.quality import access_trail
 from support import MEDLYTT, medlytt_env
 
-# The command as a process; ``[MEDLYTT, "audit"]`` once plugin.py registers it.
 AUDIT = [MEDLYTT, "audit"]
+#: What ``medlytt audit verify`` prints for the other trails of a database with no rows.
+EMPTY_TRAILS = ["recording access: 0 rows, chain intact", "evaluation access: 0 rows, chain intact"]
 
 
 def open_db(path: Path) -> sqlite_utils.Database:
@@ -46,11 +50,13 @@ def row(n: int, **extra: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def trail(tmp_path: Path) -> Path:
-    """A database with five audit rows (seq 1 to 5) appended through the store."""
+    """A database with five audit rows (seq 1 to 5) appended through the store, and the
+    other trails (recording access, evaluation access) empty."""
     path = tmp_path / "medlytt.db"
     db = open_db(path)
-    for migration in store.MIGRATIONS:
+    for migration in [*store.MIGRATIONS, *recordings.MIGRATIONS]:
         migration.apply(db)
+    access_trail.create(db)
     for n in range(1, 6):
         store.append_audit(db, row(n, duration_seconds=n * 1.5 if n % 2 else None))
     db.conn.close()
@@ -60,7 +66,7 @@ def trail(tmp_path: Path) -> Path:
 def problems(path: Path) -> list[str]:
     db = open_db(path)
     try:
-        return [str(p) for p in store.verify(db)]
+        return [str(p) for p in verify_chain(db, store.AUDIT)]
     finally:
         db.conn.close()
 
@@ -124,12 +130,12 @@ async def test_the_service_writes_a_chain_that_verifies(medlytt, tmp_path):
         rows = await app.storage.run(
             lambda db: list(db.query("SELECT * FROM monitoring_audit ORDER BY seq"))
         )
-        assert await app.storage.run(store.verify) == []
+        assert await app.storage.run(lambda db: verify_chain(db, store.AUDIT)) == []
     assert [r["seq"] for r in rows] == list(range(1, 25))
-    assert rows[0]["prev_hash"] == store.GENESIS
+    assert rows[0]["prev_hash"] == GENESIS
     for before, after in itertools.pairwise(rows):
         assert after["prev_hash"] == before["hash"]
-    assert all(r["hash"] == store.row_hash(r) for r in rows)
+    assert all(r["hash"] == row_hash(r) for r in rows)
     assert {r["action"] for r in rows} == {"started", "mode_changed", "stopped"}
     assert problems(tmp_path / "medlytt.db") == []
 
@@ -175,7 +181,7 @@ def test_an_edited_row_with_its_hash_recomputed_breaks_the_next_link(trail):
     edited["supervisor"] = "someone else"
     db.execute(
         "UPDATE monitoring_audit SET supervisor = ?, hash = ? WHERE seq = 3",
-        [edited["supervisor"], store.row_hash(edited)],
+        [edited["supervisor"], row_hash(edited)],
     )
     db.conn.close()
     assert problems(trail) == [
@@ -187,7 +193,7 @@ def test_a_forged_row_in_the_middle_is_named(trail):
     """Row 3 replaced by a forged one, chained and hashed correctly: row 4 no longer links."""
     forged = {**row(99, action="stopped", reason="stopped"), "seq": 3}
     forged["prev_hash"] = hash_of(trail, 2)
-    forged["hash"] = store.row_hash(forged)
+    forged["hash"] = row_hash(forged)
     sql(trail, "DELETE FROM monitoring_audit WHERE seq = 3")
     insert(trail, forged)
     assert problems(trail) == [
@@ -198,7 +204,7 @@ def test_a_forged_row_in_the_middle_is_named(trail):
 def test_a_forged_row_at_the_end_is_named(trail):
     """Even chained and hashed correctly, a row added by hand is past the recorded end."""
     forged = {**row(6), "seq": 6, "prev_hash": hash_of(trail, 5)}
-    forged["hash"] = store.row_hash(forged)
+    forged["hash"] = row_hash(forged)
     insert(trail, forged)
     assert problems(trail) == ["seq 6: added after the recorded end of the trail (seq 5): forged?"]
 
@@ -260,7 +266,7 @@ def test_the_limit_rows_cut_off_with_the_head_moved_back_go_unnoticed(trail):
 def test_appending_after_tampering_does_not_hide_it(trail):
     """The next row chains from the head, not from a row forged at the end."""
     forged = {**row(6), "seq": 6, "prev_hash": hash_of(trail, 5)}
-    forged["hash"] = store.row_hash(forged)
+    forged["hash"] = row_hash(forged)
     insert(trail, forged)
     db = open_db(trail)
     store.append_audit(db, row(7))
@@ -302,7 +308,7 @@ def test_an_old_database_is_chained_by_the_migration(tmp_path):
     rows = list(db.query("SELECT * FROM monitoring_audit ORDER BY seq"))
     db.conn.close()
     assert [r["seq"] for r in rows] == [1, 2, 3]
-    assert rows[0]["prev_hash"] == store.GENESIS
+    assert rows[0]["prev_hash"] == GENESIS
     assert problems(path) == []
 
 
@@ -344,7 +350,9 @@ def verify_command(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 def test_the_command_says_intact_and_exits_0(trail):
     result = verify_command(MEDLYTT_STORAGE__PATH=str(trail))
     assert result.returncode == 0, result
-    assert result.stdout == "monitoring audit: 5 rows, chain intact\n"
+    assert sorted(result.stdout.splitlines()) == sorted(
+        ["monitoring audit: 5 rows, chain intact", *EMPTY_TRAILS]
+    )
 
 
 def test_the_command_reads_the_config_file(trail, tmp_path):
@@ -352,7 +360,9 @@ def test_the_command_reads_the_config_file(trail, tmp_path):
     config.write_text(f'[storage]\npath = "{trail}"\n')
     result = verify_command("--config", str(config))
     assert result.returncode == 0, result
-    assert result.stdout == "monitoring audit: 5 rows, chain intact\n"
+    assert sorted(result.stdout.splitlines()) == sorted(
+        ["monitoring audit: 5 rows, chain intact", *EMPTY_TRAILS]
+    )
 
 
 def test_the_command_names_each_problem_and_exits_1(trail):
@@ -360,7 +370,7 @@ def test_the_command_names_each_problem_and_exits_1(trail):
     sql(trail, "DELETE FROM monitoring_audit WHERE seq = 5")
     result = verify_command(MEDLYTT_STORAGE__PATH=str(trail))
     assert result.returncode == 1, result
-    assert result.stdout.splitlines() == [
+    assert [line for line in result.stdout.splitlines() if line not in EMPTY_TRAILS] == [
         "monitoring audit: seq 2: hash mismatch: the row was changed after it was written",
         "monitoring audit: seq 5: missing: the trail should end at seq 5 but ends at seq 4 "
         "(rows deleted from the end)",

@@ -14,6 +14,7 @@ import sys
 import click
 import msgspec
 import pytest
+import sqlite_utils
 from aiohttp import web
 from click.testing import CliRunner
 from medlytt import (
@@ -468,6 +469,34 @@ def test_hook_medlytt_cli_commands():
     host.call_sync("medlytt_cli_commands", cli=group)
     result = CliRunner().invoke(group, ["hello"])
     assert result.output == "hello from a plugin\n"
+
+
+async def test_hook_medlytt_audit_trails(medlytt, tmp_path, monkeypatch):
+    """A plugin's trail is checked by ``medlytt audit verify`` beside the core's, and a
+    row changed by hand is named with the trail's name."""
+    from medlytt.cli import cli
+    from sample_plugins import chained_notes
+
+    async with medlytt(plugins=[("chained_notes", chained_notes)]) as app:
+        for text in ("one", "two"):
+            await app.storage.run(lambda db, text=text: chained_notes.note(db, text))
+    monkeypatch.setenv("MEDLYTT_STORAGE__PATH", str(tmp_path / "medlytt.db"))
+    monkeypatch.setenv("MEDLYTT_PLUGINS__MODULES", '["sample_plugins.chained_notes"]')
+    result = CliRunner().invoke(cli, ["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "chained notes: 2 rows, chain intact" in result.output.splitlines()
+    assert "recording access: 0 rows, chain intact" in result.output.splitlines()
+    db = sqlite_utils.Database(tmp_path / "medlytt.db")
+    db.execute("DROP TRIGGER chained_notes_no_update")
+    db.execute("UPDATE chained_notes SET note = 'three' WHERE seq = 2")
+    db.conn.commit()
+    db.conn.close()
+    result = CliRunner().invoke(cli, ["audit", "verify"])
+    assert result.exit_code == 1, result.output
+    assert (
+        "chained notes: seq 2: hash mismatch: the row was changed after it was written"
+        in result.output.splitlines()
+    )
 
 
 async def test_hook_medlytt_doctor():

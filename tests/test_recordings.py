@@ -223,11 +223,13 @@ def test_retention_settings_are_validated_and_merged_with_the_defaults():
 
 def test_an_older_database_gains_the_new_columns_and_tables(tmp_path):
     db = sqlite_utils.Database(tmp_path / "old.db")
-    first = [m for m in CORE_MIGRATIONS if m.name != "recording_retention"]
+    later = ("recording_retention", "chain_recording_access")
+    first = [m for m in CORE_MIGRATIONS if m.name not in later]
     apply_migrations(db, [("core", m) for m in first])
     db.table("recordings").insert({"id": "r1", "created_at": "2024-01-01T00:00:00+00:00"})
     assert apply_migrations(db, [("core", m) for m in CORE_MIGRATIONS]) == [
-        "core/recording_retention"
+        "core/recording_retention",
+        "core/chain_recording_access",
     ]
     assert "evaluation_id" in db.table("recordings").columns_dict
     assert [r["id"] for r in db.table("recordings").rows] == ["r1"]

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from aiohttp import web
 from medlytt import (
+    AuditTrail,
     CallControlError,
     CallLost,
     ChannelEvent,
@@ -237,9 +238,11 @@ def medlytt_cli_commands(cli: Any) -> None:
     from .cli import monitor
 
     cli.add_command(monitor)
-    from .audit_cli import audit
 
-    cli.add_command(audit)
+
+@hookimpl
+def medlytt_audit_trails() -> list[AuditTrail]:
+    return [store.TRAIL]
 
 
 @hookimpl

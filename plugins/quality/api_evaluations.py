@@ -3,7 +3,8 @@
 Transparency (DOMAIN.md §5): the agent sees every evaluation about them with every
 comment, and acknowledges or disputes it; a dispute goes to the leaders of their teams
 (event ``evaluation.answered`` and the ``?status=disputed`` listing).  Nobody else but
-their team's leaders and admins sees it.
+their team's leaders and admins sees it.  Every read is written to the evaluation-access
+trail before it is answered (:mod:`.access_trail`), which the agent reads too.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 from medlytt import (
+    Actor,
     HttpError,
     agent_teams,
     allow,
@@ -29,7 +31,7 @@ from medlytt import (
     scope_of,
 )
 
-from . import store
+from . import access_trail, store
 from .api_forms import PLUGIN, service_of
 from .events import EvaluationAnswered, EvaluationCreated
 from .scoring import ScoreError, score
@@ -82,6 +84,23 @@ def _query(request: web.Request) -> dict[str, str]:
                 422, f"since must be an ISO 8601 time, got {query['since']!r}"
             ) from None
     return query
+
+
+async def _log_read(
+    request: web.Request,
+    actor: Actor,
+    action: str,
+    rows: list[dict[str, Any]],
+    *,
+    query: dict[str, str] | None = None,
+    asked_agent: str | None = None,
+) -> None:
+    """Write who read ``rows`` to the access trail; raises (so nothing is answered) when
+    it cannot be written."""
+    entries = access_trail.entries(
+        actor, action, rows, service_of(request).clock(), query=query, asked_agent=asked_agent
+    )
+    await medlytt_of(request).storage.run(lambda db: access_trail.record(db, entries))
 
 
 @allow("admin", "supervisor", rows="agents of own teams (all with no team)")
@@ -175,7 +194,8 @@ async def list_evaluations(request: web.Request) -> web.Response:
     app = medlytt_of(request)
     query = _query(request)
     limit = query_limit(request, default=200)
-    scope = (await scope_of(app, await authenticate(request))).only(query.get("agent"))
+    actor = await authenticate(request)
+    scope = (await scope_of(app, actor)).only(query.get("agent"))
     rows = await app.storage.run(
         lambda db: store.evaluations(
             db,
@@ -185,6 +205,9 @@ async def list_evaluations(request: web.Request) -> web.Response:
             status=query.get("status"),
             limit=limit,
         )
+    )
+    await _log_read(
+        request, actor, "list", rows, query=dict(request.query), asked_agent=query.get("agent")
     )
     return json_response({"evaluations": rows})
 
@@ -206,6 +229,7 @@ async def get_evaluation(request: web.Request) -> web.Response:
     """One evaluation with its form version's items (for showing it item by item)."""
     row = await _visible(request)
     form = service_of(request).forms.get(row["form"], row["form_version"])
+    await _log_read(request, await authenticate(request), "read", [row])
     return json_response({**row, "form_body": msgspec.to_builtins(form) if form else None})
 
 
@@ -294,6 +318,7 @@ async def export(request: web.Request) -> web.Response:
         lambda db: store.evaluations(db, scope, since=since, limit=100_000)
     )
     rows.reverse()  # oldest first: a development talk reads forward
+    await _log_read(request, actor, "export", rows, query=dict(request.query), asked_agent=agent)
     if fmt == "json":
         response = json_response({"agent_id": agent, "evaluations": rows})
     else:
@@ -308,3 +333,24 @@ async def export(request: web.Request) -> web.Response:
     safe = "".join(c if c.isalnum() else "-" for c in agent)
     response.headers["Content-Disposition"] = f'attachment; filename="evaluations-{safe}.{fmt}"'
     return response
+
+
+@allow(
+    "admin",
+    "supervisor",
+    "agent",
+    rows="admin: all; supervisor: reads of the evaluations of agents of own teams (all with "
+    "no team); agent: who read their own evaluations (on a reused agent id: from their "
+    "start); ?agent= narrows, 403 for an agent not visible",
+)
+async def list_access(request: web.Request) -> web.Response:
+    """``GET /api/evaluations/access?agent=&limit=``: who read which evaluations, when,
+    newest first (the evaluation-access trail)."""
+    app = medlytt_of(request)
+    unknown = sorted(set(request.query) - {"agent", "limit"})
+    if unknown:
+        raise HttpError(422, f"unknown query parameter {unknown[0]!r}; use agent, limit")
+    limit = query_limit(request, default=200)
+    scope = (await scope_of(app, await authenticate(request))).only(request.query.get("agent"))
+    rows = await app.storage.run(lambda db: access_trail.accesses(db, scope, limit))
+    return json_response({"accesses": rows})

@@ -6,7 +6,9 @@ each role sees):
 
 * ``GET/POST /api/forms``, ``GET/PUT /api/forms/{id}``: forms, every version kept
 * ``POST/GET /api/evaluations``, ``GET /api/evaluations/{id}``,
-  ``POST /api/evaluations/{id}/acknowledge|dispute``, ``GET /api/evaluations/export``
+  ``POST /api/evaluations/{id}/acknowledge|dispute``, ``GET /api/evaluations/export``,
+  ``GET /api/evaluations/access`` (who read which evaluations: a hash-chained trail that
+  ``medlytt audit verify`` checks)
 * ``GET /api/plans``, ``PUT /api/plans/{team}``, ``GET /api/plans/{team}/status``
 * ``POST/GET /api/calibrations``, ``GET /api/calibrations/{id}``,
   ``PUT /api/calibrations/{id}/scores``, ``POST /api/calibrations/{id}/close``,
@@ -19,7 +21,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from medlytt import EvaluationForm, Event, allow, hookimpl, json_response, medlytt_of
+from medlytt import (
+    AuditTrail,
+    EvaluationForm,
+    Event,
+    allow,
+    hookimpl,
+    json_response,
+    medlytt_of,
+)
 from msgspec import to_builtins
 from prometheus_client import CollectorRegistry
 
@@ -28,6 +38,7 @@ from . import api_evaluations as evaluations
 from . import api_forms as forms
 from . import api_plans as plans
 from . import store
+from .access_trail import TRAIL
 from .events import EVENT_TYPES
 from .metrics import QualityCollector
 from .service import PLUGIN, QualityService
@@ -51,6 +62,11 @@ def medlytt_config_schema() -> type[QualitySettings]:
 @hookimpl
 def medlytt_migrations() -> list[Any]:
     return list(store.MIGRATIONS)
+
+
+@hookimpl
+def medlytt_audit_trails() -> list[AuditTrail]:
+    return [TRAIL]
 
 
 @hookimpl
@@ -82,6 +98,7 @@ def medlytt_routes(app: Medlytt) -> list[web.RouteDef]:
         web.post("/api/evaluations", evaluations.create_evaluation),
         web.get("/api/evaluations", evaluations.list_evaluations),
         web.get("/api/evaluations/export", evaluations.export),
+        web.get("/api/evaluations/access", evaluations.list_access),
         web.get("/api/evaluations/{id}", evaluations.get_evaluation),
         web.post("/api/evaluations/{id}/acknowledge", evaluations.acknowledge),
         web.post("/api/evaluations/{id}/dispute", evaluations.dispute),

@@ -14,6 +14,8 @@ from typing import Any
 import sqlite_utils
 from medlytt import Migration, Scope, transaction
 
+from . import access_trail
+
 FORMS = "quality_forms"
 EVALUATIONS = "quality_evaluations"
 PLANS = "quality_plans"
@@ -110,6 +112,7 @@ MIGRATIONS = [
     Migration("create_quality_evaluations", _create_evaluations),
     Migration("create_quality_plans", _create_plans),
     Migration("create_quality_calibrations", _create_rounds),
+    Migration("create_quality_evaluation_access", access_trail.create),
 ]
 
 
