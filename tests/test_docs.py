@@ -59,3 +59,13 @@ def test_architecture_page_has_the_event_flow_diagram():
     assert "```mermaid" in text
     for part in ("EventBus.publish", "LiveState.apply", "EventJournal", "medlytt_event"):
         assert part in text
+
+
+def test_every_public_name_is_in_the_plugin_guide():
+    """``medlytt.__all__`` is the whole public API; each name is in the guide's prose
+    (in backticks, not only inside an example), so a plugin author finds what it is for."""
+    import medlytt
+
+    guide = re.sub(r"```.*?```", "", (DOCS / "plugins.md").read_text(), flags=re.S)
+    missing = [name for name in medlytt.__all__ if f"`{name}`" not in guide]
+    assert missing == [], f"add these to docs/plugins.md, section 2, one line each: {missing}"
