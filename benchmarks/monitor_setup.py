@@ -12,12 +12,16 @@ measures two set-ups in alternating order (so both share the same conditions):
   ``POST /channels/{agent}/snoop``, wait for the snoop's ``StasisStart``, ``addChannel``
   snoop, ``POST /channels`` (originate the supervisor into the app), wait for its
   ``StasisStart``, ``addChannel`` supervisor; timed from the first request to the last
-  response.
+  response.  With ``--floor concurrent`` the floor asks for bridge, snoop and supervisor
+  leg at once and adds each channel as soon as it and the bridge are there, as Medlytt
+  does since issue 18 (plugins/monitoring/snoop.py): the like-for-like floor, whose
+  ratio shows what Medlytt itself adds (HTTP hop, token, audit row, its event handling).
 
 The supervisor's phone is the sandbox's ``Local/sup-NAME@supervisor/n`` (answers at once).
 Needs root (the sandbox chroots Asterisk). Goal (issue 18): Medlytt's p50 within 1.2x the floor.
 
     .venv/bin/python benchmarks/monitor_setup.py [--sessions 50] [--instance bench-monitor]
+        [--floor sequential|concurrent]
 """
 
 from __future__ import annotations
@@ -125,6 +129,47 @@ class Floor:
         await self.call("POST", f"/bridges/{bridge}/addChannel", channel=sup)
         return time.perf_counter() - start
 
+    async def setup_concurrent(self, agent_channel: str, name: str) -> float:
+        """The same operations, asked for at once; each channel joins when it can."""
+        bridge, snoop, sup = f"{name}", f"{name}-snoop", f"{name}-sup"
+        loop = asyncio.get_running_loop()
+        snooping, answered = loop.create_future(), loop.create_future()
+        self.waiting[snoop], self.waiting[sup] = snooping, answered
+        start = time.perf_counter()
+        made = asyncio.ensure_future(
+            self.call("POST", "/bridges", type="mixing", bridgeId=bridge, name=bridge)
+        )
+
+        async def snoop_in() -> None:
+            await self.call(
+                "POST",
+                f"/channels/{agent_channel}/snoop",
+                spy="both",
+                whisper="none",
+                app=FLOOR_APP,
+                snoopId=snoop,
+            )
+            await asyncio.wait_for(snooping, 10)
+            await made
+            await self.call("POST", f"/bridges/{bridge}/addChannel", channel=snoop)
+
+        async def supervisor_in() -> None:
+            await self.call(
+                "POST",
+                "/channels",
+                endpoint=f"Local/sup-{name}@supervisor/n",
+                app=FLOOR_APP,
+                channelId=sup,
+                callerId="floor",
+                timeout="30",
+            )
+            await asyncio.wait_for(answered, 30)
+            await made
+            await self.call("POST", f"/bridges/{bridge}/addChannel", channel=sup)
+
+        await asyncio.gather(snoop_in(), supervisor_in(), made)
+        return time.perf_counter() - start
+
     async def teardown(self, name: str) -> None:
         for channel in (f"{name}-sup", f"{name}-snoop"):
             with contextlib.suppress(RuntimeError):
@@ -163,10 +208,11 @@ async def medlytt_session(api: aiohttp.ClientSession, floor: Floor, agent: str, 
     return elapsed
 
 
-async def floor_session(floor: Floor, channel: str, name: str) -> float:
+async def floor_session(floor: Floor, channel: str, name: str, concurrent: bool) -> float:
     """The floor's set-up on the agent channel; check the bridge; remove everything."""
     try:
-        elapsed = await floor.setup(channel, name)
+        setup = floor.setup_concurrent if concurrent else floor.setup
+        elapsed = await setup(channel, name)
         in_bridge = await floor.bridged(name)
         if in_bridge != 2:
             raise RuntimeError(f"floor bridge holds {in_bridge} channels, not 2")
@@ -184,7 +230,9 @@ def agent_on(gateway: Any, callid: str) -> tuple[str, str] | None:
     return None
 
 
-async def run(sandbox: AsteriskSandbox, sessions: int, warmup: int, tmp: Path) -> dict[str, Any]:
+async def run(
+    sandbox: AsteriskSandbox, sessions: int, warmup: int, tmp: Path, concurrent: bool
+) -> dict[str, Any]:
     section = sandbox.asterisk_section
     async with running_medlytt({"asterisk": section}, db_path=tmp / "bench.db") as app:
         await wait_until(lambda: app.gateways[0].connected, timeout=15)
@@ -215,9 +263,9 @@ async def run(sandbox: AsteriskSandbox, sessions: int, warmup: int, tmp: Path) -
                 )
                 if i % 2 == 0:
                     m = await medlytt_session(api, floor, agent, f"bm{i}")
-                    f = await floor_session(floor, channel, f"bf{i}-{os.getpid()}")
+                    f = await floor_session(floor, channel, f"bf{i}-{os.getpid()}", concurrent)
                 else:
-                    f = await floor_session(floor, channel, f"bf{i}-{os.getpid()}")
+                    f = await floor_session(floor, channel, f"bf{i}-{os.getpid()}", concurrent)
                     m = await medlytt_session(api, floor, agent, f"bm{i}")
                 if i >= warmup:
                     medlytt_s.append(m)
@@ -256,9 +304,17 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=50, help="measured sessions of each kind")
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured rounds first")
     parser.add_argument("--instance", default="bench-monitor", help="sandbox instance name")
+    parser.add_argument(
+        "--floor",
+        choices=("sequential", "concurrent"),
+        default="sequential",
+        help="the floor's ARI operations one after the other, or at once as Medlytt's",
+    )
     args = parser.parse_args()
+    concurrent = args.floor == "concurrent"
     result = in_sandbox(
-        args.instance, lambda sandbox, tmp: run(sandbox, args.sessions, args.warmup, tmp)
+        args.instance,
+        lambda sandbox, tmp: run(sandbox, args.sessions, args.warmup, tmp, concurrent),
     )
     m50, m95, mmean = summary(result["medlytt"])
     f50, f95, fmean = summary(result["floor"])
@@ -272,7 +328,7 @@ def main() -> None:
     print("| set-up time, ms | p50 | p95 | mean |")
     print("|---|---|---|---|")
     for label, (p50, p95, mean) in (
-        ("floor: same ARI operations, minimal aiohttp client", (f50, f95, fmean)),
+        (f"floor ({args.floor}): same ARI operations, minimal aiohttp client", (f50, f95, fmean)),
         ("Medlytt: POST /api/monitor until 201", (m50, m95, mmean)),
     ):
         print(f"| {label} | {p50:.1f} | {p95:.1f} | {mean:.1f} |")
