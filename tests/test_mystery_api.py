@@ -13,7 +13,7 @@ from medlytt.clock import utcnow
 from medlytt.events import QueueConfigured
 from medlytt.plugins.mystery_calls import api as mystery
 from medlytt.plugins.mystery_calls import store
-from medlytt.plugins.mystery_calls.schedule import BusinessHours
+from medlytt.plugins.mystery_calls.schedule import DAYS, BusinessHours
 from support import MEDLYTT, medlytt_env
 
 SECTIONS = {"mystery_calls": {"queue_numbers": {"support": "500"}, "time_zone": "Europe/Oslo"}}
@@ -83,6 +83,32 @@ async def test_bad_call_requests_get_422_with_the_reason(setup, body, reason):
         ({"ends_at": "9999-12-31T00:00:00+00:00"}, "is more than 366 days ahead"),
         ({"ends_at": "5000-01-01T00:00:00+00:00"}, "is more than 366 days ahead"),
         ({"business_hours": {"mun-fri": "08:00-16:00"}}, "unknown day 'mun'"),
+        (
+            {"business_hours": {"mon": ",".join(f"{h:02d}:00-{h:02d}:30" for h in range(7))}},
+            "business_hours['mon']: at most 6 ranges a day",
+        ),
+        (
+            {"business_hours": {"mon-fri": "12:00-16:00,08:00-11:30"}},
+            "business_hours['mon-fri']: '08:00-11:30' starts before the range before it ends",
+        ),
+        (
+            {"business_hours": {"mon-fri": "08:00-12:00", "fri": "11:00-16:00"}},
+            "business_hours: two ranges of fri overlap",
+        ),
+        (
+            {"business_hours": {f"{d}-{d}": "08:00-09:00" for d in DAYS} | {"mon,tue": "10-11"}},
+            "business_hours: at most 7 entries",
+        ),
+        (
+            {"script": [{"play": "sound:../../etc/passwd"}]},
+            "script[0].play: 'sound:../../etc/passwd' is not an Asterisk media URI",
+        ),
+        (
+            {"after_answer": [{"play": "recording:/etc/passwd"}]},
+            "after_answer[0].play: 'recording:/etc/passwd' is not",
+        ),
+        ({"schedule": None, "calls": 1001, "ends_at": soon(days=1)}, "at `$.calls`"),
+        ({"spread_seconds": 86_401}, "at `$.spread_seconds`"),
         ({"time_zone": "Europe/Oslp"}, "unknown time zone 'Europe/Oslp'"),
         ({"name": "Weekly Check"}, "name: 'Weekly Check' must be 1-63 characters"),
         ({"schedule": None}, 'give exactly one of "schedule" (cron) or "calls"'),

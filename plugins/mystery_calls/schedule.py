@@ -9,10 +9,12 @@ UTC datetime; wall-clock rules (cron, opening hours) are evaluated in the config
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,6 +29,17 @@ _TIME = re.compile(r"(\d{1,2}):(\d{2})")
 #: The longest campaign window: planning its calls is bounded work (a year of cron
 #: moments), and a campaign nobody renews ends.
 MAX_CAMPAIGN = timedelta(days=366)
+#: The most opening ranges one weekday may have.  Real opening hours have one to three
+#: (morning, afternoon, an evening shift); more only multiplies the planning work, which
+#: grows with ranges x days (a 2,760-range body once held the event loop for 7.7 s).
+MAX_RANGES_PER_DAY = 6
+#: The most entries of ``business_hours``: one per weekday is the finest split there is.
+MAX_ENTRIES = len(DAYS)
+#: The longest text of one entry's days (``"mon,tue,wed,thu,fri,sat,sun"`` is 27) and
+#: ranges (6 ranges of ``HH:MM-HH:MM`` with commas and spaces fit): longer text is refused
+#: before it is split, so its size costs nothing.
+MAX_DAYS_TEXT = 40
+MAX_RANGES_TEXT = MAX_RANGES_PER_DAY * 14
 
 
 class ScheduleError(ValueError):
@@ -64,6 +77,53 @@ def _clock(text: str, *, end: bool) -> time | None:
     if end and (hour, minute) == (24, 0):
         return time.max
     return time(hour, minute) if 0 <= hour < 24 and 0 <= minute < 60 else None
+
+
+def _ranges(field_: str, text: str) -> list[tuple[time, time]]:
+    """The ranges of one entry, ``"08:00-11:30,12:00-16:00"``: valid, in order, few."""
+    if len(text) > MAX_RANGES_TEXT or text.count(",") >= MAX_RANGES_PER_DAY:
+        raise ScheduleError(
+            f"{field_}: at most {MAX_RANGES_PER_DAY} ranges a day "
+            f"(and {MAX_RANGES_TEXT} characters), got {text.count(',') + 1} "
+            f"in {len(text)} characters"
+        )
+    spans: list[tuple[time, time]] = []
+    for span in text.split(","):
+        start_text, _, end_text = span.partition("-")
+        start, end = _clock(start_text, end=False), _clock(end_text, end=True)
+        if start is None or end is None:
+            hint = "expected HH:MM-HH:MM, e.g. 08:00-16:00"
+            raise ScheduleError(f"{field_}: bad time '{span.strip()}' ({hint})")
+        if end <= start:
+            raise ScheduleError(
+                f"{field_}: end {end_text.strip()} is not after start {start_text.strip()}"
+            )
+        if spans and start < spans[-1][1]:
+            raise ScheduleError(
+                f"{field_}: '{span.strip()}' starts before the range before it ends; "
+                "give ranges in order without overlap, e.g. 08:00-11:30,12:00-16:00"
+            )
+        spans.append((start, end))
+    return spans
+
+
+def _check_day(day: str, spans: list[tuple[time, time]]) -> None:
+    """One weekday's ranges from every entry naming it: few, and none overlapping."""
+    if len(spans) > MAX_RANGES_PER_DAY:
+        raise ScheduleError(
+            f"business_hours: {day} has {len(spans)} ranges, at most {MAX_RANGES_PER_DAY}"
+        )
+    ordered = sorted(spans)
+    for (_, end), (start, next_end) in itertools.pairwise(ordered):
+        if start < end:
+            raise ScheduleError(
+                f"business_hours: two ranges of {day} overlap "
+                f"({_text(start)}-{_text(next_end)} starts before {_text(end)})"
+            )
+
+
+def _text(at: time) -> str:
+    return "24:00" if at == time.max else at.strftime("%H:%M")
 
 
 def _since_midnight(at: time) -> timedelta:
@@ -109,29 +169,54 @@ class BusinessHours:
     tz: ZoneInfo
     windows: tuple[tuple[int, time, time], ...]  # (weekday 0=Mon..6=Sun, start, end), start < end
 
+    #: The windows of each weekday (0=Mon..6=Sun) as sorted ``(start, end)`` pairs, so a
+    #: day's lookup costs its own few ranges, not every range of the week.
+    by_day: tuple[tuple[tuple[time, time], ...], ...] = field(init=False, repr=False)
+    #: The same as distances from local midnight, computed once (not per day planned).
+    offsets: tuple[tuple[tuple[timedelta, timedelta], ...], ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        days: list[list[tuple[time, time]]] = [[] for _ in DAYS]
+        for weekday, start, end in self.windows:
+            days[weekday].append((start, end))
+        by_day = tuple(tuple(sorted(d)) for d in days)
+        object.__setattr__(self, "by_day", by_day)
+        offsets = tuple(
+            tuple((_since_midnight(start), _since_midnight(end)) for start, end in day)
+            for day in by_day
+        )
+        object.__setattr__(self, "offsets", offsets)
+
     @classmethod
     def parse(cls, spec: dict[str, str] | None, tz: str = "UTC") -> BusinessHours:
-        """Read ``{"mon-fri": "08:00-11:30,12:00-16:00"}``; None or {} means always open."""
+        """Read ``{"mon-fri": "08:00-11:30,12:00-16:00"}``; None or {} means always open.
+
+        Bounded before any work: at most :data:`MAX_ENTRIES` entries and
+        :data:`MAX_RANGES_PER_DAY` ranges a weekday; the ranges of an entry are given in
+        order, and no two ranges of one weekday overlap (touching is fine).
+        """
         try:
             zone = ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError, TypeError):
             raise ScheduleError(f"tz: unknown time zone '{tz}'") from None
         spec = spec or {day: "00:00-24:00" for day in DAYS}
-        windows: set[tuple[int, time, time]] = set()
+        if len(spec) > MAX_ENTRIES:
+            raise ScheduleError(
+                f"business_hours: at most {MAX_ENTRIES} entries (one per weekday), got {len(spec)}"
+            )
+        per_day: list[list[tuple[time, time]]] = [[] for _ in DAYS]
         for days, ranges in spec.items():
-            field = f"business_hours['{days}']"
+            field_ = f"business_hours['{str(days)[:MAX_DAYS_TEXT]}']"
             if not isinstance(days, str) or not isinstance(ranges, str):
-                raise ScheduleError(f"{field}: days and hours must be text")
-            weekdays = _days(field, days)
-            for span in ranges.split(","):
-                start_text, _, end_text = span.partition("-")
-                start, end = _clock(start_text, end=False), _clock(end_text, end=True)
-                if start is None or end is None:
-                    hint = "expected HH:MM-HH:MM, e.g. 08:00-16:00"
-                    raise ScheduleError(f"{field}: bad time '{span.strip()}' ({hint})")
-                if end <= start:
-                    raise ScheduleError(f"{field}: end {end_text} is not after start {start_text}")
-                windows.update((day, start, end) for day in weekdays)
+                raise ScheduleError(f"{field_}: days and hours must be text")
+            if len(days) > MAX_DAYS_TEXT:
+                raise ScheduleError(f"{field_}...: days longer than {MAX_DAYS_TEXT} characters")
+            spans = _ranges(field_, ranges)
+            for day in set(_days(field_, days)):
+                per_day[day].extend(spans)
+        for day, spans in enumerate(per_day):
+            _check_day(DAYS[day], spans)
+        windows = {(day, start, end) for day, spans in enumerate(per_day) for start, end in spans}
         return cls(zone, tuple(sorted(windows)))
 
     def is_open(self, at: datetime) -> bool:
@@ -139,8 +224,8 @@ class BusinessHours:
         local = _aware("at", at).astimezone(self.tz)
         clock = local.time()
         return any(
-            day == local.weekday() and start <= clock and (clock < end or end == time.max)
-            for day, start, end in self.windows
+            start <= clock and (clock < end or end == time.max)
+            for start, end in self.by_day[local.weekday()]
         )
 
     def open_intervals(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
@@ -151,12 +236,11 @@ class BusinessHours:
             day = (lo + offset).date()
             while day <= (hi + offset).date():
                 midnight = datetime.combine(day, time(), UTC) - offset  # local midnight, as UTC
-                for weekday, w_start, w_end in self.windows:
-                    if weekday == day.weekday():
-                        w_lo = max(lo, midnight + _since_midnight(w_start))
-                        w_hi = min(hi, midnight + _since_midnight(w_end))
-                        if w_lo < w_hi:
-                            out.append((w_lo, w_hi))
+                for w_start, w_end in self.offsets[day.weekday()]:
+                    w_lo = max(lo, midnight + w_start)
+                    w_hi = min(hi, midnight + w_end)
+                    if w_lo < w_hi:
+                        out.append((w_lo, w_hi))
                 day += timedelta(days=1)
         merged: list[tuple[datetime, datetime]] = []
         for lo, hi in sorted(out):
@@ -188,15 +272,29 @@ def parse_cron(expr: str) -> str:
     raise ScheduleError(f"schedule: malformed cron expression '{expr}': {reason}")
 
 
+class _Picker:
+    """Uniformly random instants of a union of intervals, exact to the microsecond.
+
+    The running totals of the interval lengths are summed once, so each pick is a binary
+    search: a thousand calls over a year of opening hours cost a thousand searches, not a
+    thousand walks over every interval.
+    """
+
+    def __init__(self, intervals: list[tuple[datetime, datetime]]) -> None:
+        self.starts = [lo for lo, _ in intervals]
+        lengths = ((hi - lo) // timedelta(microseconds=1) for lo, hi in intervals)
+        self.ends = list(itertools.accumulate(lengths))  # microseconds before each end
+
+    def pick(self, rng: random.Random) -> datetime:
+        k = rng.randrange(self.ends[-1])
+        index = bisect.bisect_right(self.ends, k)
+        before = self.ends[index - 1] if index else 0
+        return self.starts[index] + timedelta(microseconds=k - before)
+
+
 def _pick(intervals: list[tuple[datetime, datetime]], rng: random.Random) -> datetime:
     """A uniformly random instant of the intervals' union, exact to the microsecond."""
-    lengths = [(hi - lo) // timedelta(microseconds=1) for lo, hi in intervals]
-    k = rng.randrange(sum(lengths))
-    for (lo, _), n in zip(intervals, lengths, strict=True):
-        if k < n:
-            return lo + timedelta(microseconds=k)
-        k -= n
-    raise AssertionError("unreachable")  # pragma: no cover
+    return _Picker(intervals).pick(rng)
 
 
 def next_call_time(
@@ -257,7 +355,8 @@ def spread_calls(
         raise ScheduleError(
             f"business_hours: no open time between {start.isoformat()} and {end.isoformat()}"
         )
-    return sorted(_pick(intervals, rng) for _ in range(count))
+    picker = _Picker(intervals)
+    return sorted(picker.pick(rng) for _ in range(count))
 
 
 def check_window(starts_at: datetime | None, ends_at: datetime | None, now: datetime) -> None:

@@ -145,8 +145,9 @@ def get_call(db: sqlite_utils.Database, call_id: str) -> dict[str, Any] | None:
 def save_campaign(db: sqlite_utils.Database, row: dict[str, Any], planned: list[str]) -> None:
     with transaction(db):
         db.table(CAMPAIGNS).insert(row)
-        for due in planned:
-            db.table(PLANNED).insert({"campaign": row["name"], "due_at": due, "state": "planned"})
+        db.table(PLANNED).insert_all(
+            {"campaign": row["name"], "due_at": due, "state": "planned"} for due in planned
+        )
 
 
 def campaigns(db: sqlite_utils.Database) -> list[dict[str, Any]]:
@@ -171,6 +172,24 @@ def planned(db: sqlite_utils.Database, campaign: str | None = None) -> list[dict
     if campaign is None:
         return list(db.query(f"SELECT * FROM {PLANNED} WHERE state = 'planned' ORDER BY due_at"))
     return list(db.query(f"SELECT * FROM {PLANNED} WHERE campaign = ? ORDER BY due_at", [campaign]))
+
+
+def due(db: sqlite_utils.Database, now: str) -> list[dict[str, Any]]:
+    """Planned calls due at ``now`` (ISO UTC): the scheduler reads these each second, not
+    every planned call of every campaign."""
+    return list(
+        db.query(
+            f"SELECT * FROM {PLANNED} WHERE state = 'planned' AND due_at <= ? ORDER BY due_at",
+            [now],
+        )
+    )
+
+
+def has_planned(db: sqlite_utils.Database, campaign: str) -> bool:
+    row = db.execute(
+        f"SELECT 1 FROM {PLANNED} WHERE campaign = ? AND state = 'planned' LIMIT 1", [campaign]
+    ).fetchone()
+    return row is not None
 
 
 def last_due(db: sqlite_utils.Database, campaign: str) -> str | None:
