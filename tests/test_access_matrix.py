@@ -14,11 +14,11 @@ without a row check here fails."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 import sqlite3
 import wave
 from collections.abc import Iterator
-import dataclasses
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
@@ -342,7 +342,7 @@ async def test_each_role_sees_exactly_its_rows(world):
     _app, web_app, client, headers = world
     for method, path, rule in declared_routes(web_app):
         per_agent = rule is not None and "own teams" in rule.rows and method == "GET"
-        if per_agent and "{" not in path and path != "/api/evaluations/access":  # TEMPDEV
+        if per_agent and "{" not in path:
             assert path in ROW_CHECKS, f"{path} declares per-agent rows but has no row check"
     for path, (key, field) in ROW_CHECKS.items():
         if path == "/api/monitor":
@@ -389,22 +389,27 @@ class Item:
     query: dict[str, str] = dataclasses.field(default_factory=dict)
     #: A per-agent list inside the answer: (JSON key, agent field), checked like ROW_CHECKS.
     rows: tuple[str, str] | None = None
+    #: The same parameter naming the seeded rows of no agent (NULL, ""): no agent reads
+    #: them, the id-less one least of all (None == None must not match).
+    nameless: tuple[str, ...] = ()
 
 
 RECORDING = "<the recording seeded for A1's call c0>"
 #: Every GET route with a path parameter (and the single-agent reads keyed by ?agent=).
 #: A new parameterised route must be added here with a seeded id, else the test fails.
 ITEMS = {
-    "/api/attitude/rounds/{round_id}": Item({"round_id": "r0"}, OWN, hidden=404),
+    "/api/attitude/rounds/{round_id}": Item(
+        {"round_id": "r0"}, OWN, hidden=404, nameless=("r2", "r3")
+    ),
     "/api/calibrations/{id}": Item({"id": "cal-a"}, TEAM_A),
     "/api/calibrations/{id}/report": Item({"id": "cal-a"}, TEAM_A),
-    "/api/calls/{call_id}/outcome": Item({"call_id": "c0"}, OWN),
+    "/api/calls/{call_id}/outcome": Item({"call_id": "c0"}, OWN, nameless=("c2", "c3")),
     "/api/desk/calls/{call_id}": Item({"call_id": "c0"}, OWN),
     "/api/development-plans/{agent}": Item({"agent": A1}, OWN, hidden=404),
-    "/api/evaluations/{id}": Item({"id": "e0"}, OWN),
+    "/api/evaluations/{id}": Item({"id": "e0"}, OWN, nameless=("e2", "e3")),
     "/api/evaluations/export": Item({}, OWN, query={"agent": A1}),
     "/api/forms/{id}": Item({"id": "call-control"}, SHARED),
-    "/api/mystery-calls/{id}": Item({"id": "m0"}, OWN, hidden=404),
+    "/api/mystery-calls/{id}": Item({"id": "m0"}, OWN, hidden=404, nameless=("m2", "m3")),
     "/api/mystery-campaigns/{name}": Item({"name": "weekly"}, SHARED, rows=("results", "agent_id")),
     "/api/plans/{team}/status": Item({"team": "team-a"}, TEAM_A, rows=("agents", "agent_id")),
     "/api/queues/{queue}/intervals": Item({"queue": "q"}, SHARED),
@@ -508,6 +513,13 @@ async def test_each_identity_reads_exactly_the_single_items_it_may(world):
                 sees = SEES[identity] & ({A1} if item.kind == TEAM_A else {A1, B1})
                 if got - NAMELESS != sees or (ROLE[identity] == "agent" and got & NAMELESS):
                     failures.append(f"GET {url} as {identity}: rows of {got}")
+        for nameless in item.nameless:
+            for identity in ("agent", "agent without agent id"):
+                params = dict.fromkeys(item.params, nameless)  # one path parameter
+                url = item_url(path, dataclasses.replace(item, params=params), {})
+                response = await client.get(url, headers=headers[identity])
+                if response.status not in (403, 404):
+                    failures.append(f"GET {url} (no agent) as {identity}: {response.status}")
         if item.kind == PUBLIC and len(set(answers.values())) != 1:
             failures.append(f"GET {url} (public) answers differently per caller: {answers}")
     assert failures == [], "\n".join(failures)
