@@ -8,8 +8,16 @@ in a laid-out copy of the tree must break it.
 
 from __future__ import annotations
 
+import tomllib
+
 import pytest
 from lint_layout import ROOT, check
+
+
+def contracts() -> dict[str, dict]:
+    """The import-linter contracts of pyproject.toml, by id."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    return {c["id"]: c for c in config["contracts"]}
 
 
 def test_the_tree_keeps_every_contract():
@@ -65,15 +73,11 @@ def test_a_deliberate_violation_breaks_a_contract(module, source, broken):
 def test_every_core_module_is_in_the_core_contract():
     """The core contract lists modules one by one (a package's descendants would include
     plugins); a new core module must be listed or it escapes the check."""
-    import tomllib
-
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
-    contracts = {c["id"]: c for c in config["contracts"]}
-    listed = set(contracts["core-knows-no-feature"]["source_modules"])
+    listed = set(contracts()["core-knows-no-feature"]["source_modules"])
     modules = {f"medlytt.{p.stem}" for p in (ROOT / "core").glob("*.py") if p.stem != "__init__"}
     assert listed == modules
     public = {"medlytt.events"}
-    private = set(contracts["public-api-only"]["forbidden_modules"])
+    private = set(contracts()["public-api-only"]["forbidden_modules"])
     assert private == modules - public
 
 
@@ -96,11 +100,7 @@ def test_every_plugin_is_in_the_independence_contract():
     """``plugins-independent`` lists its packages one by one (import-linter's independence
     contract takes no wildcard); a new plugin must be listed or it may import another
     plugin unchecked."""
-    import tomllib
-
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
-    contracts = {c["id"]: c for c in config["contracts"]}
-    listed = set(contracts["plugins-independent"]["modules"])
+    listed = set(contracts()["plugins-independent"]["modules"])
     plugins = {f"medlytt.plugins.{p.parent.name}" for p in (ROOT / "plugins").glob("*/__init__.py")}
     assert len(plugins) >= 10
     assert {m for m in listed if m.startswith("medlytt.plugins.")} == plugins
