@@ -6,7 +6,8 @@ evaluation access...): the core knows none of them by name.  The command reads t
 configured database (``[storage] path``, ``--config`` or ``MEDLYTT_CONFIG``) read-only,
 so it may run beside a running Medlytt or on a copy of the file.  Exit status: 0 when
 every chain is intact, 1 when one is broken (one line per problem, starting with the
-trail's name) or the database cannot be read, 2 on a configuration error.  See
+trail's name; a trail's table missing although its plugin ran here is one) or the
+database cannot be read, 2 on a configuration error.  See
 docs/security.md, "Audit trails".
 """
 
@@ -21,13 +22,15 @@ import sqlite_utils
 
 from .chain import AuditTrail, chain_count, verify_chain
 from .client import config_option, storage_path
+from .storage import MIGRATIONS_TABLE
 
 #: The core's own trails, checked before the plugins'.
 CORE_TRAILS = (AuditTrail("recording access", "recording_access"),)
 
 
-def trails(config_path: Path | None) -> list[AuditTrail]:
-    """The core's trails and those of every enabled plugin; exit 2 on a config error."""
+def trails(config_path: Path | None) -> list[tuple[str, AuditTrail]]:
+    """The core's trails and those of every enabled plugin, each with its owner (the
+    plugin's name, or ``core``); exit 2 on a config error."""
     from .app import load_plugins
     from .cli import fail_config, read_config
     from .config import ConfigError
@@ -37,10 +40,19 @@ def trails(config_path: Path | None) -> list[AuditTrail]:
         host, _ = load_plugins(config)
     except ConfigError as exc:
         fail_config(exc)
-    found = list(CORE_TRAILS)
-    for _info, named in host.call_sync("medlytt_audit_trails"):
-        found.extend(t for t in named or [] if isinstance(t, AuditTrail) and t not in found)
+    found = [("core", trail) for trail in CORE_TRAILS]
+    for info, named in host.call_sync("medlytt_audit_trails"):
+        found += [(info.name, t) for t in named or [] if isinstance(t, AuditTrail)]
     return found
+
+
+def never_ran(db: sqlite_utils.Database, owner: str) -> bool:
+    """Whether ``owner`` (a plugin, or the core) never migrated this database: its trail's
+    table is missing because it was never made, not because someone dropped it."""
+    if not db.table(MIGRATIONS_TABLE).exists():
+        return True
+    sql = f"SELECT count(*) FROM {MIGRATIONS_TABLE} WHERE plugin = ?"
+    return not db.execute(sql, [owner]).fetchone()[0]
 
 
 @click.group()
@@ -64,7 +76,10 @@ def verify(config_path: Path | None) -> None:
         conn.isolation_level = None  # autocommit: verify_chain opens its own transaction
         try:
             db = sqlite_utils.Database(conn)
-            for trail in checked:
+            for owner, trail in checked:
+                if not db.table(trail.table).exists() and never_ran(db, owner):
+                    lines.append(f"{trail.name}: no rows ({owner} has not run on this database)")
+                    continue
                 problems = verify_chain(db, trail.table)
                 broken = broken or bool(problems)
                 lines += [f"{trail.name}: {problem}" for problem in problems]

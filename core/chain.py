@@ -188,7 +188,13 @@ def verify_chain(db: sqlite_utils.Database, table: str) -> list[ChainProblem]:
     """
     with transaction(db, immediate=False):
         if not db.table(table).exists():
-            return [ChainProblem(None, f"no table {table}: never created in this database")]
+            return [
+                ChainProblem(
+                    None,
+                    f"no table {table}: dropped, or Medlytt has not run since it was added "
+                    "(start it once)",
+                )
+            ]
         if not {"prev_hash", "hash"} <= set(db.table(table).columns_dict):
             return [
                 ChainProblem(None, "not chained yet: start Medlytt once to upgrade the database")

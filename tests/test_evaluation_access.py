@@ -304,6 +304,38 @@ async def test_an_inserted_row_is_named_with_its_trail(trails, table):
     ]
 
 
+async def test_a_dropped_trail_is_named(trails):
+    """A trail's table gone although its plugin ran here is a problem, not "no rows"."""
+    sql(trails, f"DROP TABLE {EVALUATION_ACCESS}")
+    result = verify(trails)
+    assert result.returncode == 1, result
+    assert (
+        result.stdout.splitlines().count(
+            f"evaluation access: no table {EVALUATION_ACCESS}: dropped, or Medlytt has not run "
+            "since it was added (start it once)"
+        )
+        == 1
+    )
+
+
+def test_a_database_a_plugin_never_ran_on_verifies(tmp_path):
+    """Only the core's tables (``medlytt user add`` before the first start): nothing to
+    check in the plugins' trails, and nothing broken."""
+    path = tmp_path / "fresh.db"
+    env = medlytt_env(MEDLYTT_STORAGE__PATH=str(path))
+    added = subprocess.run(
+        [MEDLYTT, "user", "add", "ada", "--role", "admin"], env=env, capture_output=True, timeout=60
+    )
+    assert added.returncode == 0, added
+    result = verify(path)
+    assert result.returncode == 0, result
+    assert sorted(result.stdout.splitlines()) == [
+        "evaluation access: no rows (quality has not run on this database)",
+        "monitoring audit: no rows (monitoring has not run on this database)",
+        "recording access: 0 rows, chain intact",
+    ]
+
+
 async def test_a_row_added_at_the_end_is_named(trails):
     db = open_db(trails)
     (last,) = db.query(f"SELECT * FROM {EVALUATION_ACCESS} WHERE seq = 3")
