@@ -359,11 +359,53 @@ async def test_each_role_sees_exactly_its_rows(world):
             staff_may = ROLE[identity] == "supervisor" and path in NAMELESS_SHOWN_TO_SUPERVISORS
             if identity != "admin" and not staff_may:
                 assert not got & NAMELESS, (path, identity, "rows naming no agent", rows)
-    # Asking for rows one may not see is refused, naming the agent.
-    response = await client.get(
-        "/api/surveys", params={"agent": A1}, headers=headers["supervisor of another team"]
-    )
-    assert response.status == 403 and A1 in (await response.json())["error"]
+
+
+#: What ``?agent=A1`` (team A's agent) gets on a listing that accepts it: the callers who
+#: may see A1's rows get only those; the others a 403 naming A1.
+MAY_ASK_FOR_A1 = {"agent", "supervisor of the team", "admin"}
+
+
+async def test_asking_for_another_teams_agent_is_refused_on_every_listing(world):
+    """``?agent=`` on every listing of ROW_CHECKS: whether a listing accepts it is found
+    by asking (an admin gets only A1's rows, or a 422 for a parameter it does not take),
+    and a listing whose rule promises ``?agent=`` must accept it.  Where accepted, team B's
+    agent and supervisor and the id-less agent are refused naming A1; where not, they
+    still get none of A1's rows."""
+    _, web_app, client, headers = world
+    rules = {p: r for m, p, r in declared_routes(web_app) if m == "GET"}
+    accepting, failures = [], []
+    for path, (key, agent_field) in ROW_CHECKS.items():
+        if path == "/api/monitor":
+            continue  # no session runs here; monitoring's sessions: tests/asterisk
+        rule = rules[path]
+        by_admin = await client.get(path, params={"agent": A1}, headers=headers["admin"])
+        if by_admin.status == 200:
+            named = {row[agent_field] for row in (await by_admin.json())[key]} - NAMELESS
+            accepts = named == {A1}
+        else:
+            assert by_admin.status == 422, (path, by_admin.status, await by_admin.text())
+            accepts = False
+        if "?agent=" in rule.rows and not accepts:
+            failures.append(f"{path} promises ?agent= but an admin asking for A1 got other rows")
+        if accepts:
+            accepting.append(path)
+        for identity in IDENTITIES:
+            if identity not in ROLE or ROLE[identity] not in rule.roles:
+                continue
+            response = await client.get(path, params={"agent": A1}, headers=headers[identity])
+            body = await response.json()
+            got = {row[agent_field] for row in body.get(key, [])} - NAMELESS
+            if accepts and identity in MAY_ASK_FOR_A1:
+                ok = response.status == 200 and got == {A1}
+            elif accepts:
+                ok = response.status == 403 and A1 in body["error"]
+            else:  # the parameter is refused, or ignored: still only one's own rows
+                ok = response.status == 422 or (response.status == 200 and got <= SEES[identity])
+            if not ok:
+                failures.append(f"{path}?agent={A1} as {identity}: {response.status} {body}")
+    assert failures == [], "\n".join(failures)
+    assert accepting, "no listing took ?agent=: nothing was tried"
 
 
 #: Who may see a single item of team A (kinds of :class:`Item`).
