@@ -143,13 +143,23 @@ def web_session(request: web.Request, touch: bool = True) -> WebSession | None:
 
 
 async def csrf_ok(request: web.Request, session: WebSession) -> bool:
-    """Whether a cookie-authenticated request carries its session's CSRF token."""
+    """Whether a cookie-authenticated request carries its session's CSRF token (422 for
+    a form body that cannot be read, instead of the 500 reading it raised)."""
     given = request.headers.get(CSRF_HEADER)
     if given is None and request.content_type in (
         "application/x-www-form-urlencoded",
         "multipart/form-data",
     ):
-        value = (await request.post()).get(CSRF_FIELD)
+        try:
+            value = (await request.post()).get(CSRF_FIELD)
+        except UnicodeDecodeError:  # its message quotes a byte of the body
+            raise web.HTTPUnprocessableEntity(
+                text="bad form body: not text in its charset"
+            ) from None
+        except (ValueError, LookupError) as exc:  # no multipart boundary, unknown charset
+            raise web.HTTPUnprocessableEntity(
+                text=f"bad form body ({request.content_type}): {exc}"
+            ) from None
         given = value if isinstance(value, str) else None
     return given is not None and hmac.compare_digest(given.encode(), session.csrf.encode())
 

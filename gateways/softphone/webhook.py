@@ -93,7 +93,14 @@ async def _fields(request: web.Request) -> dict[str, str]:
                 raise HttpError(422, "the JSON body must be an object")
             fields.update(body)
         else:
-            fields.update(await request.post())
+            try:
+                fields.update(await request.post())
+            except UnicodeDecodeError:
+                raise HttpError(422, "the form body is not text in its charset") from None
+            except (ValueError, LookupError) as exc:  # no multipart boundary, unknown charset
+                raise HttpError(
+                    422, f"the body is not a form ({request.content_type}): {exc}"
+                ) from None
     clean: dict[str, str] = {}
     for key in ("event", "call", "peer", "direction"):
         value = fields.get(key)

@@ -230,6 +230,18 @@ async def _login_form(
     return response
 
 
+async def posted_form(request: web.Request) -> Any:
+    """The posted form's fields; 422 naming what is wrong with a body that cannot be read
+    as a form (``multipart/form-data`` without its boundary, an unknown charset, bytes
+    that are not text in it), where reading it raised and the caller got a 500."""
+    try:
+        return await request.post()
+    except UnicodeDecodeError:  # its message quotes a byte of the body: a password's
+        raise HttpError(422, "bad form body: not text in its charset") from None
+    except (ValueError, LookupError) as exc:
+        raise HttpError(422, f"bad form body ({request.content_type}): {exc}") from None
+
+
 @public("the login form: shows nothing but the form")
 async def login_page(request: web.Request) -> web.Response:
     return await _login_form(request)
@@ -237,7 +249,7 @@ async def login_page(request: web.Request) -> web.Response:
 
 @public("the login itself: checks the password, refuses the sixth wrong one a minute (429)")
 async def login_submit(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await posted_form(request)
     name, password = str(form.get("name") or "").strip(), str(form.get("password") or "")
     next_ = _safe_next(str(form.get("next") or ""))
     words = i18n.words(await language_of(request, None))
@@ -400,7 +412,7 @@ async def save_profile(request: web.Request) -> web.Response:
     """Save the phone Medlytt rings for this user and their language."""
     actor = await authenticate(request)
     app = medlytt_of(request)
-    form = await request.post()
+    form = await posted_form(request)
     current = await _profile(app, actor)
     language = str(form.get("language") or current.get("language") or "")
     if language not in i18n.LANGUAGES:
