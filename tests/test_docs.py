@@ -69,3 +69,35 @@ def test_every_public_name_is_in_the_plugin_guide():
     guide = re.sub(r"```.*?```", "", (DOCS / "plugins.md").read_text(), flags=re.S)
     missing = [name for name in medlytt.__all__ if f"`{name}`" not in guide]
     assert missing == [], f"add these to docs/plugins.md, section 2, one line each: {missing}"
+
+
+def test_the_generated_openapi_document_has_every_route_and_its_rule():
+    """Every route served is in a hand-written OpenAPI document or in the generated one,
+    which says its rule as the route declares it: roles and rows (``x-medlytt-access``
+    and the description), bearer security but for public routes, and 401/403 where a
+    token and a role are needed.  (The file itself is checked by the test above.)"""
+    import json
+
+    from medlytt import route_reference
+    from medlytt.access import access_of
+
+    document = json.loads((DOCS / route_reference.GENERATED).read_text())
+    assert document["openapi"].startswith("3.1")
+    by_hand = route_reference.documented_by_hand(DOCS)
+    routes = route_reference.served_routes(docgen.builtin_host())
+    assert len(routes) >= 100
+    for method, path, handler, _owner in routes:
+        if (method, path) in by_hand:
+            assert method not in document["paths"].get(path, {}), f"{method} {path} twice"
+            continue
+        op = document["paths"][path][method]
+        rule = access_of(handler)
+        assert rule is not None
+        assert op["x-medlytt-access"]["roles" if not rule.public else "why"] == (
+            list(rule.roles) if not rule.public else rule.why_public
+        ), f"{method} {path}"
+        assert route_reference.rule_words(rule) in op["description"]
+        assert op["security"] == ([] if rule.public else [{"bearerAuth": []}])
+        refusals = {"401", "403"} & set(op["responses"])
+        assert refusals == (set() if rule.public else {"401", "403"}), f"{method} {path}"
+        assert "default" in op["responses"]
