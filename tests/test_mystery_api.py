@@ -4,6 +4,7 @@ against Asterisk in tests/asterisk/test_mystery_calls.py."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from datetime import UTC, datetime, timedelta
 
@@ -440,3 +441,72 @@ def test_an_unknown_time_zone_in_the_config_is_refused_naming_the_key(tmp_path):
     config = make_config({"mystery_calls": {"time_zone": "Europe/Oslp"}}, db_path=tmp_path / "m")
     with pytest.raises(ConfigError, match="mystery_calls: time_zone 'Europe/Oslp' is not a time"):
         load_plugins(config)
+
+
+async def test_a_stored_campaign_over_the_limits_is_not_loaded_and_plans_nothing(medlytt, caplog):
+    """Saved before business_hours were bounded (2,760 ranges once planned for minutes on
+    the event loop): at start it is named in the log and left out, its planned call is
+    cancelled when due instead of being placed."""
+    from medlytt.plugins.mystery_calls.campaigns import iso
+
+    crowded = {
+        day: ",".join(
+            f"{m // 60:02d}:{m % 60:02d}-{m // 60:02d}:{m % 60 + 1:02d}"
+            for m in range(0, 788, 2)
+            if m % 60 < 59
+        )
+        for day in DAYS
+    }
+    spec = {"name": "crowded", "number": "555", "calls": 1000, "ends_at": soon(days=365)}
+    async with medlytt(SECTIONS) as app:
+
+        def saved_long_ago(db):
+            row = {
+                "name": "crowded",
+                "spec": json.dumps({**spec, "business_hours": crowded}),
+                "active": 1,
+                "created_at": iso(utcnow()),
+                "created_by": "ada",
+            }
+            store.save_campaign(db, row, [iso(utcnow() - timedelta(seconds=1))])
+
+        app.storage.run_sync(saved_long_ago)
+    with caplog.at_level("ERROR"):
+        async with medlytt(SECTIONS) as app:
+            _, scheduler = app.plugin_state["mystery_calls"]
+            app.plugin_state["mystery_calls.task"].cancel()  # this test is the clock
+            assert "crowded" not in scheduler.campaigns
+            await scheduler.tick(utcnow())
+            (row,) = app.storage.run_sync(lambda db: list(db["mystery_planned"].rows))
+            assert (row["state"], row["reason"]) == ("cancelled", "campaign stopped")
+    assert "mystery campaign crowded not loaded, recreate it: business_hours['mon']" in caplog.text
+
+
+async def test_at_most_max_active_campaigns_run_at_once(setup):
+    from medlytt.plugins.mystery_calls.campaigns import MAX_ACTIVE_CAMPAIGNS
+
+    app, client, admin = setup
+    _, scheduler = app.plugin_state["mystery_calls"]
+    app.plugin_state["mystery_calls.task"].cancel()
+    body = {"number": "555", "calls": 1, "ends_at": soon(days=1)}
+    for n in range(MAX_ACTIVE_CAMPAIGNS):
+        await mystery.schedule_calls(
+            app,
+            name=f"c{n}",
+            count=1,
+            ends_at=utcnow() + timedelta(days=1),
+            requested_by="t",
+            number="555",
+        )
+    refused = await client.post(
+        "/api/mystery-campaigns", json={**body, "name": "one-more"}, headers=admin
+    )
+    assert refused.status == 409, await refused.text()
+    assert (await refused.json())["limit"] == "max_active_campaigns"
+    stopped = await client.patch("/api/mystery-campaigns/c0", json={"active": False}, headers=admin)
+    assert stopped.status == 200
+    again = await client.post(
+        "/api/mystery-campaigns", json={**body, "name": "one-more"}, headers=admin
+    )
+    assert again.status == 201, await again.text()
+    assert len(scheduler.campaigns) == MAX_ACTIVE_CAMPAIGNS + 1
