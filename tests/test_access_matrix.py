@@ -21,6 +21,7 @@ import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -567,6 +568,40 @@ async def test_each_identity_reads_exactly_the_single_items_it_may(world):
     assert failures == [], "\n".join(failures)
 
 
+#: Every route anyone may call without a token, pinned: marking another route
+#: ``@public`` (or dropping one) fails until this set and docs/security.md are updated.
+PUBLIC_ROUTES = {
+    "GET /healthz",
+    "GET /readyz",
+    "GET /metrics",  # needs [server] metrics_token when one is set
+    "GET /console/login",
+    "POST /console/login",
+    "GET /console/static/{name}",
+    "GET /api/softphone/hooks/{token}",  # the path holds the desk's own webhook token
+    "POST /api/softphone/hooks/{token}",
+}
+SECURITY_DOC = Path(__file__).parent.parent / "docs" / "security.md"
+
+
+async def test_the_public_routes_are_exactly_the_pinned_ones(world):
+    _, web_app, _, _ = world
+    public = {f"{m} {p}" for m, p, rule in declared_routes(web_app) if rule and rule.public}
+    assert public == PUBLIC_ROUTES, (
+        f"the routes served without a token changed: now public {sorted(public - PUBLIC_ROUTES)}"
+        f", no longer public {sorted(PUBLIC_ROUTES - public)}; if that is meant, update "
+        "PUBLIC_ROUTES in tests/test_access_matrix.py and the table of routes without a token "
+        "in docs/security.md"
+    )
+    # docs/security.md lists exactly these, one table row each: `METHOD /path`.
+    section = SECURITY_DOC.read_text().split("### Routes without a token", 1)[1]
+    section = section.split("\n#", 1)[0]  # up to the next heading
+    documented = set(re.findall(r"^\| `((?:GET|POST|PUT|PATCH|DELETE) /[^`]*)`", section, re.M))
+    assert documented == PUBLIC_ROUTES, (
+        "docs/security.md's table of routes without a token differs from PUBLIC_ROUTES: "
+        f"missing {sorted(PUBLIC_ROUTES - documented)}, extra {sorted(documented - PUBLIC_ROUTES)}"
+    )
+
+
 async def test_a_reused_agent_id_never_shows_the_person_before(world):
     """An extension passes to a new person: the new user sees only rows from their own
     start, never the surveys, results, audit rows or recordings of the one before."""
@@ -635,7 +670,6 @@ async def test_the_openapi_documents_say_who_may_call_each_operation(world):
     """Each operation of docs/openapi/*.json carries ``x-medlytt-access``, equal to the rule
     its route declares: the documents cannot drift from what the server enforces."""
     import json
-    from pathlib import Path
 
     _, web_app, _, _ = world
     rules = {(m.lower(), p): r for m, p, r in declared_routes(web_app)}
