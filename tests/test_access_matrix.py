@@ -9,7 +9,9 @@ matrix the moment it exists, and a route without a declaration is never served
 (tests/test_hook_contract.py).  For the listings whose rows belong to agents, a second
 table checks *which* rows each identity gets (rows naming no agent, NULL or empty, are
 seeded too: the id-less agent must see none of them); a route that declares per-agent rows
-without a row check here fails."""
+without a row check here fails.  Every route with a path parameter is called with a real
+thing of team A (ITEMS for reads, WRITES for changes): a new one without a seeded id fails.
+The routes served without a token are pinned (PUBLIC_ROUTES, as docs/security.md lists)."""
 
 from __future__ import annotations
 
@@ -116,10 +118,12 @@ def seed(db: Any) -> dict[str, dict[str, str]]:
         if who == "revoked":
             _auth.revoke_token(db, token_id)
     _auth.disable_user(db, "gone")
-    # Module 6 on for both teams: the stress plugin measures their agents.
+    # Modules on for both teams: the stress plugin measures their agents, and the writes of
+    # sales, behaviour types and call control are open (else a 409 would hide the checks).
     db["module_activations"].insert_all(
-        {"team": team, "module": "stress", "since": utcnow().isoformat(), "by": "root"}
+        {"team": team, "module": module, "since": utcnow().isoformat(), "by": "root"}
         for team in ("team-a", "team-b")
+        for module in ("stress", "sales", "behaviour-types", "call-control")
     )
     now = utcnow().isoformat()
     for n, agent in enumerate(SEEDED_AGENTS):
@@ -170,7 +174,7 @@ def seed(db: Any) -> dict[str, dict[str, str]]:
             )
         with unless_refused(agent):
             db["attitude_rounds"].insert(
-                {"id": f"r{n}", "agent_id": agent, "form": "f", "form_version": 1}
+                {"id": f"r{n}", "agent_id": agent, "form": "attitude-360", "form_version": 1}
                 | {"opened_at": now, "opened_by": "root"}
             )
         with unless_refused(agent):
@@ -565,6 +569,117 @@ async def test_each_identity_reads_exactly_the_single_items_it_may(world):
                     failures.append(f"GET {url} (no agent) as {identity}: {response.status}")
         if item.kind == PUBLIC and len(set(answers.values())) != 1:
             failures.append(f"GET {url} (public) answers differently per caller: {answers}")
+    assert failures == [], "\n".join(failures)
+
+
+@dataclass(frozen=True)
+class Write:
+    """How a route that changes one thing of team A is tried: its path parameters, a valid
+    body, and who of team A must then succeed with that same body (so the refusals above it
+    are the team check, not a bad body); ``by`` None says in ``why`` where that is tested."""
+
+    params: dict[str, str]
+    body: dict[str, Any] | None
+    by: str | None
+    why: str = ""
+
+
+#: The items of the attitude-360 form, each scored 3 by an answer.
+ATTITUDE_360_ITEMS = (
+    "helps-colleagues",
+    "shares-knowledge",
+    "receives-feedback",
+    "speaks-well-of-customers",
+    "owns-the-errand",
+    "keeps-agreements",
+    "positive-energy",
+)
+#: Routes that change something of one team with a path parameter; and the ones that are
+#: not per team, with the reason.  A new one must be added here, else the test fails.
+WRITES: dict[str, Write | str] = {
+    "POST /api/mystery-calls/{id}/evaluation": Write(
+        {"id": "m0"}, {"notes": "warm greeting"}, "supervisor of the team"
+    ),
+    "PUT /api/calls/{call_id}/outcome": Write({"call_id": "c0"}, {"outcome": "sale"}, "agent"),
+    "POST /api/behaviour-types/{call_id}": Write(
+        {"call_id": "c0"}, {"type": "driver"}, "supervisor of the team"
+    ),
+    "POST /api/conversations/{call_id}/phase": Write(
+        {"call_id": "c0"}, {"phase": "opening"}, "supervisor of the team"
+    ),
+    "PUT /api/development-plans/{agent}": Write({"agent": A1}, {}, "supervisor of the team"),
+    "PUT /api/development-plans/{agent}/notes": Write({"agent": A1}, {"notes": "mine"}, "agent"),
+    "POST /api/evaluations/{id}/dispute": Write({"id": "e0"}, {"comment": "not so"}, "agent"),
+    "POST /api/evaluations/{id}/acknowledge": Write(
+        {"id": "e0"}, {}, None, "answered by the dispute above; tests/test_quality.py"
+    ),
+    "POST /api/attitude/rounds/{round_id}/answers": Write(
+        {"round_id": "r0"},
+        {"scores": dict.fromkeys(ATTITUDE_360_ITEMS, 3)},
+        None,
+        "only colleagues invited to the round: tests/test_attitude.py",
+    ),
+    "POST /api/attitude/rounds/{round_id}/close": Write(
+        {"round_id": "r0"}, {}, "supervisor of the team"
+    ),
+    "POST /api/calibrations/{id}/close": Write(
+        {"id": "cal-a"}, {}, None, "cal-a is closed for its report; tests/test_quality.py"
+    ),
+    "PUT /api/calibrations/{id}/scores": Write(
+        {"id": "cal-a"},
+        {"subject": "call:c0", "scores": {}},
+        None,
+        "cal-a is closed for its report; tests/test_quality.py",
+    ),
+    "PUT /api/plans/{team}": Write(
+        {"team": "team-a"},
+        {"per_agent_per_month": 2, "live_at_least": 0},
+        "supervisor of the team",
+    ),
+    "PUT /api/teams/{team}/modules/{module}": Write(
+        {"team": "team-a", "module": "stress"}, {"active": True}, "supervisor of the team"
+    ),
+    "PUT /api/forms/{id}": "forms are shared by every team",
+    "DELETE /api/mystery-calls/{id}": "stops any running mystery call (no agent yet)",
+    "PATCH /api/mystery-campaigns/{name}": "campaigns are not per team",
+    "DELETE /api/monitor/{id}": "a supervisor's own sessions: tests/asterisk/test_monitoring.py",
+    "PATCH /api/monitor/{id}": "a supervisor's own sessions: tests/asterisk/test_monitoring.py",
+    "POST /api/softphone/hooks/{token}": "public: PUBLIC_ROUTES",
+}
+INTRUDERS = ("agent of another team", "supervisor of another team", "agent without agent id")
+
+
+async def test_nobody_outside_team_a_changes_team_as_things(world):
+    """Every write with a path parameter, on a real thing of team A: team B's agent and
+    supervisor and the id-less agent are refused (403 or 404), then the one of team A it
+    is for succeeds with the same body."""
+    app, web_app, client, headers = world
+    routes = {f"{m} {p}": r for m, p, r in declared_routes(web_app) if m != "GET"}
+    for route in routes:
+        if "{" in route:
+            assert route in WRITES, (
+                f"{route} changes one thing named in its path but WRITES has no seeded id "
+                "for it: add a Write naming a thing of team A (or say why it is not per team)"
+            )
+    assert not set(WRITES) - set(routes), (
+        f"WRITES names routes no longer served: {set(WRITES) - set(routes)}"
+    )
+    await seed_items(app, client, headers["admin"])
+    failures = []
+    for route, write in WRITES.items():
+        if isinstance(write, str):
+            continue
+        method, path = route.split(" ", 1)
+        url = item_url(path, Item(write.params, OWN), {})
+        for identity in (*INTRUDERS, *([write.by] if write.by else [])):
+            response = await client.request(method, url, json=write.body, headers=headers[identity])
+            ok = (
+                200 <= response.status < 300
+                if identity == write.by
+                else response.status in (403, 404)
+            )
+            if not ok:
+                failures.append(f"{route} as {identity}: {response.status} {await response.text()}")
     assert failures == [], "\n".join(failures)
 
 
