@@ -136,9 +136,7 @@ class Floor:
         snooping, answered = loop.create_future(), loop.create_future()
         self.waiting[snoop], self.waiting[sup] = snooping, answered
         start = time.perf_counter()
-        made = asyncio.ensure_future(
-            self.call("POST", "/bridges", type="mixing", bridgeId=bridge, name=bridge)
-        )
+        made = loop.create_future()  # the bridge
 
         async def snoop_in() -> None:
             await self.call(
@@ -167,7 +165,12 @@ class Floor:
             await made
             await self.call("POST", f"/bridges/{bridge}/addChannel", channel=sup)
 
-        await asyncio.gather(snoop_in(), supervisor_in(), made)
+        async def bridge_made() -> None:
+            await self.call("POST", "/bridges", type="mixing", bridgeId=bridge, name=bridge)
+            made.set_result(None)
+
+        # In Medlytt's order: the supervisor answering takes longest, so it is asked first.
+        await asyncio.gather(supervisor_in(), snoop_in(), bridge_made())
         return time.perf_counter() - start
 
     async def teardown(self, name: str) -> None:

@@ -92,9 +92,10 @@ class SnoopSession:
         answered = port.expect_entry(self.supervisor_id)
         self._snoops += 1
         snoop_id = self.snoop_id = f"{PREFIX}{self.session_id}-snoop{self._snoops}"
-        bridge = asyncio.ensure_future(port.create_bridge(self.bridge_id))
-        snoop = asyncio.ensure_future(self._snoop(snoop_id, mode))
+        # The supervisor answering takes longest: that request goes out first.
         dial = asyncio.ensure_future(self._dial(endpoint, timeout))
+        snoop = asyncio.ensure_future(self._snoop(snoop_id, mode))
+        bridge = asyncio.ensure_future(port.create_bridge(self.bridge_id))
         joins = [
             asyncio.ensure_future(self._join(snoop_id, bridge, snoop)),
             asyncio.ensure_future(
