@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from medlytt import CallAnswered, CallEnded, Event, TalkStopped
+from medlytt.plugins.behaviour_types.store import CALLS
 from medlytt.plugins.sales.events import SalesOutcome
 from medlytt.plugins.surveys.events import SurveyFinished
 from medlytt.testing import add_user_with_token
@@ -259,3 +260,22 @@ def test_both_modules_are_listed_by_medlytt_plugins():
     for name in ("behaviour_types", "written"):
         assert "builtin" in lines[name]
         assert "medlytt_competence_modules" in lines[name] and "medlytt_forms" in lines[name]
+
+
+async def test_a_row_about_no_agent_is_in_no_agents_distribution(medlytt, medlytt_client):
+    """No code path writes a call without an agent today; if one is there (an older
+    version, a hand edit), the per-agent distribution leaves it out instead of failing."""
+    async with medlytt() as app:
+        admin, _ = await world(app, medlytt_client)
+        for event in call("c1", A1, CONVERGING):
+            app.publish(event)
+        await app.settle()
+
+        def orphan(db) -> None:
+            row = list(db[CALLS].rows_where("call_id = ?", ["c1"]))[0]
+            db[CALLS].insert({**row, "call_id": "c-none", "agent_id": None})
+
+        await app.storage.run(orphan)
+        response = await admin.get("/api/behaviour-types/agents")
+        assert response.status == 200, await response.text()
+        assert [a["agent_id"] for a in (await response.json())["agents"]] == [A1]

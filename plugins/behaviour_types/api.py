@@ -155,7 +155,8 @@ def distribution(rows: list[dict[str, Any]], types: list[str]) -> list[dict[str,
     plus any tagged before the list changed) the summary of its calls."""
     by_agent: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        by_agent.setdefault(row["agent_id"], []).append(row)
+        if row["agent_id"]:  # a row about no agent belongs in no agent's distribution
+            by_agent.setdefault(row["agent_id"], []).append(row)
     result = []
     for agent_id, agent_rows in sorted(by_agent.items()):
         tagged_rows = [r for r in agent_rows if r["behaviour_type"]]

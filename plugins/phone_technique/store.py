@@ -85,7 +85,8 @@ def agent_summaries(
         f"SELECT * FROM {TABLE} WHERE {clause} ORDER BY answered_at DESC LIMIT ?",
         [*params, MAX_SUMMARY_ROWS],
     ):
-        per_agent[row["agent_id"]].append(row)
+        if row["agent_id"]:  # a row about no agent belongs in no agent's summary
+            per_agent[row["agent_id"]].append(row)
     return [summary(agent, rows) for agent, rows in sorted(per_agent.items())]
 
 
