@@ -272,7 +272,7 @@ async def test_a_row_about_no_agent_is_in_no_agents_distribution(medlytt, medlyt
         await app.settle()
 
         def orphan(db) -> None:
-            row = list(db[CALLS].rows_where("call_id = ?", ["c1"]))[0]
+            [row] = db[CALLS].rows_where("call_id = ?", ["c1"])  # read to the end first
             db[CALLS].insert({**row, "call_id": "c-none", "agent_id": None})
 
         await app.storage.run(orphan)

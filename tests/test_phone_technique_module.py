@@ -189,7 +189,7 @@ async def test_a_row_about_no_agent_is_in_no_agents_summary(medlytt, medlytt_cli
         await app.settle()
 
         def orphan(db) -> None:
-            row = list(db[TABLE].rows_where("call_id = ?", ["c3"]))[0]
+            [row] = db[TABLE].rows_where("call_id = ?", ["c3"])  # read to the end first
             db[TABLE].insert({**row, "call_id": "c-none", "agent_id": None})
 
         await app.storage.run(orphan)
