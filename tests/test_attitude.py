@@ -244,6 +244,9 @@ async def test_who_may_open_and_answer_and_what_is_refused(medlytt, medlytt_clie
         for outsider in ("receiver", "a2", "sup-a"):
             response = await answer(admin, who, round_id, outsider, {"scores": good})
             assert response.status == 403, outsider
+            # A body that does not fit the form tells an outsider nothing of the form either.
+            response = await answer(admin, who, round_id, outsider, {"scores": {}})
+            assert response.status == 403, (outsider, await response.text())
         assert (await answer(admin, who, "nope", name, {"scores": good})).status == 404
         refused = await admin.post(f"{url}/{round_id}/close", headers=who["sup-b"])
         assert refused.status == 404

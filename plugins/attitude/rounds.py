@@ -248,10 +248,18 @@ async def answer_round(request: web.Request) -> web.Response:
     settings = settings_of(app)
     actor = await authenticate(request)
     round_id = request.match_info["round_id"]
-    body = await read_json(request, Answer)
+    not_invited = HttpError(
+        403, f"you are not invited to feedback round {round_id!r}, or have answered it"
+    )
     row = await app.storage.run(lambda db: store.get_round(db, round_id))
     if row is None:
         raise HttpError(404, f"no feedback round {round_id!r}")
+    # Who may answer is decided before the body is read: a 422 would otherwise tell anyone
+    # who names a round id the items of its form.
+    invited = await app.storage.run(lambda db: store.invitations(db, round_id))
+    if not any(i["colleague"] == actor.name and not i["answered"] for i in invited):
+        raise not_invited
+    body = await read_json(request, Answer)
     if row["closed_at"] is not None:
         raise HttpError(409, f"feedback round {round_id!r} is closed")
     comment = (body.comment or "").strip() or None
@@ -266,10 +274,8 @@ async def answer_round(request: web.Request) -> web.Response:
         answered, invited = await app.storage.run(
             lambda db: store.answer(db, round_id, actor.name, scores, comment)
         )
-    except store.NotInvited:
-        raise HttpError(
-            403, f"you are not invited to feedback round {round_id!r}, or have answered it"
-        ) from None
+    except store.NotInvited:  # answered in the meantime
+        raise not_invited from None
     _count(app, "answer")
     if answered == invited:
         await _close(app, row, None)
