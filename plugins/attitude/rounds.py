@@ -256,8 +256,8 @@ async def answer_round(request: web.Request) -> web.Response:
         raise HttpError(404, f"no feedback round {round_id!r}")
     # Who may answer is decided before the body is read: a 422 would otherwise tell anyone
     # who names a round id the items of its form.
-    invited = await app.storage.run(lambda db: store.invitations(db, round_id))
-    if not any(i["colleague"] == actor.name and not i["answered"] for i in invited):
+    invitations = await app.storage.run(lambda db: store.invitations(db, round_id))
+    if not any(i["colleague"] == actor.name and not i["answered"] for i in invitations):
         raise not_invited
     body = await read_json(request, Answer)
     if row["closed_at"] is not None:
