@@ -8,11 +8,8 @@ first dropping the append-only triggers, which anyone with the file can.
 
 from __future__ import annotations
 
-import io
 import sqlite3
-import struct
 import subprocess
-import wave
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +22,7 @@ from medlytt.plugins.quality import access_trail
 from medlytt.plugins.quality import store as quality_store
 from medlytt.testing import add_user_with_token
 from support import MEDLYTT, medlytt_env
+from test_quality import wav
 
 A1, A2, B1 = "PJSIP/1001", "PJSIP/1002", "PJSIP/2001"
 EVALUATION_ACCESS = access_trail.ACCESS
@@ -33,16 +31,6 @@ RECORDING_ACCESS = recordings.ACCESSES
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def wav(seconds: float = 0.5) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(struct.pack("<h", 0) * int(8000 * seconds))
-    return out.getvalue()
 
 
 def evaluation(n: int, agent: str) -> dict[str, Any]:

@@ -96,11 +96,21 @@ def run(document: str, base_url: str, token: str) -> tuple[list[str], set[str]]:
     operation, with a curl command to reproduce it), and the checks that ran."""
     spec = json.loads((OPENAPI / f"{document}.json").read_text())
     schema = schemathesis.openapi.from_dict(spec, config=config(base_url, token))
+    failures, ran, _ = outcome(schema)
+    return failures, ran
+
+
+def outcome(schema: Any) -> tuple[list[str], set[str], int]:
+    """Run schemathesis over a loaded ``schema``: the failures (one line per failing check
+    and operation, with a curl command to reproduce it), the checks that ran, and how many
+    operations were tested."""
     failures: dict[tuple[str, str, str], str] = {}
     ran: set[str] = set()
+    tested: set[str] = set()
     for event in from_schema(schema).execute():
         if isinstance(event, events.ScenarioFinished):
             recorder = event.recorder
+            tested.add(recorder.label)
             for nodes in recorder.checks.values():
                 for node in nodes:
                     ran.add(node.name)
@@ -115,7 +125,7 @@ def run(document: str, base_url: str, token: str) -> tuple[list[str], set[str]]:
                     )
         elif isinstance(event, events.NonFatalError | events.FatalError):
             failures[("error", repr(event), "")] = f"schemathesis error: {event!r}"
-    return list(failures.values()), ran
+    return list(failures.values()), ran, len(tested)
 
 
 def fill(db: Any) -> None:

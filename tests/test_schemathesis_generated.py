@@ -27,9 +27,8 @@ from medlytt.clock import utcnow
 from medlytt.events import QueueConfigured
 from medlytt.route_reference import GENERATED, documented_by_hand
 from medlytt.testing import add_user_with_token
-from schemathesis.engine import events, from_schema
 from support import ROOT
-from test_schemathesis import AGENT, NOT_A_SERVER_ERROR, OTHER, SECTIONS, fill
+from test_schemathesis import AGENT, NOT_A_SERVER_ERROR, OTHER, SECTIONS, fill, outcome
 
 DOCUMENT = ROOT / "docs" / GENERATED
 MAX_EXAMPLES = 4
@@ -62,34 +61,11 @@ def config(base_url: str, token: str) -> schemathesis.Config:
 
 
 def run(base_url: str, token: str) -> tuple[list[str], set[str], int]:
-    """Run schemathesis over the generated document: the failures (one per check and
-    operation, with a curl command to reproduce it), the checks that ran, and how many
-    operations were tested."""
+    """Run schemathesis over the generated document (what :func:`outcome` returns)."""
     spec = json.loads(DOCUMENT.read_text())
     schema = schemathesis.openapi.from_dict(spec, config=config(base_url, token))
     schema = schema.exclude(path=list(STREAMS))
-    failures: dict[tuple[str, str, str], str] = {}
-    ran: set[str] = set()
-    tested: set[str] = set()
-    for event in from_schema(schema).execute():
-        if isinstance(event, events.ScenarioFinished):
-            recorder = event.recorder
-            tested.add(recorder.label)
-            for nodes in recorder.checks.values():
-                for node in nodes:
-                    ran.add(node.name)
-                    if node.failure_info is None:
-                        continue
-                    failure = node.failure_info.failure
-                    key = (recorder.label, node.name, failure.title)
-                    failures.setdefault(
-                        key,
-                        f"{recorder.label}: {node.name}: {failure.title}: "
-                        f"{failure.message.strip()}\n    {node.failure_info.code_sample}",
-                    )
-        elif isinstance(event, events.NonFatalError | events.FatalError):
-            failures[("error", repr(event), "")] = f"schemathesis error: {event!r}"
-    return list(failures.values()), ran, len(tested)
+    return outcome(schema)
 
 
 def test_no_path_is_shared_with_a_hand_written_document():
