@@ -14,6 +14,7 @@ runs) so the contract test can check each one against the spec.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -141,19 +142,28 @@ class AriClient:
     async def open_events(
         self, apps: list[str], *, subscribe_all: bool = True
     ) -> aiohttp.ClientWebSocketResponse:
-        """Open the event WebSocket (``GET /events``); raises :class:`AriError` if refused."""
+        """Open the event WebSocket (``GET /events``); raises :class:`AriError` if refused.
+
+        The handshake gets the same time as any request: aiohttp would otherwise wait its
+        session default (five minutes) on an Asterisk that accepts the connection but never
+        answers the upgrade, and the gateway would hang there silently instead of saying so
+        and retrying.
+        """
         self.issued.add(("GET", "/events"))
         params = {"app": ",".join(apps), "subscribeAll": "true" if subscribe_all else "false"}
         try:
-            return await self.session.ws_connect(
-                f"{self.base_url}/ari/events",
-                params=params,
-                heartbeat=15,
-                timeout=aiohttp.ClientWSTimeout(ws_close=self.timeout),
-            )
+            async with asyncio.timeout(self.timeout):
+                return await self.session.ws_connect(
+                    f"{self.base_url}/ari/events",
+                    params=params,
+                    heartbeat=15,
+                    timeout=aiohttp.ClientWSTimeout(ws_close=self.timeout),
+                )
+        except TimeoutError:
+            raise AriError("GET", "/events", None, f"no answer within {self.timeout:g} s") from None
         except aiohttp.WSServerHandshakeError as exc:
             raise AriError("GET", "/events", exc.status, exc.message) from None
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        except (aiohttp.ClientError, OSError) as exc:
             raise AriError("GET", "/events", None, f"cannot reach Asterisk: {exc}") from None
 
     @staticmethod
