@@ -7,6 +7,7 @@ with a clear message instead of being skipped: a green run must mean Asterisk wa
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import secrets
@@ -15,12 +16,13 @@ import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from medlytt.gateways.asterisk.ami import AmiClient, AmiError
+from medlytt.gateways.asterisk.ari import AriClient, AriError
 from medlytt.gateways.asterisk.sandbox import (
     AsteriskSandbox,
     SandboxError,
     SandboxInfo,
     SandboxSettings,
-    ami_banner,
     free_ports,
 )
 from medlytt.testing import TestMedlytt, running_medlytt, wait_until
@@ -95,32 +97,56 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 HEALTH_TIMEOUT = 10
-"""Seconds the session sandbox has to answer ``queue show`` before a test."""
+"""Seconds a sandbox has to answer each health probe before a test."""
+
+
+async def gateway_can_connect(sandbox: AsteriskSandbox, timeout: float) -> None:
+    """Do what Medlytt's gateway does to connect, each step within ``timeout``: AMI banner,
+    login and ``QueueStatus`` (app_queue's locks), ARI ``GET /asterisk/info`` and the
+    event WebSocket's handshake (on a probe application of its own)."""
+    section = sandbox.asterisk_section
+    ami = AmiClient(
+        section["ami_host"],
+        section["ami_port"],
+        section["ami_user"],
+        section["ami_secret"],
+        timeout=timeout,
+    )
+    ari = AriClient(
+        section["ari_url"], section["ari_user"], section["ari_password"], timeout=timeout
+    )
+    try:
+        await ami.connect()
+        await ami.action_list("QueueStatus")
+        await ari.get("/asterisk/info")
+        ws = await ari.open_events(["medlytt-health-probe"])
+        await ws.close()
+    finally:
+        await ami.close()
+        await ari.close()
 
 
 def ensure_healthy(sandbox: AsteriskSandbox) -> None:
-    """Start the session sandbox again if an earlier test left it down or hung, saying so.
+    """Start a sandbox again if an earlier test left it down or hung, saying so.
 
-    Hung means running but not answering ``queue show`` (which takes app_queue's locks),
-    ARI's ``GET /asterisk/info`` or AMI's banner:
-    a deadlocked Asterisk still accepts logins, so every later test would fail on
+    Hung means running but not letting a gateway connect (see :func:`gateway_can_connect`):
+    a deadlocked Asterisk still accepts connections, so every later test would fail on
     something else.  What it printed last goes to the test's output before the restart.
     """
     if sandbox.status() is None:
         print(f"\nsandbox {sandbox.settings.instance!r} was down; starting it again")
         sandbox.start()
         return
-    info = sandbox.status()
     try:
         sandbox.cli("queue show", timeout=HEALTH_TIMEOUT)
-        sandbox.ari().request("GET", "/asterisk/info")
-        if info is not None:
-            ami_banner(info.ami_port, timeout=HEALTH_TIMEOUT)
+        # In a thread of its own: asyncio.run would unset the test's event loop here.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, gateway_can_connect(sandbox, HEALTH_TIMEOUT)).result()
         return
-    except (subprocess.TimeoutExpired, SandboxError, OSError) as exc:
+    except (subprocess.TimeoutExpired, SandboxError, AmiError, AriError, OSError) as exc:
         print(
-            f"\nsandbox {sandbox.settings.instance!r} runs but did not answer `queue show`, "
-            f"ARI and AMI ({exc!r}); restarting it. Its log:\n{sandbox.log_tail()}"
+            f"\nsandbox {sandbox.settings.instance!r} runs but a gateway could not connect "
+            f"({exc!r}); restarting it. Its log:\n{sandbox.log_tail()}"
         )
     sandbox.stop(graceful=False)
     sandbox.start()

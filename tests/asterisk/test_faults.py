@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import new_sandbox, running, wait_idle
+from conftest import ensure_healthy, new_sandbox, running, wait_idle
 from medlytt import events as ev
 from medlytt.gateways.asterisk.sandbox import AsteriskSandbox, place_call
 from medlytt.plugins.monitoring.state import MonitoringState
@@ -46,6 +46,13 @@ def pbx() -> Iterator[AsteriskSandbox]:
     sandbox = new_sandbox("pytest-faults")
     with running(sandbox):
         yield sandbox
+
+
+@pytest.fixture(autouse=True)
+def _healthy_pbx(pbx: AsteriskSandbox) -> None:
+    """Each scenario starts on a sandbox that is up and lets a gateway connect: an earlier
+    scenario killed it, or (seen once in CI) left it accepting connections but hung."""
+    ensure_healthy(pbx)
 
 
 @contextlib.asynccontextmanager
@@ -228,7 +235,6 @@ class Reconfigured:
 
 
 async def test_one_connection_down_is_named_by_readyz(pbx, tmp_path, medlytt_client):
-    await asyncio.to_thread(pbx.start)  # idempotent: running after an earlier test's restart
     async with medlytt_on(pbx, tmp_path / "m.db") as app:
         client = await medlytt_client(app)
         gateway = app.gateways[0]
@@ -346,7 +352,6 @@ class SlowAri:
 async def test_ari_slower_than_the_timeout_gives_504_and_leaves_nothing(
     pbx, tmp_path, medlytt_client
 ):
-    await asyncio.to_thread(pbx.start)
     proxy = SlowAri(pbx.status().http_port)
     await proxy.start()
     try:
@@ -437,7 +442,6 @@ def journal(path: Path) -> list[tuple[int, str, str | None]]:
 async def test_a_locked_database_makes_writes_wait_then_fail_and_loses_nothing(
     pbx, tmp_path, medlytt_client, caplog
 ):
-    await asyncio.to_thread(pbx.start)
     caplog.set_level(logging.WARNING)
     db_path = tmp_path / "m.db"
     async with medlytt_on(pbx, db_path) as app:
