@@ -18,9 +18,9 @@ import asyncio
 import base64
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 import msgspec
@@ -29,6 +29,21 @@ from .malformed import Reject, RejectLog
 from .settings import AsteriskSettings
 
 log = logging.getLogger(__name__)
+
+
+EVENT_SOURCES = ("channel:", "bridge:")
+"""What Medlytt's application listens to: every channel and every bridge (an empty
+resource after the scheme means all of them), not ``subscribeAll``.
+
+``subscribeAll`` also subscribes to every device state, and in Asterisk 22 closing such an
+application's WebSocket can deadlock its session while device states change
+(res_stasis_device_state, Asterisk issue #2170): the next WebSocket under the same name
+then waits for ever, while other ARI requests still answer.  Reproduced against the
+sandbox (a name reconnecting with ``subscribeAll`` under device-state churn hung within
+100 reconnections, twice; with these sources none hung in 500).  Medlytt needs the events
+of channels outside Stasis (queue legs' talk detection, hold, transfers) and of bridges;
+agents' device states it reads from AMI (``QueueMemberStatus``).
+"""
 
 
 class AriError(RuntimeError):
@@ -140,9 +155,13 @@ class AriClient:
             raise AriError("GET", path, None, f"cannot reach Asterisk: {exc}") from None
 
     async def open_events(
-        self, apps: list[str], *, subscribe_all: bool = True
+        self, apps: list[str], *, subscribe_all: bool = False
     ) -> aiohttp.ClientWebSocketResponse:
         """Open the event WebSocket (``GET /events``); raises :class:`AriError` if refused.
+
+        Without ``subscribe_all`` the applications hear only their own channels until
+        :meth:`subscribe` adds more: see :data:`EVENT_SOURCES` for why Medlytt does not
+        use ``subscribeAll``.
 
         The handshake gets the same time as any request: aiohttp would otherwise wait its
         session default (five minutes) on an Asterisk that accepts the connection but never
@@ -165,6 +184,16 @@ class AriClient:
             raise AriError("GET", "/events", exc.status, exc.message) from None
         except (aiohttp.ClientError, OSError) as exc:
             raise AriError("GET", "/events", None, f"cannot reach Asterisk: {exc}") from None
+
+    async def subscribe(self, app: str, sources: Iterable[str] = EVENT_SOURCES) -> Any:
+        """Subscribe ``app`` (its WebSocket open) to more event sources, e.g. ``channel:``
+        for every channel (``POST /applications/{app}/subscription``)."""
+        return await self.request(
+            "POST",
+            f"/applications/{quote(app, safe='')}/subscription",
+            params={"eventSource": ",".join(sources)},
+            template="/applications/{applicationName}/subscription",
+        )
 
     @staticmethod
     async def iter_events(

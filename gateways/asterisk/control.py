@@ -9,7 +9,7 @@ turns the ones about Medlytt's channels into typed channel events.  "Medlytt's c
 are those whose id starts with ``medlytt-`` (the features create them), those in control
 (in the Stasis application, from ``StasisStart`` until destroyed) and those a feature
 watches (the agent's leg of a monitored call).  Everything else (every other channel in
-the PBX, with ``subscribeAll``) stops here.
+the PBX: the application hears every channel) stops here.
 """
 
 from __future__ import annotations

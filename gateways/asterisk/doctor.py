@@ -16,7 +16,7 @@ from typing import Any
 from medlytt import DoctorCheck, Instances
 
 from .ami import AmiClient, AmiError
-from .ari import AriClient, AriError
+from .ari import EVENT_SOURCES, AriClient, AriError
 from .diagnose import ami_fix, ari_fix, version_defects
 from .settings import AsteriskSettings
 
@@ -55,7 +55,7 @@ async def check_all(config: Instances[AsteriskSettings]) -> list[DoctorCheck]:
 
 
 async def check_ari(label: str, settings: AsteriskSettings) -> list[DoctorCheck]:
-    """Reachability and credentials, the version's known defects, modules, subscribeAll."""
+    """Reachability and credentials, the version's known defects, modules, event sources."""
     name = f"{label} ARI"
     ari = AriClient.from_settings(settings)
     try:
@@ -119,27 +119,31 @@ async def module_checks(label: str, ari: AriClient) -> list[DoctorCheck]:
 async def subscribe_all_check(
     label: str, settings: AsteriskSettings, ari: AriClient
 ) -> DoctorCheck:
-    """Open the event WebSocket with ``subscribeAll`` (under a name of the doctor's own) and
-    see an event arrive that only ``subscribeAll`` delivers: a device state change."""
-    name = f"{label} ARI events (subscribeAll)"
+    """Open the event WebSocket as the gateway does (under a name of the doctor's own),
+    subscribe it to every channel and bridge (:data:`EVENT_SOURCES`) and see an event
+    arrive that only that subscription delivers: a bridge created (and removed again)."""
+    name = f"{label} ARI events (every channel and bridge)"
     app = f"{settings.app}-doctor-{secrets.token_hex(3)}"
-    device = f"Stasis:{app}"
+    bridge = f"{app}-bridge"
     try:
-        ws = await ari.open_events([app], subscribe_all=True)
+        ws = await ari.open_events([app])
     except AriError as exc:
         return DoctorCheck.fail(name, str(exc), ari_fix(exc, settings))
     try:
-        path = f"/deviceStates/{device}"
         try:
+            await ari.subscribe(app, EVENT_SOURCES)
             await ari.request(
-                "PUT", path, params={"deviceState": "INUSE"}, template="/deviceStates/{d}"
+                "POST",
+                f"/bridges/{bridge}",
+                params={"type": "mixing"},
+                template="/bridges/{bridgeId}",
             )
         except AriError as exc:
             return DoctorCheck.fail(name, str(exc), ari_fix(exc, settings))
 
         async def arrives() -> None:
             async for event in ari.iter_events(ws):
-                if event.get("device_state", {}).get("name") == device:
+                if event.get("bridge", {}).get("id") == bridge:
                     return
 
         try:
@@ -147,15 +151,17 @@ async def subscribe_all_check(
         except TimeoutError:
             return DoctorCheck.fail(
                 name,
-                f"no event within {EVENT_WAIT:g} s of a device state change",
-                "Medlytt needs every channel's events (subscribeAll=true): check that "
-                "res_ari_events.so and res_stasis_device_state.so are loaded",
+                f"no event within {EVENT_WAIT:g} s of a bridge being created",
+                "Medlytt needs the events of every channel and bridge: check that "
+                "res_ari_events.so and res_ari_applications.so are loaded",
             )
         finally:
             with contextlib.suppress(AriError):
-                await ari.request("DELETE", path, template="/deviceStates/{d}")
+                await ari.request("DELETE", f"/bridges/{bridge}", template="/bridges/{bridgeId}")
         return DoctorCheck.ok(
-            name, "the event WebSocket delivers every event (write access too: read_only = no)"
+            name,
+            "the event WebSocket delivers every channel's and bridge's events "
+            "(write access too: read_only = no)",
         )
     finally:
         await ws.close()

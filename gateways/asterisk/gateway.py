@@ -160,6 +160,8 @@ class AsteriskGateway(Gateway):
                 # could let a channel enter Stasis and strand it there.
                 if not failed:
                     ws = await self.ari.open_events([s.app])
+                    # Every channel and bridge, not subscribeAll (see EVENT_SOURCES).
+                    await self.ari.subscribe(s.app)
                 self.connections["ari"] = True
             except AriError as exc:
                 failed.append(exc)

@@ -64,7 +64,7 @@ def test_the_sandbox_is_all_green_with_the_warnings_its_version_earns(asterisk_s
         assert any("issue 1966" in w["detail"] for w in warnings)
     for name in (
         "asterisk ARI",
-        "asterisk ARI events (subscribeAll)",
+        "asterisk ARI events (every channel and bridge)",
         "asterisk AMI",
         "asterisk AMI events (timestampevents)",
         "asterisk AMI queue events (read classes)",

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from asterisk_2170 import reconnections
 from conftest import ensure_healthy, new_sandbox, running, wait_idle
 from medlytt import events as ev
 from medlytt.gateways.asterisk.sandbox import AsteriskSandbox, place_call
@@ -543,3 +544,18 @@ async def locked_database_scenario(app, client, pbx, lock, agent, caplog) -> Non
     rows = await audit_rows(client)
     assert [r["action"] for r in reversed(rows)] == ["started", "stopped"]  # no mode change
     assert rows[0]["reason"] == "stopped"
+
+
+# -- 5. Reconnecting while device states change (Asterisk issue #2170) --------------------
+
+
+async def test_reconnecting_under_device_state_churn_never_hangs_the_event_websocket(pbx):
+    """The gateway's WebSocket and subscription (what
+    ``test_the_application_hears_every_channel_and_bridge_and_no_device_state`` pins),
+    closed and opened again 300 times under one name while device states change as fast as
+    ARI takes them.  With ``subscribeAll`` the sandbox hung within 100 reconnections in
+    each of four tries (see tests/asterisk/asterisk_2170.py)."""
+    outcome = await reconnections(pbx, 300, subscribe_all=False)
+    assert outcome.hung is None, outcome
+    assert outcome.rounds == 300 and outcome.device_state_changes > 1000, outcome
+    print(f"300 reconnections in {outcome.seconds} s, {outcome.device_state_changes} changes")

@@ -250,6 +250,20 @@ async def test_every_ari_request_is_in_the_live_spec(app, asterisk_sandbox):
     assert {"app", "subscribeAll"} <= spec[("GET", "/events")]
 
 
+async def test_the_application_hears_every_channel_and_bridge_and_no_device_state(
+    app, asterisk_sandbox
+):
+    """Not ``subscribeAll``: its device-state subscription can deadlock Asterisk 22 when
+    the application reconnects (tests/asterisk/asterisk_2170.py)."""
+    name = app.gateways[0].settings.app
+    subscribed = await asyncio.to_thread(
+        asterisk_sandbox.ari().request, "GET", f"/applications/{name}"
+    )
+    assert subscribed["channel_ids"] == ["__AST_CHANNEL_ALL_TOPIC"], subscribed
+    assert subscribed["bridge_ids"] == ["__AST_BRIDGE_ALL_TOPIC"], subscribed
+    assert subscribed["device_names"] == [] and subscribed["endpoint_ids"] == [], subscribed
+
+
 async def test_reconnects_after_asterisk_restart_and_closes_vanished_calls(app, asterisk_sandbox):
     """Asterisk killed mid-call and started again (runs last: it restarts the sandbox).
 

@@ -55,6 +55,7 @@ class Caller:
 
     async def __aenter__(self) -> Caller:
         self._ws = await self.ari.open_events([TEST_APP])
+        await self.ari.subscribe(TEST_APP)  # the survey's channels are not in TEST_APP
         self._reader = asyncio.create_task(self._read())
         return self
 
