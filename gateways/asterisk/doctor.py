@@ -69,7 +69,7 @@ async def check_ari(label: str, settings: AsteriskSettings) -> list[DoctorCheck]
         ]
         checks += version_checks(label, version)
         checks += await module_checks(label, ari)
-        checks.append(await subscribe_all_check(label, settings, ari))
+        checks.append(await event_sources_check(label, settings, ari))
         checks.append(await app_check(label, settings, ari))
         return checks
     finally:
@@ -116,7 +116,7 @@ async def module_checks(label: str, ari: AriClient) -> list[DoctorCheck]:
     return checks
 
 
-async def subscribe_all_check(
+async def event_sources_check(
     label: str, settings: AsteriskSettings, ari: AriClient
 ) -> DoctorCheck:
     """Open the event WebSocket as the gateway does (under a name of the doctor's own),

@@ -554,7 +554,7 @@ async def test_reconnecting_under_device_state_churn_never_hangs_the_event_webso
     ``test_the_application_hears_every_channel_and_bridge_and_no_device_state`` pins),
     closed and opened again 300 times under one name while device states change as fast as
     ARI takes them.  With ``subscribeAll`` the sandbox hung within 100 reconnections in
-    each of four tries (see tests/asterisk/asterisk_2170.py)."""
+    each of three tries (see tests/asterisk/asterisk_2170.py)."""
     outcome = await reconnections(pbx, 300, subscribe_all=False)
     assert outcome.hung is None, outcome
     assert outcome.rounds == 300 and outcome.device_state_changes > 1000, outcome
