@@ -28,6 +28,8 @@ from medlytt.gateways.asterisk.sandbox import AsteriskSandbox
 
 APP = "medlytt-issue-2170"
 HANDSHAKE_TIMEOUT = 10.0
+DEVICES = [f"Stasis:{APP}-{n}" for n in range(20)]
+"""The custom device states changed (and removed at the end)."""
 
 
 @dataclass
@@ -62,7 +64,7 @@ async def reconnections(sandbox: AsteriskSandbox, rounds: int, *, subscribe_all:
         try:
             while not stop.is_set():
                 state = random.choice(["INUSE", "NOT_INUSE", "RINGING"])
-                device = f"Stasis:{APP}-{changes % 20}"
+                device = DEVICES[changes % len(DEVICES)]
                 await ari.request("PUT", f"/deviceStates/{device}", params={"deviceState": state})
                 changes += 1
         finally:
@@ -89,6 +91,10 @@ async def reconnections(sandbox: AsteriskSandbox, rounds: int, *, subscribe_all:
         for task in churners:
             with contextlib.suppress(AriError):
                 await task
+        if hung is None:  # the device states made up here are removed again
+            for device in DEVICES:
+                with contextlib.suppress(AriError):
+                    await ari.request("DELETE", f"/deviceStates/{device}")
         await ari.close()
     return Outcome(made, hung, round(time.monotonic() - began, 1), changes)
 

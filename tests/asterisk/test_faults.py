@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from asterisk_2170 import reconnections
+from asterisk_2170 import DEVICES, reconnections
 from conftest import ensure_healthy, new_sandbox, running, wait_idle
 from medlytt import events as ev
 from medlytt.gateways.asterisk.sandbox import AsteriskSandbox, place_call
@@ -558,4 +558,6 @@ async def test_reconnecting_under_device_state_churn_never_hangs_the_event_webso
     outcome = await reconnections(pbx, 300, subscribe_all=False)
     assert outcome.hung is None, outcome
     assert outcome.rounds == 300 and outcome.device_state_changes > 1000, outcome
+    states = await asyncio.to_thread(pbx.ari().request, "GET", "/deviceStates")
+    assert not [s["name"] for s in states if s["name"] in DEVICES]  # nothing left behind
     print(f"300 reconnections in {outcome.seconds} s, {outcome.device_state_changes} changes")
