@@ -106,7 +106,10 @@ async def test_a_dropped_agent_complete_is_recovered_from_the_hangups(
     app, asterisk_sandbox, talk, patience, who
 ):
     """Asterisk sometimes drops AMI AgentComplete (a snapshot race); force that for every
-    call and check the call is still ended with app_queue's own numbers."""
+    call and check the call is still ended with app_queue's own numbers: the wait exactly,
+    the talk time to the second it can be known (app_queue reads its clock, in whole
+    seconds, on a thread of its own: under load that read and the AMI stamps Medlytt
+    counts from can fall on either side of a second boundary; seen once in CI, 2 s for 3)."""
     app.gateways[0].translator._handlers["AgentComplete"] = lambda message: []
     callid = await asyncio.to_thread(
         place_call, asterisk_sandbox, "support", ring=1, talk=talk, patience=patience
@@ -115,7 +118,7 @@ async def test_a_dropped_agent_complete_is_recovered_from_the_hangups(
     log = queue_log(asterisk_sandbox, callid)
     complete = log["COMPLETEAGENT" if who == "agent" else "COMPLETECALLER"]
     assert ended.hung_up_by == who
-    assert ended.talk_seconds == complete.field_int(1)
+    assert abs(ended.talk_seconds - complete.field_int(1)) <= 1, (ended, complete)
     assert ended.wait_seconds == complete.field_int(0)
 
 
