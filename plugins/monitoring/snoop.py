@@ -31,6 +31,7 @@ from medlytt import (
     ChannelEvent,
     ChannelHangupRequested,
     ChannelLeft,
+    PlaybackFinished,
 )
 
 from .events import MonitorMode
@@ -41,6 +42,9 @@ WHISPER = {MonitorMode.LISTEN: "none", MonitorMode.WHISPER: "out", MonitorMode.B
 PREFIX = "medlytt-mon-"
 #: The announcement tone; distinct from the sandbox's test tones (440, 900-1800, 2000 Hz).
 BEEP_HZ = 2600
+#: How much longer than the tone itself the beep may take to report its end
+#: (``PlaybackFinished``) before the beeper is hung up anyway: a loaded PBX starts it late.
+BEEP_GRACE_SECONDS = 3.0
 
 
 class SupervisorUnreachable(RuntimeError):
@@ -65,6 +69,8 @@ class SnoopSession:
         self._snoops = 0
         self._supervisor_gone: asyncio.Future[str] | None = None
         self._watching = False
+        self._beep_id = f"{PREFIX}{session_id}-beep-tone"
+        self._beep_done: asyncio.Future[None] | None = None
 
     # ------------------------------------------------------------------ set-up
 
@@ -204,6 +210,11 @@ class SnoopSession:
     def on_channel_event(self, event: ChannelEvent) -> str | None:
         """Follow this session's channels; return why it ended, or None."""
         channel = event.channel
+        if isinstance(event, PlaybackFinished):
+            done = self._beep_done
+            if done is not None and not done.done() and event.playback_id == self._beep_id:
+                done.set_result(None)
+            return None
         if isinstance(event, ChannelLeft) and event.destroyed and channel == self.supervisor_id:
             gone = self._supervisor_gone
             if gone is not None and not gone.done():
@@ -223,9 +234,15 @@ class SnoopSession:
         """Tell the agent monitoring starts: a short tone only the agent hears.
 
         A whisper-only snoop (``spy=none whisper=out``) carries a playback into the agent's
-        ear; the caller hears nothing of it.
+        ear; the caller hears nothing of it.  The beeper is hung up when the playback says
+        it ended (:class:`PlaybackFinished`, fed in by :meth:`on_channel_event`), not after
+        a fixed time: a loaded PBX may start the tone late, and hanging up on a clock would
+        cut it short.  Should that event never come, the beeper goes after
+        :data:`BEEP_GRACE_SECONDS` more than the tone.
         """
         beeper = f"{PREFIX}{self.session_id}-beep"
+        # Waiting from before the request: the playback may end before play() returns.
+        done = self._beep_done = asyncio.get_running_loop().create_future()
         try:
             await self.port.snoop(
                 self.agent_channel,
@@ -236,10 +253,18 @@ class SnoopSession:
                 whisper="out",
             )
             await self.port.play(
-                beeper, f"tone:{BEEP_HZ}/{int(seconds * 1000)}", playback_id=f"{beeper}-tone"
+                beeper, f"tone:{BEEP_HZ}/{int(seconds * 1000)}", playback_id=self._beep_id
             )
-            await asyncio.sleep(seconds + 0.1)
+            try:
+                await asyncio.wait_for(done, seconds + BEEP_GRACE_SECONDS)
+            except TimeoutError:
+                log.info(
+                    "monitoring %s: no end of the beep within %g s; hanging up the beeper",
+                    self.session_id,
+                    seconds + BEEP_GRACE_SECONDS,
+                )
         finally:
+            self._beep_done = None
             await self._hang_up(beeper)
 
     # ------------------------------------------------------------------ tear-down
