@@ -2,8 +2,10 @@
 resync.  Messages are shaped like the ones recorded from Asterisk 22 (field names and
 values as AMI sends them)."""
 
+import time
 from datetime import UTC, datetime
 
+import pytest
 from medlytt import events as ev
 from medlytt.events import AgentState
 from medlytt.gateways.asterisk.translate import AmiTranslator
@@ -151,15 +153,16 @@ def test_abandon_is_final_only_at_hangup_and_a_timeout_wins():
 
 def test_a_call_whose_agent_complete_never_comes_is_completed_from_the_hangups():
     """Asterisk drops AMI AgentComplete when a channel snapshot is already gone."""
-    t = AmiTranslator()
+    read = [50.0]  # Medlytt's monotonic clock: when each message is read
+    t = AmiTranslator(monotonic=lambda: read[0])
     t.translate(member())
     t.translate(caller("QueueCallerJoin", 100.5))
     t.translate(caller("AgentCalled", 100.5))
     t.translate(caller("AgentConnect", 101.7, HoldTime="1", RingTime="1", DestUniqueid="a1"))
     assert t.translate({"Event": "Hangup", "Uniqueid": "u1", "Timestamp": "104.2"}) == []
     assert t.translate({"Event": "Hangup", "Uniqueid": "a1", "Timestamp": "104.3"}) == []
-    assert t.overdue_completions(now=105.0) == []  # still within the grace period
-    out = t.overdue_completions(now=106.0)
+    assert t.overdue_completions(now=51.4) == []  # still within the grace period
+    out = t.overdue_completions(now=51.6)
     assert [e.type for e in out] == ["call.ended", "agent.state_changed"]
     ended = out[0]
     assert (ended.hung_up_by, ended.talk_seconds, ended.wait_seconds) == ("caller", 3.0, 1.0)
@@ -172,7 +175,7 @@ def test_a_call_whose_agent_complete_never_comes_is_completed_from_the_hangups()
 
 
 def test_who_hung_up_is_who_left_the_bridge_first_not_whose_hangup_came_first():
-    t = AmiTranslator()
+    t = AmiTranslator(monotonic=lambda: 0.0)
     t.translate(member())
     t.translate(caller("QueueCallerJoin", 100.0))
     t.translate(caller("AgentConnect", 101.0, HoldTime="1", RingTime="1", DestUniqueid="a1"))
@@ -182,8 +185,47 @@ def test_who_hung_up_is_who_left_the_bridge_first_not_whose_hangup_came_first():
         {"Event": "Hangup", "Uniqueid": "u1", "Timestamp": "110.1"}
     )  # caller's hangup first
     t.translate({"Event": "Hangup", "Uniqueid": "a1", "Timestamp": "110.2"})
-    ended = t.overdue_completions(now=112.0)[0]
+    ended = t.overdue_completions(now=2.0)[0]
     assert (ended.hung_up_by, ended.talk_seconds) == ("agent", 9.0)
+
+
+@pytest.mark.parametrize("behind", [-3600.0, 5.0, 3600.0])
+def test_the_grace_for_agent_complete_counts_from_reading_the_hang_up_not_its_stamp(behind):
+    """Medlytt reading AMI ``behind`` seconds late (a busy machine), or a PBX clock that
+    far off Medlytt's: the AgentComplete that follows the hang-up in the stream still
+    ends the call with Asterisk's own talk time, and a dropped one is recovered 1.5 s
+    after the hang-up was read, not an hour early or late."""
+    read = [1000.0]
+    t = AmiTranslator(monotonic=lambda: read[0])
+    now = time.time() - behind  # the PBX's stamps
+    t.translate(member())
+    t.translate(caller("QueueCallerJoin", now))
+    t.translate(caller("AgentConnect", now + 1.2, HoldTime="1", RingTime="1", DestUniqueid="a1"))
+    t.translate({"Event": "Hangup", "Uniqueid": "u1", "Timestamp": f"{now + 4.9}"})
+    read[0] += 0.2
+    assert t.overdue_completions() == []
+    done = t.translate(
+        caller("AgentComplete", now + 4.9, HoldTime="1", TalkTime="4", Reason="caller")
+    )
+    ended = next(e for e in done if isinstance(e, ev.CallEnded))
+    assert ended.talk_seconds == 4.0  # Asterisk's figure, not one rebuilt from stamps
+    read[0] += 10
+    assert t.overdue_completions() == []  # ended once
+
+    t.translate({**caller("QueueCallerJoin", now + 10), "Uniqueid": "u2", "Linkedid": "l2"})
+    t.translate(
+        {
+            **caller("AgentConnect", now + 11.5, HoldTime="1", RingTime="1", DestUniqueid="a2"),
+            "Uniqueid": "u2",
+            "Linkedid": "l2",
+        }
+    )
+    t.translate({"Event": "Hangup", "Uniqueid": "u2", "Timestamp": f"{now + 14.6}"})
+    read[0] += 1.4
+    assert t.overdue_completions() == []  # its AgentComplete may still come
+    read[0] += 0.2
+    recovered = [e for e in t.overdue_completions() if isinstance(e, ev.CallEnded)]
+    assert [e.call_id for e in recovered] == ["l2"]
 
 
 def test_timeout_wait_counts_from_app_queues_own_start_second():

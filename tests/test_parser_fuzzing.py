@@ -519,6 +519,7 @@ def translate_all(messages: list[dict[str, str]]) -> None:
         {INTERFACES[0]: "Ingrid Berg"},
         clock=lambda: datetime.fromtimestamp(now[0], UTC),
         reject=rejects,
+        monotonic=lambda: now[0],  # read as stamped: overdue_completions(now + 2) is due
     )
     stamped = []
     for message in map(dict, messages):

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import time
 from typing import Any
 
 from medlytt import (
@@ -214,7 +213,7 @@ class AsteriskGateway(Gateway):
         async def complete_overdue() -> None:
             while True:
                 await asyncio.sleep(0.5)
-                self._publish_all(self.translator.overdue_completions(time.time()))
+                self._publish_all(self.translator.overdue_completions())
 
         async def read_ari() -> None:
             async for event in self.ari.iter_events(ws, self.reject):

@@ -27,6 +27,7 @@ that AMI may leave out (``Position``, ``Timestamp``, ``Linkedid``) keep their de
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -76,6 +77,9 @@ class QueueEntry:
     first_hangup: str | None = None
     left_bridge: float | None = None
     caller_hung_up: float | None = None
+    #: When Medlytt read that hang-up (the translator's monotonic clock): the grace for a
+    #: late AgentComplete counts from here, not from the PBX's stamp (see overdue_completions).
+    hang_up_read: float | None = None
     #: On hold now (music on hold to the caller), so each hold is announced once.
     held: bool = False
     #: Where the caller's channel was in the dialplan when it joined ("exten@context"):
@@ -107,9 +111,12 @@ class AmiTranslator:
         agent_names: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] = utcnow,
         reject: Reject | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.agent_names = dict(agent_names or {})
         self.clock = clock
+        #: Medlytt's own clock for how long ago something was read (tests pass their own).
+        self.monotonic = monotonic
         #: Where malformed events are reported (the gateway counts them).
         self.reject: Reject = reject if reject is not None else RejectLog("asterisk")
         self.entries: dict[str, QueueEntry] = {}  # by caller channel Uniqueid
@@ -523,12 +530,25 @@ class AmiTranslator:
         if entry.agent_uniqueid is not None:
             self.agent_legs.pop(entry.agent_uniqueid, None)
 
-    def overdue_completions(self, now: float, grace: float = 1.5) -> list[ev.Event]:
-        """Complete answered calls whose caller hung up ``grace`` seconds ago without an
-        AgentComplete from Asterisk; times are computed the way app_queue does."""
+    def overdue_completions(self, now: float | None = None, grace: float = 1.5) -> list[ev.Event]:
+        """Complete answered calls whose caller's hang-up was read ``grace`` seconds ago
+        (``now``: the :attr:`monotonic` clock, read when not given) without an
+        AgentComplete from Asterisk; times are computed the way app_queue does.
+
+        The grace counts from when Medlytt read the hang-up, not from its AMI stamp: the
+        AgentComplete follows the hang-up in the same stream, so only reading order tells
+        whether it is late.  Measured against the stamp, a Medlytt reading AMI a second or
+        two behind (a busy machine) or a PBX whose clock is behind Medlytt's would see
+        every caller's hang-up as overdue and end the call from the hang-ups just before
+        its AgentComplete arrived; a PBX clock ahead would leave calls open that long.
+        """
+        if now is None:
+            now = self.monotonic()
         out: list[ev.Event] = []
         for entry in list(self.entries.values()):
-            if entry.done or entry.caller_hung_up is None or now - entry.caller_hung_up < grace:
+            if entry.done or entry.caller_hung_up is None or entry.hang_up_read is None:
+                continue
+            if now - entry.hang_up_read < grace:
                 continue
             entry.done = True
             # app_queue computes talktime when the bridge breaks up: the first BridgeLeave.
@@ -592,6 +612,7 @@ class AmiTranslator:
         if entry.answered_by is not None:
             entry.first_hangup = entry.first_hangup or "caller"
             entry.caller_hung_up = self._stamp(m)
+            entry.hang_up_read = self.monotonic()
             return []  # AgentComplete should follow; overdue_completions() if it does not
         if entry.abandon is None:
             return []
