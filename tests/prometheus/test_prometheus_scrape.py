@@ -52,26 +52,35 @@ def test_promtool_accepts_the_exposition(serve, prometheus_bin):
 
 def test_prometheus_scrapes_medlytt(serve, prometheus):
     server = serve(**DEMO)
-    prom = prometheus(urllib.parse.urlsplit(server.url).netloc)
+    # Every 2 s with a 2 s scrape timeout: on a loaded machine a 1 s scrape can time out,
+    # and a failed scrape marks every series stale, so an instant query finds nothing.
+    prom = prometheus(urllib.parse.urlsplit(server.url).netloc, scrape_interval="2s")
 
-    poll_until(
-        lambda: prom.value('up{job="medlytt"}') == 1,
-        timeout=20,
-        what='Prometheus sees up{job="medlytt"} == 1',
-    )
+    def polled(promql: str, expected: float) -> None:
+        """Poll until ``promql`` yields ``expected`` (a missed scrape leaves a gap)."""
+        poll_until(
+            lambda: prom.value(promql) == expected,
+            timeout=30,
+            what=f"Prometheus has {promql} == {expected}",
+        )
+
+    polled('up{job="medlytt"}', 1)
     calls = poll_until(
         lambda: prom.value("sum(medlytt_queue_calls_total)"),
-        timeout=20,
+        timeout=30,
         what="Prometheus has sum(medlytt_queue_calls_total) > 0",
     )
     assert calls > 0
-    assert prom.value('medlytt_demo_mode{job="medlytt"}') == 1
-    assert prom.value('medlytt_gateway_up{job="medlytt",gateway="demo"}') == 1
+    polled('medlytt_demo_mode{job="medlytt"}', 1)
+    polled('medlytt_gateway_up{job="medlytt",gateway="demo"}', 1)
 
     # One counter series as Prometheus stored it, then Medlytt's own value a moment later:
     # a counter only grows, so Prometheus's (earlier) sample can't exceed Medlytt's.
-    series = prom.query('medlytt_events_total{job="medlytt"} > 0')
-    assert series, "Prometheus has no medlytt_events_total series"
+    series = poll_until(
+        lambda: prom.query('medlytt_events_total{job="medlytt"} > 0'),
+        timeout=30,
+        what="Prometheus has a medlytt_events_total series",
+    )
     labels = {
         k: v for k, v in series[0]["metric"].items() if k not in {"__name__", "job", "instance"}
     }
