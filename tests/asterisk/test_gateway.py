@@ -134,13 +134,20 @@ async def test_abandoned_while_waiting(app, asterisk_sandbox):
     assert call_id(callid) not in app.state.calls
 
 
+TIMEOUT_WAIT_SLACK = 1
+"""Seconds a timed-out call's wait may differ from queue_log's: Asterisk reports no wait
+for a timeout, so Medlytt counts it from the join and leave stamps in whole seconds, while
+app_queue reads its clock a moment apart from each stamp (answered and abandoned calls
+carry Asterisk's own HoldTime and are compared exactly)."""
+
+
 async def test_timeout_after_queue_max_wait(app, asterisk_sandbox):
     callid = await asyncio.to_thread(
         place_call, asterisk_sandbox, "support", answer=False, max_wait=2
     )
     timed_out = await outcome(app, call_id(callid), (ev.CallTimedOut,))
     log = queue_log(asterisk_sandbox, callid)["EXITWITHTIMEOUT"]
-    assert timed_out.wait_seconds == log.field_int(2)
+    assert abs(timed_out.wait_seconds - log.field_int(2)) <= TIMEOUT_WAIT_SLACK, (timed_out, log)
     assert app.state.queues["support"].waiting == {}
 
 
@@ -194,7 +201,7 @@ async def test_a_mix_of_calls_equals_queue_log(app, asterisk_sandbox):
             line = log["EXITWITHTIMEOUT"]
             expected_counts[(line.queue, "timeout")] += 1
             assert isinstance(event, ev.CallTimedOut), (callid, log)
-            assert event.wait_seconds == line.field_int(2)
+            assert abs(event.wait_seconds - line.field_int(2)) <= TIMEOUT_WAIT_SLACK, (event, line)
     assert sum(expected_counts.values()) == 24
     assert {outcome for _, outcome in expected_counts} == {"answered", "abandoned", "timeout"}
     kind = {ev.CallAnswered: "answered", ev.CallAbandoned: "abandoned", ev.CallTimedOut: "timeout"}
