@@ -20,6 +20,7 @@ from medlytt.gateways.asterisk.gateway import AsteriskGateway
 from medlytt.gateways.asterisk.sandbox import AsteriskSandbox
 from medlytt.gateways.asterisk.sandbox.config import asterisk_toml
 from medlytt.gateways.asterisk.settings import AsteriskSettings
+from medlytt.testing import wait_until
 from support import MEDLYTT, free_port, medlytt_env
 
 
@@ -169,16 +170,19 @@ async def test_the_gateway_says_the_ari_fix_once_instead_of_looping(asterisk_san
     values = {**asterisk_sandbox.asterisk_section, "reconnect_max_seconds": 0.2}
     values["ari_url"] += "/ari"
     gateway = AsteriskGateway(AsteriskSettings(**values))
+
+    def attempts() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if "404" in r.getMessage()]
+
     task = asyncio.create_task(gateway.run(lambda event: None))
     try:
-        await asyncio.sleep(2)
+        # It keeps trying (Asterisk may be reconfigured): 3 attempts, however slow the machine.
+        await wait_until(lambda: len(attempts()) >= 3, timeout=20, what="3 attempts logged")
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await gateway.close()
-    attempts = [r for r in caplog.records if "404" in r.getMessage()]
-    assert len(attempts) >= 3  # it kept trying (Asterisk may be reconfigured)...
-    told = [r for r in attempts if r.levelno >= logging.WARNING]
+    told = [r for r in attempts() if r.levelno >= logging.WARNING]
     assert len(told) == 1  # ...but said it once, at ERROR, with the fix
     assert told[0].levelno == logging.ERROR
     assert "ari_url must be the HTTP server's base, without /ari" in told[0].getMessage()
