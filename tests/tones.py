@@ -49,3 +49,16 @@ def tones(
 def duration(path: Path) -> float:
     with wave.open(str(path), "rb") as wav:
         return wav.getnframes() / wav.getframerate()
+
+
+def peak(path: Path, frequency: float, window: float = 0.2, step: float = 0.1) -> float:
+    """The largest amplitude of ``frequency`` in any ``window`` seconds of the recording
+    (windows ``step`` apart): whether a short tone was heard at all, wherever it fell.
+
+    An average over the whole file shrinks a short tone by the file's length, and a
+    window fixed in time misses it when a loaded PBX plays it late.
+    """
+    values, rate = samples(path)
+    size, stride = max(1, int(window * rate)), max(1, int(step * rate))
+    starts = range(0, max(1, len(values) - size + 1), stride)
+    return max(amplitude(values[first : first + size], rate, frequency) for first in starts)
