@@ -19,6 +19,7 @@ import sqlite_utils
 from driver import rx_file
 from medlytt import auth
 from medlytt.gateways.asterisk.sandbox import AsteriskSandbox, call_lines, place_call
+from medlytt.plugins.mystery_calls.campaigns import TICK_SECONDS
 from medlytt.plugins.mystery_calls.model import CallSpec
 from medlytt.testing import TestMedlytt, running_medlytt, wait_until
 from tones import tones
@@ -151,7 +152,11 @@ async def test_scheduled_campaign_fires_in_its_window_and_matches_queue_log(
     await request(api, "PATCH", "/api/mystery-campaigns/support-weekly", {"active": False})
     row = await result(api, fired["mystery_call_id"])
     started = datetime.fromisoformat(row["started_at"])
-    assert 0 <= (started - datetime.fromisoformat(fired["due_at"])).total_seconds() < 1.5
+    # Never early; late by at most one scheduler tick plus the storage hop and the
+    # originate: generous for a loaded machine, still catching a scheduler that fires
+    # before the due time or falls several ticks behind.
+    late = (started - datetime.fromisoformat(fired["due_at"])).total_seconds()
+    assert 0 <= late < TICK_SECONDS + 2, late
     assert opens <= started.strftime("%H:%M") < closes  # inside the business-hours window
 
     assert row["outcome"] == "answered", row
@@ -163,7 +168,8 @@ async def test_scheduled_campaign_fires_in_its_window_and_matches_queue_log(
     assert connect[0] == member  # queue_log names the member (log_membername_as_agent)
     assert row["queue_seconds"] == int(connect[1])
     assert row["talk_seconds"] == int(complete[2])
-    assert row["ring_seconds"] is not None and row["ring_seconds"] < 1
+    # The sandbox agent answers without ringing out: well under the 3 s ring timeout.
+    assert row["ring_seconds"] is not None and 0 <= row["ring_seconds"] < 3
     assert row["answer_seconds"] >= row["queue_seconds"]
 
     audio = tones(recording_path(app, row["recording_id"]), [AGENT_TONE[row["agent_id"]]])
