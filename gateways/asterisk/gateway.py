@@ -73,6 +73,9 @@ class AsteriskGateway(Gateway):
         #: plugin claimed (e.g. a dialplan hook whose plugin is disabled) is sent back to
         #: the dialplan, never left waiting in Stasis.
         self.control = AriCallControl(self)
+        #: Channels in Medlytt's application whose entry this process has handed on (to a
+        #: feature, or back to the dialplan), until they leave it: see _hand_on_waiting.
+        self._announced: set[str] = set()
         self.call_control = self.control
 
     async def close(self) -> None:
@@ -198,6 +201,43 @@ class AsteriskGateway(Gateway):
             self._emit(event)
         for message in status:  # a QueueEntry also tells app_queue's start of the wait
             self._publish_all(self.translator.translate(message))
+        self._hand_on_waiting(channels)
+
+    def _hand_on_waiting(self, channels: list[dict[str, Any]]) -> None:
+        """Hand on the channels waiting in Medlytt's application that no feature heard of.
+
+        A channel can enter the application while no Medlytt reads it: Medlytt stopping or
+        restarting, or its WebSocket being replaced, just as a caller reaches a
+        ``Stasis(medlytt,...)`` step.  Asterisk keeps such a channel waiting, silent, for
+        ever.  At each connection, every channel found in the application whose entry this
+        process has not handed on is treated as if it entered now: its feature takes it,
+        or it goes back to the dialplan (an unclaimed role).  One that this process
+        already handed on (a WebSocket that only blinked) stays with its feature.
+        """
+        waiting = {
+            str(channel.get("id")): args
+            for channel in channels
+            if (args := _stasis_args(channel, self.settings.app)) is not None
+        }
+        self._announced &= waiting.keys()  # the others left the application meanwhile
+        for channel in channels:
+            args = waiting.get(str(channel.get("id")))
+            if args is None or channel.get("id") in self._announced:
+                continue
+            log.info(
+                "%s: channel %s was waiting in %s's Stasis application unheard; handing it on",
+                self.name,
+                channel.get("id"),
+                self.settings.app,
+            )
+            self._channel_event(
+                {
+                    "type": "StasisStart",
+                    "application": self.settings.app,
+                    "args": args,
+                    "channel": channel,
+                }
+            )
 
     async def _pump(self, ami: AmiClient, ws: Any) -> None:
         """Translate AMI events until either connection closes."""
@@ -239,9 +279,18 @@ class AsteriskGateway(Gateway):
 
     def _channel_event(self, message: dict[str, Any]) -> None:
         """Hand an ARI event to the features as a typed channel event, if it is one."""
+        if message.get("type") in ("StasisEnd", "ChannelDestroyed"):
+            # Whether or not the channel is a feature's: it left the application.
+            channel = message.get("channel")
+            if isinstance(channel, dict):
+                self._announced.discard(str(channel.get("id")))
         event = self.control.translate(message)
         if event is None:
             return
+        if isinstance(event, ChannelEntered):
+            if event.channel in self._announced:
+                return  # handed on at connection already (_hand_on_waiting)
+            self._announced.add(event.channel)
         if isinstance(event, ChannelEntered) and not self.control.claimed(event.role):
             self._release(event)
             return
@@ -302,3 +351,16 @@ class AsteriskGateway(Gateway):
             self._publish_all(self.translator.end_wrap_up(agent_id, utcnow()))
 
         self._wrap_up_timers[agent_id] = asyncio.get_running_loop().call_later(seconds, done)
+
+
+def _stasis_args(channel: dict[str, Any], app: str) -> list[str] | None:
+    """The arguments of the ``Stasis(app,...)`` a channel (from ARI's channel list) is
+    waiting in, or None when it is not waiting in ``app``."""
+    dialplan = channel.get("dialplan")
+    if not isinstance(dialplan, dict) or dialplan.get("app_name") != "Stasis":
+        return None
+    data = dialplan.get("app_data")
+    if not isinstance(data, str):
+        return None
+    name, *args = data.split(",")
+    return args if name == app else None

@@ -7,6 +7,7 @@ the test: a wait is compared to app_queue's holdtime, a talk time to its talktim
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from collections import Counter
@@ -17,7 +18,7 @@ from medlytt.events import AgentState
 from medlytt.gateways.asterisk.ami import AmiClient, AmiError
 from medlytt.gateways.asterisk.ari import AriClient, AriError
 from medlytt.gateways.asterisk.sandbox import AsteriskSandbox, QueueLogLine, place_call
-from medlytt.testing import TestMedlytt, wait_until
+from medlytt.testing import TestMedlytt, running_medlytt, wait_until
 
 AGENT = "Local/{}@agents/n"
 
@@ -272,6 +273,58 @@ async def test_the_application_hears_every_channel_and_bridge_and_no_device_stat
     assert subscribed["channel_ids"] == ["__AST_CHANNEL_ALL_TOPIC"], subscribed
     assert subscribed["bridge_ids"] == ["__AST_BRIDGE_ALL_TOPIC"], subscribed
     assert subscribed["device_names"] == [] and subscribed["endpoint_ids"] == [], subscribed
+
+
+async def test_a_caller_left_waiting_in_stasis_while_medlytt_was_away_is_handed_on(
+    asterisk_sandbox, tmp_path
+):
+    """A caller reaches the survey step (``Stasis(medlytt,survey,...)``) just as Medlytt
+    goes away (here: a stand-in holds the application's WebSocket and closes it without
+    a word).  Asterisk keeps that caller waiting in silence; the next Medlytt to connect
+    must hand it on (to the survey feature, which sends an unsurveyed call back to the
+    dialplan, where it hangs up).  Seen in CI when a test stopped Medlytt at that moment:
+    every later test waited for the stranded call."""
+    section = asterisk_sandbox.asterisk_section
+    ari = AriClient(section["ari_url"], section["ari_user"], section["ari_password"])
+
+    async def in_stasis(channel_id: str) -> bool:
+        channels = await ari.get("/channels")
+        return any(
+            c["id"] == channel_id and c["dialplan"]["app_name"] == "Stasis" for c in channels
+        )
+
+    async def gone(channel_id: str) -> bool:
+        return all(c["id"] != channel_id for c in await ari.get("/channels"))
+
+    async def poll(check, timeout: float) -> bool:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not await check():
+            if asyncio.get_running_loop().time() > deadline:
+                return False
+            await asyncio.sleep(0.1)
+        return True
+
+    callid = None
+    try:
+        stand_in = await ari.open_events([section["app"]])
+        try:
+            callid = await asyncio.to_thread(
+                place_call, asterisk_sandbox, "support", ring=0.3, talk=1
+            )
+            assert await poll(lambda: in_stasis(callid), 20), "the caller never reached Stasis"
+        finally:
+            await stand_in.close()
+        await asyncio.sleep(1)
+        assert await in_stasis(callid)  # Asterisk keeps it waiting, unheard
+        async with running_medlytt({"asterisk": section}, db_path=tmp_path / "m.db") as app:
+            await wait_until(lambda: app.gateways[0].connected, timeout=15)
+            assert await poll(lambda: gone(callid), 10), "the waiting caller was not handed on"
+    finally:
+        if callid is not None:
+            for channel in (callid, f"phone-{callid}"):
+                with contextlib.suppress(AriError):
+                    await ari.request("DELETE", f"/channels/{channel}")
+        await ari.close()
 
 
 async def test_reconnects_after_asterisk_restart_and_closes_vanished_calls(app, asterisk_sandbox):
