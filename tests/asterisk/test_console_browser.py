@@ -65,9 +65,9 @@ async def test_a_supervisor_watches_a_live_call_and_listens_whispers_stops(
         await app.settle()
         lag = rendered_ms / 1000 - _event_at(app, agent_id, call_id)
         print(f"event-to-display lag on the wallboard: {lag * 1000:.0f} ms")
-        # Never before the event (a row drawn from anything else); within seconds even on
-        # a loaded machine (the display-lag goal itself belongs in benchmarks/).
-        assert 0 <= lag < 3, f"the call reached the wallboard {lag:.2f} s after the event"
+        # Never before the event (a row drawn from anything else), and within the second
+        # issue 16 asks for (measured 4-11 ms; no benchmark holds this figure instead).
+        assert 0 <= lag < 1.0, f"the call reached the wallboard {lag:.2f} s after the event"
         await screenshot(page, "wallboard")
 
         # The agents screen: the supervisor's phone, then Listen on the agent's call.
