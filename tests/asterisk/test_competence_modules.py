@@ -6,7 +6,8 @@ Each leg "talks" with a tone pattern that starts when the agent answers
 (``place_call(caller_tones=..., agent_tones=...)``, gateways/asterisk/sandbox_conf/
 extensions.conf), so what each pattern implies (talk seconds, interruptions, longest
 silence, first words) is known in advance and the measures must match within one
-detection window (plus a quarter second for a loaded machine, :data:`TOLERANCE`).
+detection window, as issue 14 asks (the phone-technique figures of real calls, hold and
+first words, get a quarter second more for a loaded machine: :data:`TOLERANCE`).
 """
 
 from __future__ import annotations
@@ -196,12 +197,11 @@ async def test_tone_patterns_on_both_legs_give_the_measures_they_imply(
         )
         want = (p.agent_talk, p.customer_talk, p.overtalk, p.longest_silence, p.first_words)
         close = all(
-            (g is None and w is None)
-            or (g is not None and w is not None and abs(g - w) <= TOLERANCE)
+            (g is None and w is None) or (g is not None and w is not None and abs(g - w) <= WINDOW)
             for g, w in zip(got, want, strict=True)
         )
         if not close or m.overtalk_count != p.overtalk:
-            failures.append(f"{p.name}: got {got}, want {want} (within {TOLERANCE} s)")
+            failures.append(f"{p.name}: got {got}, want {want} (within {WINDOW} s)")
     assert failures == [], "\n".join(failures)
     listed = await (await client.get("/api/conversations", params={"limit": 50})).json()
     assert set(calls) <= {row["call_id"] for row in listed["conversations"]}
